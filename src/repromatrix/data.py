@@ -106,12 +106,12 @@ def parse_csv(
     header, body = [h.strip() for h in table[0]], table[1:]
     if not body:
         raise DataError(f"{name}: a header but no data rows")
-    target_index = _target_index(header, target, name)
     if len(header) != features + 1:
         raise DataError(
             f"{name}: {len(header)} columns, expected {features + 1} "
             f"({features} features and the target column)"
         )
+    target_index = _target_index(header, target, name)
     values = np.empty((len(body), len(header)), dtype=np.float64)
     for line_number, row in enumerate(body, start=2):
         if len(row) != len(header):

@@ -1,0 +1,149 @@
+"""The local cross-CPU lab: the same cell natively and under qemu emulating another CPU.
+
+Waiting for CI to learn whether a change reproduces across CPU vendors is slow; emulation shows a
+vendor-style divergence on one machine. The lab's cells (matrix.toml's ``[lab]``) run in parallel
+as separate ``repromatrix run`` processes on the same pinned interpreter, each writing its own
+artifact; a cell that fails leaves an error artifact, and the rest is still aggregated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from repromatrix import artifact
+from repromatrix.errors import UsageError
+from repromatrix.matrix import Lab, LabCell, load_matrix
+
+
+@dataclass(frozen=True)
+class LabRun:
+    cell: LabCell
+    command: list[str]
+    output: Path
+    log: Path
+
+
+def cell_command(python: str, matrix_path: str, lab: Lab, cell: LabCell, output: Path,
+                 rows: int) -> list[str]:
+    """The ``repromatrix run`` command line of one lab cell."""
+    command = [python, "-m", "repromatrix", "run", "--cell", cell.id, "--matrix", matrix_path,
+               "--rows", str(rows), "--output", str(output)]
+    for variant in lab.variants:
+        command += ["--variant", variant]
+    for name, value in sorted(lab.env.items()):
+        command += ["--env", f"{name}={value}"]
+    if cell.emulate:
+        command += ["--emulate", cell.emulate]
+    return command
+
+
+def plan_runs(python: str, matrix_path: str, lab: Lab, folder: Path, rows: int) -> list[LabRun]:
+    runs = []
+    for cell in lab.cells:
+        output = folder / f"{cell.id}.json"
+        runs.append(LabRun(cell=cell, output=output, log=folder / f"{cell.id}.log",
+                           command=cell_command(python, matrix_path, lab, cell, output, rows)))
+    return runs
+
+
+def check_emulation(lab: Lab) -> None:
+    """Fail before any slow work if qemu or a CPU model is missing (one clear line)."""
+    from repromatrix import qemu
+
+    for cell in lab.cells:
+        if cell.emulate:
+            qemu.find_qemu(cell.emulate)
+
+
+def execute(runs: list[LabRun]) -> dict[str, int]:
+    """Start every cell at once (emulation is the slow one; the native cell runs beside it)."""
+    started = time.monotonic()
+    processes = {}
+    for run in runs:
+        run.output.parent.mkdir(parents=True, exist_ok=True)
+        run.output.unlink(missing_ok=True)  # never aggregate a stale result as this run's
+        log = run.log.open("w", encoding="utf-8")
+        processes[run.cell.id] = (subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT),
+                                  log, run)
+        print(f"repromatrix lab: started {run.cell.id}"
+              + (f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
+              file=sys.stderr, flush=True)
+    codes: dict[str, int] = {}
+    while len(codes) < len(processes):
+        for cell_id, (process, log, run) in processes.items():
+            if cell_id in codes or process.poll() is None:
+                continue
+            log.close()
+            codes[cell_id] = process.returncode
+            state = "done" if process.returncode == 0 else f"FAILED (exit {process.returncode})"
+            print(f"repromatrix lab: {cell_id} {state} after {time.monotonic() - started:.0f} s",
+                  file=sys.stderr, flush=True)
+            if not run.output.exists():
+                log_text = run.log.read_text(encoding="utf-8", errors="replace")
+                artifact.write(run.output, artifact.error_document(
+                    cell_id, None, f"lab cell exited with {process.returncode}", log_text))
+        if len(codes) < len(processes):
+            _heartbeat(started, processes, codes)
+    return codes
+
+
+def _heartbeat(started: float, processes: dict, codes: dict[str, int]) -> None:
+    """Every 15 s, say which cells are still running and the last line each logged."""
+    time.sleep(1.0)
+    elapsed = time.monotonic() - started
+    if int(elapsed) % 15 != 0:
+        return
+    for cell_id, (_, _, run) in sorted(processes.items()):
+        if cell_id not in codes:
+            last = _last_line(run.log)
+            print(f"repromatrix lab: {cell_id} running {elapsed:.0f} s: {last}", file=sys.stderr,
+                  flush=True)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [l for l in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                 if l.startswith("repromatrix")]
+    except OSError:
+        return ""
+    return lines[-1].split(": ", 2)[-1] if lines else "starting"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "lab",
+        help="reproduce a CPU-vendor divergence on this machine: native vs qemu-emulated CPU",
+        description="Run matrix.toml's [lab] cells (natively and under qemu-x86_64 emulating "
+        "another CPU) on a few rows, then print the aggregated comparison. An emulated CPU "
+        "computes approximate instructions differently from real silicon: it stands for "
+        "'another vendor', not for the named chip.",
+    )
+    parser.add_argument("--matrix", default="matrix.toml", help="matrix file (default: ./matrix.toml)")
+    parser.add_argument("--rows", type=int, help="rows (training steps) per cell (default: [lab].rows)")
+    parser.add_argument("--output-dir", default="artifacts/lab",
+                        help="where the lab's artifacts and logs go (default: artifacts/lab)")
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                        help="table format (default: text)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    matrix = load_matrix(args.matrix)
+    if matrix.lab is None or not matrix.lab.cells:
+        raise UsageError(f"{args.matrix} has no [lab] cells")
+    rows = args.rows or matrix.lab.rows
+    if rows < 1:
+        raise UsageError(f"--rows must be at least 1, got {rows}")
+    check_emulation(matrix.lab)
+    folder = Path(args.output_dir)
+    runs = plan_runs(sys.executable, str(args.matrix), matrix.lab, folder, rows)
+    execute(runs)
+    outputs = [str(r.output) for r in runs]
+    completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", *outputs,
+                                "--format", args.format], check=False)
+    return completed.returncode

@@ -1,0 +1,72 @@
+"""Artifact writing: canonical bytes, drift, error artifacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from repromatrix import artifact
+from repromatrix.floats import float32_bits, float32_value
+from repromatrix.matrix import Pins, Platform
+
+PINS = Pins(python="3.9.2", packages={"tensorflow": "2.12.0", "numpy": "1.23.5"},
+            platforms={"macos-arm64": Platform(key="macos-arm64", replace={"tensorflow": "tensorflow-macos"})})
+
+
+class TestCanonical:
+    def test_same_content_same_bytes(self, tmp_path: Path) -> None:
+        """Key order in memory does not reach the file: keys are sorted, the file ends in a newline."""
+        artifact.write(tmp_path / "a.json", {"b": 1, "a": [1.5, {"z": 0, "y": None}]})
+        artifact.write(tmp_path / "b.json", {"a": [1.5, {"y": None, "z": 0}], "b": 1})
+        assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+        assert (tmp_path / "a.json").read_text().endswith("}\n")
+
+    def test_non_finite_become_strings(self, tmp_path: Path) -> None:
+        """A diverged loss is written as "nan"/"inf" strings, keeping the file valid JSON."""
+        artifact.write(tmp_path / "a.json", {"loss": float("nan"), "sums": [float("-inf"), 1.0]})
+        assert json.loads((tmp_path / "a.json").read_text()) == {"loss": "nan", "sums": ["-inf", 1.0]}
+
+    def test_no_temporary_left(self, tmp_path: Path) -> None:
+        artifact.write(tmp_path / "sub" / "a.json", {"a": 1})
+        assert [p.name for p in (tmp_path / "sub").iterdir()] == ["a.json"]
+
+
+class TestFloats:
+    def test_published_sum_bits(self) -> None:
+        """The report's printed -9.959677 is float32 0xc11f5ad6; its float64 value is exact."""
+        assert float32_bits(-9.959677) == "0xc11f5ad6"
+        assert float32_value(-9.959677) == -9.959676742553711
+        assert float32_bits(0.0) == "0x00000000" and float32_bits(-0.0) == "0x80000000"
+
+
+class TestDrift:
+    def test_exact_stack_has_no_drift(self) -> None:
+        assert artifact.drift(PINS, "linux-x86_64", "3.9.2",
+                              {"tensorflow": "2.12.0", "numpy": "1.23.5"}) == []
+
+    def test_python_and_package_drift_sorted(self) -> None:
+        found = artifact.drift(PINS, "linux-x86_64", "3.9.18", {"tensorflow": "2.12.0", "numpy": None})
+        assert found == [{"name": "numpy", "pinned": "1.23.5", "found": None},
+                         {"name": "python", "pinned": "3.9.2", "found": "3.9.18"}]
+
+    def test_platform_replacement_is_what_is_checked(self) -> None:
+        """On macOS arm64 the pinned tensorflow is checked as tensorflow-macos."""
+        found = artifact.drift(PINS, "macos-arm64", "3.9.2",
+                               {"tensorflow-macos": "2.12.0", "numpy": "1.23.5"})
+        assert found == []
+
+
+class TestErrorArtifact:
+    def test_keeps_first_message_line_and_log_tail(self) -> None:
+        log = "\n".join(f"line {i}" for i in range(100))
+        document = artifact.error_document("c1", "ubuntu-24.04", "install failed\nmore", log)
+        assert document["status"] == "error" and document["error"]["message"] == "install failed"
+        assert document["error"]["log_tail"].splitlines() == [f"line {i}" for i in range(40, 100)]
+        assert document["schema"] == artifact.SCHEMA and document["variants"] == {}
+
+    def test_is_cell_artifact(self, tmp_path: Path) -> None:
+        good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+        artifact.write(good, artifact.error_document("c", None, "x", ""))
+        bad.write_text("{truncated")
+        assert artifact.is_cell_artifact(good)
+        assert not artifact.is_cell_artifact(bad) and not artifact.is_cell_artifact(tmp_path / "none")
