@@ -539,7 +539,7 @@ def _load_runners(doc: Mapping[str, Any], problems: _Problems) -> tuple[Runner, 
         if not 1 <= repeat <= MAX_REPEAT:
             problems.add(where + ("repeat",), f"must be between 1 and {MAX_REPEAT}")
         runner = Runner(label=label, os=os_name, arch=arch, python=python, repeat=repeat)
-        for cell in runner.cell_ids() if label else ():
+        for cell in runner.cell_ids() if ID_PATTERN.match(label) else ():
             if not ID_PATTERN.match(cell):
                 problems.add(where + ("label",), f"cell id {cell!r} is too long (64 characters "
                              "at most): shorten the label")
@@ -648,7 +648,7 @@ def _check_python(runner: Runner, pins: Pins, where: tuple[str, ...], problems: 
     facts = EXACT_PYTHON.get(pins.python)
     if facts is None or runner.python == "nearest":
         return  # no facts for this version: trust the file
-    if runner.platform not in facts[runner.python]:
+    if runner.platform not in facts.get(runner.python, frozenset()):
         better = [source for source, where_exact in facts.items()
                   if runner.platform in where_exact] or ["nearest"]
         source_name = "actions/setup-python" if runner.python == "setup-python" else "uv"
