@@ -174,18 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     add_run_parser(subparsers)
-    for module_name in ():
-        _add_optional(subparsers, module_name)
+    for module_name in ("repromatrix.aggregate.command", "repromatrix.lab", "repromatrix.plan",
+                        "repromatrix.github", "repromatrix.comment"):
+        _add_subcommand(subparsers, module_name)
     add_error_artifact_parser(subparsers)
     add_worker_parser(subparsers)
     return parser
 
 
-def _add_optional(subparsers: argparse._SubParsersAction, module_name: str) -> None:
+def _add_subcommand(subparsers: argparse._SubParsersAction, module_name: str) -> None:
+    """Each command module declares its own parser (``add_parser``) and entry point (``run``)."""
     import importlib
 
-    module = importlib.import_module(module_name)
-    module.add_parser(subparsers)
+    importlib.import_module(module_name).add_parser(subparsers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

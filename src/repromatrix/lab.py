@@ -19,6 +19,8 @@ from repromatrix import artifact
 from repromatrix.errors import UsageError
 from repromatrix.matrix import Lab, LabCell, load_matrix
 
+HEARTBEAT_SECONDS = 20
+
 
 @dataclass(frozen=True)
 class LabRun:
@@ -74,7 +76,9 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
               + (f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
               file=sys.stderr, flush=True)
     codes: dict[str, int] = {}
+    next_report = started + HEARTBEAT_SECONDS
     while len(codes) < len(processes):
+        time.sleep(0.5)
         for cell_id, (process, log, run) in processes.items():
             if cell_id in codes or process.poll() is None:
                 continue
@@ -83,32 +87,24 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
             state = "done" if process.returncode == 0 else f"FAILED (exit {process.returncode})"
             print(f"repromatrix lab: {cell_id} {state} after {time.monotonic() - started:.0f} s",
                   file=sys.stderr, flush=True)
-            if not run.output.exists():
+            if not run.output.exists():  # nothing lost: the table shows the failure and its log
                 log_text = run.log.read_text(encoding="utf-8", errors="replace")
                 artifact.write(run.output, artifact.error_document(
                     cell_id, None, f"lab cell exited with {process.returncode}", log_text))
-        if len(codes) < len(processes):
-            _heartbeat(started, processes, codes)
+        if time.monotonic() >= next_report and len(codes) < len(processes):
+            next_report += HEARTBEAT_SECONDS
+            for cell_id, (_, _, run) in sorted(processes.items()):
+                if cell_id not in codes:
+                    print(f"repromatrix lab: {cell_id} running {time.monotonic() - started:.0f} s: "
+                          f"{_last_line(run.log)}", file=sys.stderr, flush=True)
     return codes
 
 
-def _heartbeat(started: float, processes: dict, codes: dict[str, int]) -> None:
-    """Every 15 s, say which cells are still running and the last line each logged."""
-    time.sleep(1.0)
-    elapsed = time.monotonic() - started
-    if int(elapsed) % 15 != 0:
-        return
-    for cell_id, (_, _, run) in sorted(processes.items()):
-        if cell_id not in codes:
-            last = _last_line(run.log)
-            print(f"repromatrix lab: {cell_id} running {elapsed:.0f} s: {last}", file=sys.stderr,
-                  flush=True)
-
-
 def _last_line(path: Path) -> str:
+    """The cell's latest progress message, without the 'repromatrix: <cell>:' prefix."""
     try:
-        lines = [l for l in path.read_text(encoding="utf-8", errors="replace").splitlines()
-                 if l.startswith("repromatrix")]
+        lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                 if line.startswith("repromatrix")]
     except OSError:
         return ""
     return lines[-1].split(": ", 2)[-1] if lines else "starting"
