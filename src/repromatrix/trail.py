@@ -72,28 +72,26 @@ class TrailRecorder:
         self._original_train_step = model.train_step
         size = sum(int(np.prod(v.shape)) for v in model.weights)
         self._multipliers = tf.constant(multipliers(size))
-        # Entry 0 is the state before training; entry k the state after step k.
-        self._hashes = tf.Variable(tf.zeros([steps + 1], tf.int64), trainable=False)
-        self._sums = tf.Variable(tf.zeros([steps + 1], tf.float64), trainable=False)
-        self._steps = steps
-        first_hash, first_sum = self._measure()
-        self._hashes[0].assign(first_hash)
-        self._sums[0].assign(first_sum)
+        # Row 0 is the state before training, row k the state after step k: [hash, bits of sum].
+        # One buffer and one scatter per step: every op added here runs a thousand times.
+        self._rows = tf.Variable(tf.zeros([steps + 1, 2], tf.int64), trainable=False)
+        self._rows[0].assign(self._measure())
         model.train_step = self._train_step
 
-    def _measure(self) -> tuple[Any, Any]:
+    def _measure(self) -> Any:
+        """[hash, float64 sum reinterpreted as int64] of all weights, as one int64 pair."""
         tf = self._tf
         flat = tf.concat([tf.reshape(v, [-1]) for v in self._model.weights], axis=0)
         bits = tf.cast(tf.bitcast(flat, tf.int32), tf.int64)
-        return tf.reduce_sum(bits * self._multipliers), tf.reduce_sum(tf.cast(flat, tf.float64))
+        weight_hash = tf.reduce_sum(bits * self._multipliers)
+        weight_sum = tf.reduce_sum(tf.cast(flat, tf.float64))
+        return tf.stack([weight_hash, tf.bitcast(weight_sum, tf.int64)])
 
     def _train_step(self, data: Any) -> Any:
         logs = self._original_train_step(data)
-        # optimizer.iterations was incremented by the update above, so it is this step's number.
-        index = [[self._model.optimizer.iterations]]
-        weight_hash, weight_sum = self._measure()
-        self._hashes.scatter_nd_update(index, [weight_hash])
-        self._sums.scatter_nd_update(index, [weight_sum])
+        # optimizer.iterations was incremented by the update above, so it is this step's number;
+        # automatic control dependencies order these reads after the update.
+        self._rows.scatter_nd_update([[self._model.optimizer.iterations]], [self._measure()])
         return logs
 
     def restore(self) -> None:
@@ -102,10 +100,9 @@ class TrailRecorder:
 
     def result(self) -> dict[str, Any]:
         steps = int(self._model.optimizer.iterations.numpy())
-        hashes = self._hashes.numpy()[: steps + 1]
-        sums = self._sums.numpy()[: steps + 1]
+        rows = self._rows.numpy()[: steps + 1]
         return {
             "steps": steps,
-            "digest": [hash_hex(int(h)) for h in hashes],
-            "sum": [float(s) for s in sums],
+            "digest": [hash_hex(int(h)) for h in rows[:, 0]],
+            "sum": [float(s) for s in rows[:, 1].view(np.float64)],
         }
