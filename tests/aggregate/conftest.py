@@ -56,6 +56,8 @@ def variant(
     ops: Sequence[str] = DEFAULT_OPS,
     digest: Optional[str] = None,
     status: str = "ok",
+    settings: Optional[Dict[str, Any]] = None,
+    variant_probe: Optional[List[Dict[str, str]]] = None,
 ) -> Dict[str, Any]:
     tensors = [tensor("dense/kernel:0", [2, 2], kernel), tensor("dense/bias:0", [2], BIAS)]
     if digest is None:
@@ -63,9 +65,12 @@ def variant(
             json.dumps([t["sha256"] for t in tensors] + list(trail)).encode()
         ).hexdigest()
     sums = list(trail_sums) if trail_sums is not None else [float(k) for k in range(len(trail))]
-    return {
+    out = {
         "status": status,
-        "settings": {"optimizer": "default", "env": {}, "op_determinism": False, "threads": None},
+        "settings": dict(
+            {"optimizer": "default", "env": {}, "op_determinism": False, "threads": None},
+            **(settings or {}),
+        ),
         "weight_sums": {
             "before": list(BEFORE),
             "after": list(after),
@@ -80,6 +85,9 @@ def variant(
         "train_step_ops": list(ops),
         "error": None,
     }
+    if variant_probe is not None:  # written by the runner only when it differs from the cell's
+        out["probe"] = variant_probe
+    return out
 
 
 def probe(rsqrt: str = "r-amd", sqrt: str = "s", exp: str = "e-amd") -> List[Dict[str, str]]:

@@ -121,6 +121,36 @@ def test_mangled_real_artifacts_never_raise(art, data):
 
 
 @SETTINGS
+@given(st.data())
+def test_mangled_settings_and_variant_probes_never_raise(art, data):
+    """Random values for a variant's settings (whole or per field) and its own probe."""
+    docs = art.two_group_docs()
+    for doc in docs:
+        for name in sorted(doc["variants"]):
+            variant = doc["variants"][name]
+            where = data.draw(st.sampled_from(["settings", "field", "probe", "keep"]))
+            if where == "settings":
+                variant["settings"] = data.draw(json_values)
+            elif where == "field":
+                key = data.draw(
+                    st.sampled_from(["optimizer", "env", "threads", "op_determinism", "other"])
+                )
+                variant["settings"][key] = data.draw(json_values)
+            elif where == "probe":
+                variant["probe"] = data.draw(
+                    json_values
+                    | st.lists(
+                        st.fixed_dictionaries(
+                            {"op": st.text(max_size=5), "case": st.text(max_size=5)},
+                            optional={"sha256": json_values},
+                        ),
+                        max_size=4,
+                    )
+                )
+    _check_all_formats([json.dumps(d) for d in docs])
+
+
+@SETTINGS
 @given(st.binary(max_size=300))
 def test_random_bytes_never_raise(raw):
     text, _ = decode_bytes(raw)

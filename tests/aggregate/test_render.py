@@ -21,9 +21,10 @@ def test_markdown_layout(two_groups):
     text = render(two_groups, "markdown")
     assert text.startswith(MARKER + "\n")
     assert (
-        "- **default-optimizer**: 2 results — B diverges from A at step 1; suspect: Rsqrt\n" in text
+        "- **default-optimizer** (optimizer default): 2 results — B diverges from A at step 1; "
+        "suspect: Rsqrt\n" in text
     )
-    assert "- **adam**: bit-identical on all 3 cells\n" in text
+    assert "- **adam** (optimizer default): bit-identical on all 3 cells\n" in text
     # verdicts come before the table
     assert text.index("suspect: Rsqrt") < text.index("| cell | runner | OS |")
     assert "| ubuntu-intel | ubuntu-24.04 | Ubuntu 24.04 |" in text
@@ -40,7 +41,10 @@ def test_markdown_layout(two_groups):
 
 def test_text_layout(two_groups):
     text = render(two_groups, "text")
-    assert "default-optimizer: 2 results — B diverges from A at step 1; suspect: Rsqrt\n" in text
+    assert (
+        "default-optimizer (optimizer default): 2 results — B diverges from A at step 1; "
+        "suspect: Rsqrt\n" in text
+    )
     header = next(line for line in text.splitlines() if line.startswith("cell "))
     assert "default-optimizer after sums" in header
     assert re.search(r"^ubuntu-intel +ubuntu-24\.04 .* B +\[-168\.1607, ", text, re.M)
@@ -51,7 +55,7 @@ def test_text_reads_well_with_a_single_cell(art, tmp_path):
     text = render(aggregate(art.write(tmp_path, [art.cell("local-1")])), "text")
     lines = text.splitlines()
     assert lines[0] == "repromatrix: 1 cell, 2 variants"
-    assert "adam: only 1 cell (local-1), nothing to compare yet" in lines
+    assert "adam (optimizer default): only 1 cell (local-1), nothing to compare yet" in lines
     assert any(line.startswith("local-1 ") for line in lines)
     assert "(ref)" not in text  # no reference marker when there is nothing to compare
 

@@ -16,11 +16,19 @@ from typing import Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from repromatrix.aggregate.escape import clean
 from repromatrix.aggregate.f32 import f32_bits, ulp_distance
-from repromatrix.aggregate.model import CellRecord, Loaded, VariantRecord
+from repromatrix.aggregate.model import (
+    CellRecord,
+    Loaded,
+    ProbeRecord,
+    Settings,
+    VariantRecord,
+    settings_text,
+)
 
 FLOOR_LOG10 = -16.0  # log10 of a zero difference is drawn here (and said so)
 CEILING_LOG10 = 39.0  # a NaN/infinite difference is drawn here: beyond any float32
 MAX_CHART_POINTS = 100  # keeps the mermaid block of a PR comment small
+MAX_LISTED = 5  # settings variants and cells per settings variant named in a problem line
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,16 @@ class VariantResult:
     not_compared: Tuple[NotCompared, ...]
     notes: Tuple[str, ...]
     summary: str  # the verdict without the variant name, plain (unescaped) text
+    # From the reference representative, else the smallest cell id that has settings.
+    settings: Optional[Settings] = None
 
     @property
     def diverges(self) -> bool:
         return len(self.groups) > 1
+
+    @property
+    def settings_text(self) -> Optional[str]:
+        return settings_text(self.settings)
 
     @property
     def reference(self) -> Optional[Group]:
@@ -143,6 +157,11 @@ def order_groups(keys: Dict[str, Hashable], reference: Optional[str]) -> List[Li
     return groups
 
 
+def effective_probe(cell: CellRecord, variant: VariantRecord) -> Tuple[ProbeRecord, ...]:
+    """The probe that ran in the variant's process: its own when recorded, else the cell's."""
+    return cell.probe if variant.probe is None else variant.probe
+
+
 def _representative(
     members: Sequence[str], usable: Dict[str, Tuple[CellRecord, VariantRecord]]
 ) -> str:
@@ -154,7 +173,7 @@ def _representative(
             variant.digest is not None,
             variant.trail is not None,
             any(t.data is not None for t in variant.tensors),
-            bool(cell.probe),
+            bool(effective_probe(cell, variant)),
         )
         return (have.count(False), cid)
 
@@ -281,21 +300,29 @@ def _tensor_diffs(
 
 
 def _probe_ops(
-    ref_cell: CellRecord, other_cell: CellRecord, train_ops: Set[str], notes: List[str]
+    ref: Tuple[CellRecord, VariantRecord],
+    other: Tuple[CellRecord, VariantRecord],
+    train_ops: Set[str],
+    notes: List[str],
 ) -> Tuple[Tuple[str, ...], Tuple[str, ...], bool]:
     """(suspects, differs-but-unused, compared): probe cases matched by ``case``, named by
-    ``op``."""
-    if not ref_cell.probe or not other_cell.probe:
-        missing = [c.cell for c in (ref_cell, other_cell) if not c.probe]
+    ``op``; each side's probe is the variant's own if it has one, else its cell's."""
+    ref_probe, other_probe = effective_probe(*ref), effective_probe(*other)
+    if not ref_probe or not other_probe:
+        missing = [
+            cell.cell + (" (its variant-level probe)" if variant.probe is not None else "")
+            for (cell, variant), probe in ((ref, ref_probe), (other, other_probe))
+            if not probe
+        ]
         notes.append(
             "no op probe results for %s, so no suspect op can be named" % ", ".join(missing)
         )
         return (), (), False
     mine: Dict[str, Tuple[str, str]] = {}
-    for entry in ref_cell.probe:
+    for entry in ref_probe:
         mine.setdefault(entry.case, (entry.op, entry.sha256))
     theirs: Dict[str, Tuple[str, str]] = {}
-    for entry in other_cell.probe:
+    for entry in other_probe:
         theirs.setdefault(entry.case, (entry.op, entry.sha256))
     differing: Set[str] = set()
     for case in sorted(set(mine) & set(theirs)):
@@ -344,7 +371,10 @@ def compare_pair(
             notes.append("the after-training sums have different lengths")
     tensor_diffs, max_ulp = _tensor_diffs(ref, other)
     suspects, unused, probed = _probe_ops(
-        ref_cell, other_cell, set(ref.train_step_ops) | set(other.train_step_ops), notes
+        (ref_cell, ref),
+        (other_cell, other),
+        set(ref.train_step_ops) | set(other.train_step_ops),
+        notes,
     )
     return Comparison(
         letter=letter_,
@@ -502,6 +532,18 @@ def compare_variant(
                 compare_pair(group.letter, ref_cell, ref_variant, other_cell, other_variant)
             )
     not_compared.sort(key=lambda n: n.cell)
+    settings = None
+    if groups:
+        settings = usable[groups[0].representative][1].settings
+    if settings is None:
+        settings = next(
+            (
+                v.settings
+                for v in (c.variant(name) for c in sorted(cells, key=lambda c: c.cell))
+                if v is not None and v.settings is not None
+            ),
+            None,
+        )
     return VariantResult(
         name=name,
         compared_by=compared_by,
@@ -510,7 +552,33 @@ def compare_variant(
         not_compared=tuple(not_compared),
         notes=tuple(notes),
         summary=summarize(groups, comparisons, compared_by, len(not_compared)),
+        settings=settings,
     )
+
+
+def settings_problems(name: str, cells: Sequence[CellRecord]) -> List[str]:
+    """A line when cells ran the same variant with different settings (cells without a
+    settings object, such as sums-only input, are left out)."""
+    by_settings: Dict[Settings, List[str]] = {}
+    for cell in sorted(cells, key=lambda c: c.cell):
+        variant = cell.variant(name)
+        if variant is not None and variant.settings is not None:
+            by_settings.setdefault(variant.settings, []).append(cell.cell)
+    if len(by_settings) < 2:
+        return []
+    ordered = sorted(by_settings.items(), key=lambda item: (-len(item[1]), item[1][0]))
+    parts = []
+    for settings, members in ordered[:MAX_LISTED]:
+        shown = ", ".join(clean(m, 100) for m in members[:MAX_LISTED])
+        if len(members) > MAX_LISTED:
+            shown += " and %d more" % (len(members) - MAX_LISTED)
+        parts.append("[%s] on %s" % (clean(settings_text(settings), 200), shown))
+    if len(ordered) > MAX_LISTED:
+        parts.append("%d more different settings" % (len(ordered) - MAX_LISTED))
+    return [
+        "variant %s was run with different settings on different cells: %s"
+        % (clean(name, 100), "; ".join(parts))
+    ]
 
 
 def _experiment_problems(cells: Sequence[CellRecord]) -> List[str]:
@@ -547,9 +615,12 @@ def global_problems(loaded: Loaded) -> Tuple[str, ...]:
 def compare(loaded: Loaded, reference: Optional[str] = None) -> Aggregate:
     """Compare every variant found in any cell. ``reference`` must be a loaded cell id."""
     names = sorted({v.name for cell in loaded.cells for v in cell.variants})
+    problems = list(global_problems(loaded))
+    for name in names:
+        problems.extend(settings_problems(name, loaded.cells))
     return Aggregate(
         loaded=loaded,
         variants=tuple(compare_variant(name, loaded.cells, reference) for name in names),
-        problems=global_problems(loaded),
+        problems=tuple(problems),
         requested_reference=reference,
     )

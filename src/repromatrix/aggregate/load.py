@@ -23,6 +23,7 @@ from repromatrix.aggregate.model import (
     Loaded,
     ProbeRecord,
     Rejected,
+    Settings,
     TensorRecord,
     Trail,
     VariantRecord,
@@ -224,6 +225,43 @@ def _trail(value: object, where: str, problems: _Problems) -> Optional[Trail]:
     return Trail(digests=tuple(digests), sums=sums)
 
 
+def _settings(value: object, where: str, problems: _Problems) -> Optional[Settings]:
+    """The variant's ``settings`` as sorted (key, canonical JSON text); None if absent.
+
+    Mistyped known fields are noted but kept (shown as their JSON text), so a report still
+    says what the artifact claims.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add("%s: settings is not an object" % where)
+        return None
+    checks = (
+        ("optimizer", lambda v: isinstance(v, str), "a string"),
+        (
+            "env",
+            lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+            "an object of strings",
+        ),
+        (
+            "threads",
+            lambda v: (
+                v is None
+                or (
+                    isinstance(v, dict)
+                    and all(isinstance(x, int) and not isinstance(x, bool) for x in v.values())
+                )
+            ),
+            "null or an object of integers",
+        ),
+        ("op_determinism", lambda v: isinstance(v, bool), "true or false"),
+    )
+    for key, valid, what in checks:
+        if key in value and not valid(value[key]):
+            problems.add("%s: settings.%s is not %s" % (where, key, what))
+    return tuple(sorted((str(key), _leaf(item)) for key, item in value.items()))
+
+
 def _variant(name: str, value: object, kind: str, problems: _Problems) -> VariantRecord:
     where = "variant %s" % json.dumps(name, ensure_ascii=False)
     if not isinstance(value, dict):
@@ -282,14 +320,19 @@ def _variant(name: str, value: object, kind: str, problems: _Problems) -> Varian
         tensors=tuple(tensors),
         train_step_ops=ops,
         error=_error_info(value.get("error")),
+        settings=_settings(value.get("settings"), where, problems),
+        # Present but unusable gives an empty probe (no suspects named) rather than falling
+        # back to the cell's probe, which was run in a different environment.
+        probe=None if value.get("probe") is None else _probe(value["probe"], problems, where),
     )
 
 
-def _probe(value: object, problems: _Problems) -> Tuple[ProbeRecord, ...]:
+def _probe(value: object, problems: _Problems, where: str = "") -> Tuple[ProbeRecord, ...]:
+    prefix = where + ": " if where else ""
     if value is None:
         return ()
     if not isinstance(value, list):
-        problems.add("probe is not a list")
+        problems.add(prefix + "probe is not a list")
         return ()
     out = []
     for entry in value:
@@ -298,7 +341,7 @@ def _probe(value: object, problems: _Problems) -> Tuple[ProbeRecord, ...]:
         if isinstance(op, str) and isinstance(case, str) and isinstance(sha, str):
             out.append(ProbeRecord(op=op, case=case, sha256=sha))
         else:
-            problems.add("probe entry without op, case and sha256 ignored")
+            problems.add(prefix + "probe entry without op, case and sha256 ignored")
     return tuple(out)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import json
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from repromatrix.aggregate.f32 import f32_bits
 
@@ -35,6 +35,77 @@ def leaf_text(leaf: object) -> str:
         return " ".join(leaf_text(item) for item in leaf)
     value = leaf_value(leaf)
     return value if isinstance(value, str) else str(leaf)
+
+
+# A variant's ``settings`` object: sorted (top-level key, canonical JSON text of its value).
+Settings = Tuple[Tuple[str, str], ...]
+
+
+def _json_value(text: str) -> Any:
+    """The value of a canonical JSON text; the text itself if it cannot be parsed back."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def settings_value(settings: Optional[Settings]) -> Optional[dict]:
+    """The settings as a JSON object again (for JSON output); None when unknown."""
+    if settings is None:
+        return None
+    return {key: _json_value(text) for key, text in settings}
+
+
+def _plain(value: Any) -> str:
+    """Strings as they are, anything else as compact JSON (``1``, ``null``, ``[1, 2]``)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
+
+
+def _pairs(value: Any, first: Tuple[str, ...] = ()) -> str:
+    """``K=V`` pairs of an object (keys in ``first`` first, then sorted), space-separated."""
+    if not isinstance(value, dict):
+        return _plain(value)
+    keys = [k for k in first if k in value] + sorted(k for k in value if k not in first)
+    return " ".join("%s=%s" % (key, _plain(value[key])) for key in keys)
+
+
+def settings_text(settings: Optional[Settings]) -> Optional[str]:
+    """One compact, raw (unescaped) description, e.g.
+    ``optimizer default; env TF_ENABLE_ONEDNN_OPTS=0; threads intra_op=1 inter_op=1;
+    op determinism``. Only the optimizer is always named; the rest only when not default.
+    None when the settings are unknown."""
+    if settings is None:
+        return None
+    values = {key: _json_value(text) for key, text in settings}
+    parts: List[str] = []
+    if "optimizer" in values:
+        parts.append("optimizer " + _plain(values["optimizer"]))
+    env = values.get("env")
+    if env not in (None, {}):
+        parts.append("env " + _pairs(env))
+    threads = values.get("threads")
+    if threads is not None:
+        parts.append("threads " + _pairs(threads, ("intra_op", "inter_op")))
+    determinism = values.get("op_determinism")
+    if determinism is True:
+        parts.append("op determinism")
+    elif determinism not in (None, False):
+        parts.append("op_determinism=" + _plain(determinism))
+    for key in sorted(values):
+        if key not in ("optimizer", "env", "threads", "op_determinism") and values[key] not in (
+            None,
+            False,
+            "",
+            {},
+            [],
+        ):
+            parts.append("%s=%s" % (key, _plain(values[key])))
+    return "; ".join(parts) if parts else "no settings given"
 
 
 @dataclass(frozen=True)
@@ -68,6 +139,10 @@ class VariantRecord:
     tensors: Tuple[TensorRecord, ...]
     train_step_ops: Tuple[str, ...]
     error: Optional[ErrorInfo]
+    settings: Optional[Settings] = None  # None when the artifact has no settings object
+    # Probe results of the variant's own process (run with a different environment), or None
+    # when the artifact has none: then the cell's top-level probe applies.
+    probe: Optional[Tuple["ProbeRecord", ...]] = None
 
     @property
     def has_digest(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
 from repromatrix.aggregate.f32 import f32_bits, format_f32
-from repromatrix.aggregate.model import CellRecord, leaf_value
+from repromatrix.aggregate.model import CellRecord, leaf_value, settings_value
 
 FORMAT = "repromatrix-aggregate"
 SCHEMA = 1
@@ -42,6 +42,7 @@ def _cell(cell: CellRecord, agg: Aggregate, status: str) -> Dict[str, Any]:
             "group": result.letter_of(cell.cell) if result and status != "duplicate" else None,
             "before": _sums(variant.before),
             "after": _sums(variant.after),
+            "settings": settings_value(variant.settings),
             "error": None
             if variant.error is None
             else {"message": variant.error.message, "log_tail": variant.error.log_tail},
@@ -101,6 +102,8 @@ def _variant(result: VariantResult) -> Dict[str, Any]:
         "verdict": "%s: %s" % (result.name, result.summary),
         "summary": result.summary,
         "compared_by": result.compared_by,
+        "settings": settings_value(result.settings),
+        "settings_text": result.settings_text,
         "diverges": result.diverges,
         "reference": result.groups[0].letter if result.groups else None,
         "reference_cell": result.groups[0].representative if result.groups else None,

@@ -55,7 +55,15 @@ def heading(agg: Aggregate) -> str:
 def verdicts(agg: Aggregate) -> str:
     if not agg.variants:
         return "- no variant results in any artifact\n\n"
-    lines = ["- **%s**: %s" % (md(v.name), md(v.summary)) for v in agg.variants]
+    lines = [
+        "- **%s**%s: %s"
+        % (
+            md(v.name),
+            "" if v.settings_text is None else " (%s)" % md(v.settings_text),
+            md(v.summary),
+        )
+        for v in agg.variants
+    ]
     return "\n".join(lines) + "\n\n"
 
 

@@ -70,6 +70,16 @@ def _comparison_lines(result: VariantResult, c: Comparison) -> List[str]:
     return lines
 
 
+def verdict_line(result: VariantResult) -> str:
+    """``name (settings): summary``; the settings part only when the artifacts have them."""
+    settings = result.settings_text
+    return "%s%s: %s" % (
+        terminal(result.name, 100),
+        "" if settings is None else " (%s)" % terminal(settings, 300),
+        terminal(result.summary, 1000),
+    )
+
+
 def variant_block(result: VariantResult, agg: Aggregate) -> List[str]:
     cells = {c.cell: c for c in agg.loaded.cells}
     lines = [
@@ -126,7 +136,7 @@ def render_text(agg: Aggregate) -> str:
     if agg.problems:
         head += " (%s with the input, listed below)" % _plural(len(agg.problems), "problem")
     out = [head, ""]
-    out.extend("%s: %s" % (terminal(v.name, 100), terminal(v.summary, 1000)) for v in agg.variants)
+    out.extend(verdict_line(v) for v in agg.variants)
     if not agg.variants:
         out.append("no variant results in any artifact")
     out.extend(["", simple_table(build_table(agg))])
