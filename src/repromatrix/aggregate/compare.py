@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from repromatrix.aggregate.escape import clean
-from repromatrix.aggregate.f32 import f32_bits, ulp_distance
+from repromatrix.floats import f32_bits, ulp_distance
 from repromatrix.aggregate.model import (
     CellRecord,
     Loaded,

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from repromatrix.aggregate.f32 import to_f32
+from repromatrix.floats import to_f32
 from repromatrix.aggregate.model import (
     CellRecord,
     Duplicate,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import json
 from typing import Any, List, Optional, Tuple
 
-from repromatrix.aggregate.f32 import f32_bits
+from repromatrix.floats import f32_bits
 
 # Leaf values of a flattened fingerprint: the JSON text of a scalar, or a tuple of them
 # (for lists). JSON text keeps "null" and null apart and makes NaN compare equal to itself.

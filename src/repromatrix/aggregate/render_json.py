@@ -12,7 +12,7 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
-from repromatrix.aggregate.f32 import f32_bits, format_f32
+from repromatrix.floats import f32_bits, format_f32
 from repromatrix.aggregate.model import CellRecord, leaf_value, settings_value
 
 FORMAT = "repromatrix-aggregate"

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 from repromatrix.aggregate import chart
 from repromatrix.aggregate.compare import Aggregate, Comparison, FingerprintDiff, VariantResult
 from repromatrix.aggregate.escape import md, md_pre
-from repromatrix.aggregate.f32 import format_vector
+from repromatrix.floats import format_vector
 from repromatrix.aggregate.model import leaf_text
 from repromatrix.aggregate.table import Table, build_table
 

@@ -11,7 +11,7 @@ from typing import List, Sequence
 
 from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
 from repromatrix.aggregate.escape import terminal
-from repromatrix.aggregate.f32 import format_vector
+from repromatrix.floats import format_vector
 from repromatrix.aggregate.render_markdown import fingerprint_values
 from repromatrix.aggregate.table import Table, build_table
 

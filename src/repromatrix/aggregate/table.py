@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import FrozenSet, List, Tuple
 
 from repromatrix.aggregate.compare import Aggregate, VariantResult
-from repromatrix.aggregate.f32 import format_vector
+from repromatrix.floats import format_vector
 from repromatrix.aggregate.model import CellRecord
 
 NONE = "-"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repromatrix.aggregate.f32 import (
+from repromatrix.floats import (
     f32_bits,
     f32_from_bits,
     format_f32,
