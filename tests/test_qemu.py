@@ -29,7 +29,7 @@ class TestQemu:
             qemu.find_qemu("Haswell", which=lambda name: None, machine="x86_64")
 
     def test_unknown_model_suggests(self) -> None:
-        with pytest.raises(ToolError, match="no CPU model 'Haswel'; did you mean Haswell"):
+        with pytest.raises(ToolError, match=r"no CPU model 'Haswel'; did you mean Haswell\?$"):
             qemu.find_qemu("Haswel", which=lambda name: "/q", machine="x86_64",
                            help_text=lambda binary: HELP)
 

@@ -46,8 +46,9 @@ def find_qemu(
     if model not in models:
         import difflib
 
-        close = difflib.get_close_matches(model, models, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; see `{QEMU} -cpu help`"
+        # One suggestion: with several, ties (Haswell-v1..v4) come back in no stable order.
+        close = difflib.get_close_matches(model, models, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; see `{QEMU} -cpu help`"
         raise ToolError(f"qemu knows no CPU model {model!r}{hint}")
     return binary
 
