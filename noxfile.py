@@ -5,6 +5,7 @@
     nox -s lab          the local cross-CPU lab: native vs qemu-emulated CPU
     nox -s matrix       rehearse the CI path (plan -> run -> aggregate) locally
     nox -s plan         print the CI matrix (GitHub strategy JSON)
+    nox -s preflight    check with pip's resolver that every CI runner can install the pins
     nox -s aggregate -- PATH...   compare artifacts
 
 Options after `--` go to the underlying `repromatrix` command. `--strict-python` (or
@@ -64,7 +65,8 @@ def pinned(session: nox.Session) -> None:
             session.error(f"strict Python: {warning}")
         session.warn(warning)
     session.log(f"installing {MATRIX.pins.python} stack for {platform_key()}")
-    session.install(*MATRIX.pins.requirements(platform_key()), "-e", ".")
+    # Not silent: a first install downloads about 600 MB, and uv's progress says how far it got.
+    session.install(*MATRIX.pins.requirements(platform_key()), "-e", ".", silent=False)
     PINNED_POINTER.parent.mkdir(parents=True, exist_ok=True)
     python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
     PINNED_POINTER.write_text(str(python), encoding="utf-8")
@@ -110,6 +112,14 @@ def plan(session: nox.Session) -> None:
     """Print the CI matrix (GitHub strategy JSON) from matrix.toml."""
     session.install("-e", ".")
     session.run("repromatrix", "plan", "--matrix", str(MATRIX_FILE), *_own_args(session))
+
+
+@nox.session
+def preflight(session: nox.Session) -> None:
+    """Check with pip's resolver (no install) that every CI runner's platform can install the pins."""
+    session.install("-e", ".", "pip>=23")  # uv-made venvs have no pip; preflight drives pip's resolver
+    session.run("python", "-m", "repromatrix", "preflight", "--matrix", str(MATRIX_FILE),
+                *_own_args(session))
 
 
 @nox.session(requires=["pinned"])

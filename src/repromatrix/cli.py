@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     add_run_parser(subparsers)
     for module_name in ("repromatrix.aggregate.command", "repromatrix.lab", "repromatrix.plan",
-                        "repromatrix.github", "repromatrix.comment"):
+                        "repromatrix.github", "repromatrix.comment", "repromatrix.preflight"):
         _add_subcommand(subparsers, module_name)
     add_error_artifact_parser(subparsers)
     add_worker_parser(subparsers)

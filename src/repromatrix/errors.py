@@ -32,3 +32,8 @@ class ConfigError(ReproError):
 
 class ToolError(ReproError):
     """An external tool the command needs (an interpreter, qemu) is missing or unusable."""
+
+
+class ExperimentError(ReproError):
+    """A user experiment (``[experiment] entry``) cannot be used: missing module or function,
+    a wrong return value, an uncompiled model, or data that does not fit the model's input."""

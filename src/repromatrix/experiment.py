@@ -6,6 +6,7 @@ Runs inside the pinned venv (Python 3.9, TensorFlow 2.12): import TensorFlow onl
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from typing import Any
@@ -120,3 +121,140 @@ def train_step_ops_of(model: Any, recorder: TrailRecorder | None, n_features: in
     if recorder is not None:
         recorder.restore()  # trace the report's own train step, not the recording wrapper
     return train_step_ops(model, n_features)
+
+
+# --- a user's own experiment (docs/experiments.md) ----------------------------------------------
+# The built-in path above stays untouched (its artifacts must not change by a byte); a user
+# experiment gets the same seeding, fingerprint, trail, op set and digests through the contract.
+
+
+def keras_version() -> str:
+    """The version of the Keras that ``tf.keras`` is (Keras 3 from TensorFlow 2.16 on)."""
+    return str(getattr(tensorflow_module().keras, "__version__", ""))
+
+
+def seed_keras3(seed: int) -> None:
+    """Keras 3 draws initial weights from its own seed generator, which tf.random.set_seed does not
+    reach; seed it too (nothing to do on Keras 2, where reset_seeds already covers it)."""
+    if keras_version().split(".")[0] not in ("", "1", "2"):
+        tensorflow_module().keras.utils.set_random_seed(seed)
+
+
+def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset | None, seed: int,
+                     rows: int | None = None) -> dict[str, Any]:
+    """Call the user's function for one variant and train (or take) its model like the built-in."""
+    from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
+
+    tf = tensorflow_module()
+    tf.keras.backend.clear_session()  # as run_variant: variants sharing a process stay independent
+    reset_seeds(seed)
+    seed_keras3(seed)
+    context = ExperimentContext(seed=seed, data=data, variant=variant, rows=rows)
+    outcome = check_outcome(function(context), entry)  # ExperimentError: exit 2, before training
+    if isinstance(outcome, TrainedModel):
+        return _user_record(variant, outcome.model, before=None, loss=None, ops=None,
+                            trail=None, trail_absent="the experiment trained the model itself "
+                            "(it returned a trained model, not a TrainingPlan)", fit=None)
+    plan = _trim(outcome, rows)
+    model = plan.model
+    _build(model, plan.x)
+    before = weight_sums(model)
+    recorder, trail_absent = _start_trail(model, plan.optimizer_steps())
+    history = model.fit(plan.x, plan.y, **{"verbose": 0, **plan.fit_kwargs})
+    losses = history.history.get("loss") or [float("nan")]
+    trail = recorder.result() if recorder is not None else None
+    if recorder is not None:
+        recorder.restore()  # trace the user's own train step, not the recording wrapper
+    return _user_record(variant, model, before=before, loss=np.float32(losses[-1]),
+                        ops=_user_train_step_ops(model, plan.x, plan.y), trail=trail,
+                        trail_absent=trail_absent, fit=plan.fit_record())
+
+
+def _trim(plan: Any, rows: int | None) -> Any:
+    """``--rows N`` (the lab, quick checks): train on the first N rows only."""
+    if rows is None or rows >= plan.rows:
+        return plan
+    return dataclasses.replace(plan, x=plan.x[:rows], y=plan.y[:rows])
+
+
+def _build(model: Any, x: Any) -> None:
+    """A model given no input shape has no weights until fit; build it from x's shape so that the
+    before-training sums and the trail's row 0 exist (the initializers run as fit would run them)."""
+    if model.weights:
+        return
+    try:
+        model.build((None, *x.shape[1:]))
+    except Exception:  # noqa: BLE001 - e.g. a subclassed model: fit builds it, the trail is absent
+        pass
+
+
+def _start_trail(model: Any, steps: int) -> tuple[TrailRecorder | None, str | None]:
+    """The recorder, or why there is none (e.g. non-float32 weights, a Keras it cannot wrap)."""
+    version = keras_version()
+    if version.split(".")[0] not in ("", "1", "2"):
+        # The recorder wraps Keras 2's train_step; on Keras 3 a failure would only show inside
+        # fit and cost the whole variant, so the trail is left out rather than risked.
+        return None, f"the trail recorder supports Keras 2 only; this is Keras {version}"
+    try:
+        return TrailRecorder(model, steps=steps), None
+    except Exception as error:  # noqa: BLE001 - a missing trail must not cost the whole result
+        return None, f"trail recorder unavailable: {type(error).__name__}: {error}".splitlines()[0]
+
+
+def _user_train_step_ops(model: Any, x: Any, y: Any) -> dict[str, Any]:
+    """The op set traced with the real x and y specs; {"ops": [...]} or {"absent": reason}."""
+    tf = tensorflow_module()
+    try:
+        specs = (_spec(tf, x), _spec(tf, y))
+        graph = tf.function(model.train_step).get_concrete_function(specs).graph.as_graph_def()
+    except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so
+        return {"absent": f"train step not traceable: {type(error).__name__}: {error}"
+                .splitlines()[0]}
+    ops = {node.op for node in graph.node}
+    for function in graph.library.function:
+        ops.update(node.op for node in function.node_def)
+    return {"ops": sorted(ops)}
+
+
+def _spec(tf: Any, array: Any) -> Any:
+    # Keras' data adapter casts floating numpy input to floatx before the train step sees it.
+    dtype = tf.keras.backend.floatx() if np.issubdtype(array.dtype, np.floating) else array.dtype
+    return tf.TensorSpec([None, *array.shape[1:]], tf.as_dtype(dtype))
+
+
+def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | None,
+                 loss: np.float32 | None, ops: dict[str, Any] | None, trail: dict[str, Any] | None,
+                 trail_absent: str | None, fit: dict[str, Any] | None) -> dict[str, Any]:
+    after = weight_sums(model)
+    weights = [(_weight_name(w), np.asarray(w.numpy())) for w in model.weights]
+    record: dict[str, Any] = {
+        "status": "ok",
+        "settings": variant.settings(),
+        "weight_sums": {
+            "before": [float32_value(s) for s in before] if before is not None else None,
+            "before_bits": [float32_bits(s) for s in before] if before is not None else None,
+            "after": [float32_value(s) for s in after],
+            "after_bits": [float32_bits(s) for s in after],
+        },
+        "tensors": tensor_records(weights),
+        "digest": weights_digest(weights),
+        "loss": float32_value(loss) if loss is not None else None,
+        "loss_bits": float32_bits(loss) if loss is not None else None,
+        "trail": trail,
+        "fit": fit,
+        "error": None,
+    }
+    if trail is None:
+        record["trail_absent"] = trail_absent or "not recorded"
+    if ops is not None and "ops" in ops:
+        record["train_step_ops"] = ops["ops"]
+    elif ops is not None:
+        record["train_step_ops_absent"] = ops["absent"]
+    else:
+        record["train_step_ops_absent"] = "the experiment trained the model itself"
+    return record
+
+
+def _weight_name(variable: Any) -> str:
+    # Keras 3 variables have a short ``name`` and a unique ``path``; Keras 2 names are unique.
+    return str(getattr(variable, "path", None) or variable.name)

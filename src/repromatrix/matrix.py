@@ -38,6 +38,7 @@ PACKAGE_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 PACKAGE_VERSION_PATTERN = re.compile(r"^[0-9][0-9A-Za-z.+!_-]*$")
 MAX_REPEAT = 10
 MAX_SEED = 2**32 - 1  # numpy.random.seed refuses anything larger
+NO_DATA = "none"  # [experiment] data for a user experiment that loads its own data
 
 # --- PLATFORM FACTS -----------------------------------------------------------------------------
 # What GitHub-hosted runners offer for the pinned stack, checked 2026-11. docs/matrix.md has the
@@ -200,9 +201,12 @@ class Lab:
 @dataclass(frozen=True)
 class Experiment:
     seed: int
-    data: str  # "builtin" or a path relative to the matrix file
+    data: str  # "builtin", "none" (a user experiment loads its own) or a path relative to the file
     target: str | int
     variants: tuple[str, ...]
+    # "package.module:function" or "path/to/file.py:function" (docs/experiments.md); None: the
+    # built-in report-41 experiment.
+    entry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,8 +221,8 @@ class Matrix:
 
     def data_path(self) -> str:
         """The data setting with relative paths resolved against the matrix file's folder."""
-        if self.experiment.data == "builtin":
-            return "builtin"
+        if self.experiment.data in ("builtin", NO_DATA):
+            return self.experiment.data
         return str((self.path.parent / self.experiment.data).resolve())
 
     def runner(self, label: str) -> Runner | None:
@@ -450,13 +454,17 @@ def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
                      problems: _Problems) -> Experiment:
     where = ("experiment",)
     raw = _get(doc, "experiment", dict, (), problems, default={}, required=True)
-    _check_keys(raw, ("seed", "data", "target", "variants"), where, problems)
+    _check_keys(raw, ("seed", "data", "target", "variants", "entry"), where, problems)
     seed = _get(raw, "seed", int, where, problems, default=42)
     if not 0 <= seed <= MAX_SEED:
         problems.add(where + ("seed",), f"must be between 0 and {MAX_SEED} (numpy's seed range)")
-    data = _get(raw, "data", str, where, problems, default="builtin")
+    entry = _load_entry(raw, variants, problems)
+    # A user experiment without data loads its own; the built-in one always has data.
+    data = _get(raw, "data", str, where, problems, default=NO_DATA if entry else "builtin")
     if not data:
         problems.add(where + ("data",), "expected \"builtin\" or a CSV path")
+    if data == NO_DATA and not entry:
+        problems.add(where + ("data",), "the built-in experiment needs data: \"builtin\" or a CSV")
     target = _get(raw, "target", (str, int), where, problems, default="target")
     if isinstance(target, int) and target < 0:
         problems.add(where + ("target",), "a column index starts at 0")
@@ -466,7 +474,33 @@ def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
         target=target,
         variants=_variant_list(raw.get("variants", list(variants)), where + ("variants",),
                                variants, problems),
+        entry=entry,
     )
+
+
+def _load_entry(raw: Mapping[str, Any], variants: Mapping[str, Variant], problems: _Problems
+                ) -> str | None:
+    """The user experiment's entry (syntax only: resolving it is the runner's job)."""
+    from repromatrix.contract import parse_entry  # no TensorFlow, no cycle at import time
+    from repromatrix.errors import ExperimentError
+
+    entry = _get(raw, "entry", str, ("experiment",), problems)
+    if entry is None:
+        return None
+    try:
+        parse_entry(entry)
+    except ExperimentError as error:
+        problems.add(("experiment", "entry"), str(error))
+        return None
+    # The user's function compiles the model, so a variant cannot pick the optimizer: it gets
+    # the variant in its context and may branch on the name instead.
+    for name, variant in variants.items():
+        if variant.optimizer != "default":
+            problems.add(("variants", name, "optimizer"), f"{variant.optimizer!r} applies to the "
+                         "built-in experiment only; with experiment.entry the function compiles "
+                         "the model (it receives the variant: branch on its name); remove the key "
+                         "or set \"default\"")
+    return entry
 
 
 def _load_pins(doc: Mapping[str, Any], problems: _Problems) -> Pins:

@@ -21,12 +21,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from repromatrix import artifact
-from repromatrix.data import Dataset, load_dataset
-from repromatrix.errors import UsageError
-from repromatrix.matrix import Matrix, Variant, load_matrix
+from repromatrix import artifact, contract
+from repromatrix.data import BUILTIN, Dataset, load_dataset
+from repromatrix.errors import DataError, ReproError, UsageError
+from repromatrix.matrix import NO_DATA, Matrix, Variant, load_matrix
 
 Log = Callable[[str], None]
+USER_ERROR_EXIT = 3  # a worker's "the user must fix something"; its message is in the result file
 
 
 def stderr_log(message: str) -> None:
@@ -63,7 +64,12 @@ class CellRequest:
 class Prepared:
     matrix: Matrix
     variants: tuple[Variant, ...]
-    dataset: Dataset
+    dataset: Dataset | None  # None: a user experiment that loads its own data
+    entry: contract.Entry | None = None  # None: the built-in report-41 experiment
+
+    @property
+    def experiment_name(self) -> str:
+        return self.entry.text if self.entry else contract.BUILTIN_NAME
 
 
 def prepare(request: CellRequest) -> Prepared:
@@ -76,8 +82,46 @@ def prepare(request: CellRequest) -> Prepared:
                          f"known: {', '.join(sorted(matrix.variants))}")
     data = request.data if request.data is not None else matrix.data_path()
     target: str | int = request.target if request.target is not None else matrix.experiment.target
-    dataset = load_dataset(data, target=target, rows=request.rows)
-    return Prepared(matrix=matrix, variants=tuple(matrix.variants[n] for n in names), dataset=dataset)
+    entry = _prepare_entry(matrix)
+    if entry is None:
+        dataset: Dataset | None = load_dataset(data, target=target, rows=request.rows)
+    else:
+        dataset = _user_dataset(data, target, request.rows)
+    return Prepared(matrix=matrix, variants=tuple(matrix.variants[n] for n in names),
+                    dataset=dataset, entry=entry)
+
+
+def _prepare_entry(matrix: Matrix) -> contract.Entry | None:
+    """Parse and locate the user's entry without running it: a typo fails before TensorFlow."""
+    if matrix.experiment.entry is None:
+        return None
+    entry = contract.parse_entry(matrix.experiment.entry)
+    source = contract.locate(entry, matrix.path.parent)
+    contract.check_defined(entry, source)
+    return entry
+
+
+def _user_dataset(data: str, target: str | int, rows: int | None) -> Dataset | None:
+    """A user experiment's data: none, the built-in set, or a CSV with any number of features."""
+    if data == NO_DATA:
+        return None
+    if data == BUILTIN:
+        return load_dataset(data, target=target, rows=rows)
+    return load_dataset(data, target=target, rows=rows, features=_csv_columns(data) - 1)
+
+
+def _csv_columns(path: str) -> int:
+    """The header's column count (load_dataset then checks every row against it)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            header = next(csv.reader(stream), [])
+    except (OSError, UnicodeDecodeError):
+        return 2  # load_dataset reports the real problem with its own message
+    if len(header) < 2:
+        raise DataError(f"{Path(path).name}: expected a header with feature columns and a target")
+    return len(header)
 
 
 def process_groups(variants: tuple[Variant, ...], one_per_variant: bool) -> list[tuple[Variant, ...]]:
@@ -102,6 +146,10 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     tf = experiment.tensorflow_module()
     _configure_process(tf, group[0])
     seconds["import"] = time.perf_counter() - started
+    # Import the user's module now (it usually imports TensorFlow itself): a failing import or a
+    # missing function ends the run before the fingerprint and probe.
+    user_function = (contract.load_function(prepared.entry, prepared.matrix.path.parent)
+                     if prepared.entry else None)
 
     mark = time.perf_counter()
     pins = prepared.matrix.pins
@@ -120,11 +168,10 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     records: dict[str, Any] = {}
     for variant in group:
         mark = time.perf_counter()
-        log(f"{request.cell}: training {variant.name} "
-            f"({prepared.dataset.rows} steps, optimizer {variant.optimizer})")
         try:
-            records[variant.name] = experiment.run_variant(
-                variant, prepared.dataset, prepared.matrix.experiment.seed)
+            records[variant.name] = _train(request, prepared, variant, user_function, log)
+        except ReproError:
+            raise  # the user's experiment is unusable: one line and exit 2, not a failed variant
         except Exception as error:  # noqa: BLE001 - one failing variant must not lose the others
             records[variant.name] = failed_variant(variant, error)
             log(f"{request.cell}: {variant.name} FAILED: {error}")
@@ -133,6 +180,22 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
             log(f"{request.cell}: {variant.name} done in {seconds[f'variant:{variant.name}']:.1f} s, "
                 f"digest {records[variant.name]['digest'][:12]}")
     return {"fingerprint": prints, "probe": probed, "variants": records, "seconds": seconds}
+
+
+def _train(request: CellRequest, prepared: Prepared, variant: Variant, user_function: Any,
+           log: Log) -> dict[str, Any]:
+    """One variant: the built-in experiment, or the user's function through the contract."""
+    from repromatrix import experiment
+
+    seed = prepared.matrix.experiment.seed
+    if prepared.entry is None:
+        assert prepared.dataset is not None  # the built-in experiment always has data
+        log(f"{request.cell}: training {variant.name} "
+            f"({prepared.dataset.rows} steps, optimizer {variant.optimizer})")
+        return experiment.run_variant(variant, prepared.dataset, seed)
+    log(f"{request.cell}: training {variant.name} ({prepared.entry.text})")
+    return experiment.run_user_variant(user_function, prepared.entry.text, variant,
+                                       prepared.dataset, seed, rows=request.rows)
 
 
 def _configure_process(tf: Any, variant: Variant) -> None:
@@ -164,6 +227,9 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...], log: Lo
         command = [sys.executable, "-m", "repromatrix", "_worker", child.to_json(), str(result_path)]
         completed = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=None, text=True,
                                    check=False)
+        if result_path.exists() and completed.returncode == USER_ERROR_EXIT:
+            # The worker hit an error the user must fix: raise it here, once, as one line.
+            raise ReproError(json.loads(result_path.read_text(encoding="utf-8"))["user_error"])
         if completed.returncode != 0 or not result_path.exists():
             message = f"worker for {', '.join(v.name for v in group)} exited with {completed.returncode}"
             log(f"{request.cell}: {message}")
@@ -222,14 +288,17 @@ def merge(request: CellRequest, prepared: Prepared, groups: list[tuple[Variant, 
         fingerprint.get("packages", {}),
     ) if main else []
     experiment = {
-        "name": "report-41",
+        "name": prepared.experiment_name,
         "seed": prepared.matrix.experiment.seed,
         "epochs": 1,
         "batch_size": 1,
         "shuffle": False,
-        "data": prepared.dataset.describe(),
+        "data": prepared.dataset.describe() if prepared.dataset else None,
         "env": dict(sorted(request.env.items())),
     }
+    if prepared.entry is not None:
+        # The user's function chooses these per variant: each variant's record has its "fit".
+        experiment.update(epochs=None, batch_size=None, shuffle=None)
     return artifact.cell_document(
         cell=request.cell,
         runner_label=request.runner_label,
@@ -248,7 +317,11 @@ def merge(request: CellRequest, prepared: Prepared, groups: list[tuple[Variant, 
 def run_worker(request_json: str, result_path: str, log: Log = stderr_log) -> int:
     """Entry point of ``repromatrix _worker``: run one group here, write its partial result."""
     request = CellRequest.from_json(request_json)
-    prepared = prepare(request)
-    result = run_group(request, prepared, prepared.variants, log)
+    try:
+        prepared = prepare(request)
+        result = run_group(request, prepared, prepared.variants, log)
+    except ReproError as error:  # handed to the parent, which reports it once
+        Path(result_path).write_text(json.dumps({"user_error": str(error)}), encoding="utf-8")
+        return USER_ERROR_EXIT
     Path(result_path).write_text(json.dumps(result, sort_keys=True), encoding="utf-8")
     return 0
