@@ -90,7 +90,9 @@ def repro(session: nox.Session) -> None:
     """Run the experiment on this machine (every variant) and print the comparison of artifacts/."""
     python = _pinned_python(session)
     session.run(python, "-m", "repromatrix", "run", "--matrix", str(MATRIX_FILE), *_own_args(session))
-    session.run(python, "-m", "repromatrix", "aggregate", "artifacts", "--format", "text")
+    # The divergence charts (SVG, one per diverging variant) go next to the artifacts.
+    session.run(python, "-m", "repromatrix", "aggregate", "artifacts", "--format", "text",
+                "--chart-dir", "artifacts")
 
 
 @nox.session(venv_backend="none", requires=["pinned"])

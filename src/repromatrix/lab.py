@@ -141,5 +141,5 @@ def run(args: argparse.Namespace) -> int:
     execute(runs)
     outputs = [str(r.output) for r in runs]
     completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", *outputs,
-                                "--format", args.format], check=False)
+                                "--format", args.format, "--chart-dir", str(folder)], check=False)
     return completed.returncode
