@@ -73,12 +73,37 @@ def train_step_ops(model: Any, n_features: int) -> list[str]:
     appear here, or they would be blamed). Tracing runs no op, so the model is not changed.
     """
     tf = tensorflow_module()
-    spec = (tf.TensorSpec([None, n_features], tf.float32), tf.TensorSpec([None], tf.float32))
-    graph = tf.function(model.train_step).get_concrete_function(spec).graph.as_graph_def()
+    return traced_op_types(model, (tf.TensorSpec([None, n_features], tf.float32),
+                                   tf.TensorSpec([None], tf.float32)))
+
+
+def traced_op_types(model: Any, specs: tuple[Any, Any]) -> list[str]:
+    """Sorted op types of ``model.train_step`` traced for these (x, y) specs, nested functions too."""
+    tf = tensorflow_module()
+    graph = tf.function(model.train_step).get_concrete_function(specs).graph.as_graph_def()
     ops = {node.op for node in graph.node}
     for function in graph.library.function:
         ops.update(node.op for node in function.node_def)
     return sorted(ops)
+
+
+def result_fields(before: list[np.float32] | None, after: list[np.float32],
+                  weights: list[tuple[str, np.ndarray]], loss: np.float32 | None) -> dict[str, Any]:
+    """The sums, tensors, digest and loss of a trained model: what every variant record holds."""
+    def values(sums: list[np.float32] | None) -> list[float] | None:
+        return None if sums is None else [float32_value(v) for v in sums]
+
+    def bits(sums: list[np.float32] | None) -> list[str] | None:
+        return None if sums is None else [float32_bits(v) for v in sums]
+
+    return {
+        "weight_sums": {"before": values(before), "before_bits": bits(before),
+                        "after": values(after), "after_bits": bits(after)},
+        "tensors": tensor_records(weights),
+        "digest": weights_digest(weights),
+        "loss": None if loss is None else float32_value(loss),
+        "loss_bits": None if loss is None else float32_bits(loss),
+    }
 
 
 def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool = True) -> dict[str, Any]:
@@ -99,16 +124,7 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     record: dict[str, Any] = {
         "status": "ok",
         "settings": variant.settings(),
-        "weight_sums": {
-            "before": [float32_value(s) for s in before],
-            "before_bits": [float32_bits(s) for s in before],
-            "after": [float32_value(s) for s in after],
-            "after_bits": [float32_bits(s) for s in after],
-        },
-        "tensors": tensor_records(weights),
-        "digest": weights_digest(weights),
-        "loss": float32_value(loss),
-        "loss_bits": float32_bits(loss),
+        **result_fields(before, after, weights, loss),
         "train_step_ops": train_step_ops_of(model, recorder, data.features),
         "error": None,
     }
@@ -205,15 +221,10 @@ def _user_train_step_ops(model: Any, x: Any, y: Any) -> dict[str, Any]:
     """The op set traced with the real x and y specs; {"ops": [...]} or {"absent": reason}."""
     tf = tensorflow_module()
     try:
-        specs = (_spec(tf, x), _spec(tf, y))
-        graph = tf.function(model.train_step).get_concrete_function(specs).graph.as_graph_def()
+        return {"ops": traced_op_types(model, (_spec(tf, x), _spec(tf, y)))}
     except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so
         return {"absent": f"train step not traceable: {type(error).__name__}: {error}"
                 .splitlines()[0]}
-    ops = {node.op for node in graph.node}
-    for function in graph.library.function:
-        ops.update(node.op for node in function.node_def)
-    return {"ops": sorted(ops)}
 
 
 def _spec(tf: Any, array: Any) -> Any:
@@ -230,16 +241,7 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     record: dict[str, Any] = {
         "status": "ok",
         "settings": variant.settings(),
-        "weight_sums": {
-            "before": [float32_value(s) for s in before] if before is not None else None,
-            "before_bits": [float32_bits(s) for s in before] if before is not None else None,
-            "after": [float32_value(s) for s in after],
-            "after_bits": [float32_bits(s) for s in after],
-        },
-        "tensors": tensor_records(weights),
-        "digest": weights_digest(weights),
-        "loss": float32_value(loss) if loss is not None else None,
-        "loss_bits": float32_bits(loss) if loss is not None else None,
+        **result_fields(before, after, weights, loss),
         "trail": trail,
         "fit": fit,
         "error": None,
