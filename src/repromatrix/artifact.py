@@ -18,6 +18,7 @@ from repromatrix.matrix import Pins
 
 SCHEMA = 1
 KIND_CELL = "repromatrix-cell"
+KIND_SUMS = "repromatrix-sums"  # sums-only input, e.g. the original report's machines
 LOG_TAIL_LINES = 60
 
 

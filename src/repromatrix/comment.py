@@ -31,8 +31,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from repromatrix.errors import ToolError, UsageError
 
-MARKER = "<!-- repromatrix-report -->"
-MAX_BODY_CHARS = 65536  # GitHub's limit for a comment body
+# The aggregator writes the body; its marker and size limit are the ones checked here.
+from repromatrix.aggregate.render_markdown import MARKER, MAX_CHARS as MAX_BODY_CHARS  # noqa: E402
 DEFAULT_AUTHOR = "github-actions[bot]"  # the GITHUB_TOKEN's identity
 PR_NUMBER = re.compile(r"^[1-9][0-9]{0,9}$")
 REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")

@@ -29,8 +29,9 @@ from repromatrix.aggregate.model import (
     VariantRecord,
 )
 
-SCHEMA = 1
-KINDS = {"repromatrix-cell": "cell", "repromatrix-sums": "sums"}
+from repromatrix.artifact import KIND_CELL, KIND_SUMS, SCHEMA  # noqa: E402 - one definition
+
+KINDS = {KIND_CELL: "cell", KIND_SUMS: "sums"}
 MAX_FILE_BYTES = 256 * 1024 * 1024  # far above a real artifact; stops a runaway file
 MAX_PROBLEMS_PER_FILE = 30
 MAX_FLAT_KEYS = 2000
@@ -106,8 +107,18 @@ class _Problems:
         return tuple(self.items + extra)
 
 
+# JSON has no NaN or infinity: the runner writes non-finite floats as these strings.
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value in NON_FINITE)
+
+
+def _number(value: Any) -> float:
+    """A JSON number, or one of the runner's non-finite strings, as a float."""
+    return NON_FINITE[value] if isinstance(value, str) else float(value)
 
 
 def _str_or_none(value: object) -> Optional[str]:
@@ -150,7 +161,7 @@ def _sums(value: object, what: str, problems: _Problems) -> Optional[Tuple[float
     out = []
     for number in value:
         try:
-            as_float = float(number)
+            as_float = _number(number)
         except OverflowError:  # an integer too large even for float64
             as_float = math.inf if number > 0 else -math.inf
         rounded = to_f32(as_float)
@@ -211,7 +222,7 @@ def _trail(value: object, where: str, problems: _Problems) -> Optional[Trail]:
     sums: Tuple[float, ...] = ()
     if isinstance(sums_raw, list) and all(_is_number(s) for s in sums_raw):
         try:
-            sums = tuple(float(s) for s in sums_raw)
+            sums = tuple(_number(s) for s in sums_raw)
         except OverflowError:
             sums = ()
     if len(sums) != len(digests):

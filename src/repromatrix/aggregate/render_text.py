@@ -19,13 +19,14 @@ MAX_LIST_ITEMS = 40
 
 
 def simple_table(table: Table) -> str:
+    from tabulate import tabulate  # deferred: only the text format needs it
+
     headers = [terminal(h, 80) for h in table.headers]
     rows = [[terminal(cell, 200) for cell in row] for row in table.rows]
-    widths = [max([len(headers[i])] + [len(row[i]) for row in rows]) for i in range(len(headers))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
-    return "\n".join(lines) + "\n"
+    # disable_numparse: a cell id like "1e5" or a version like "3.10" must print as written.
+    text = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
+                    stralign="left")
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
 def _plural(count: int, word: str) -> str:
