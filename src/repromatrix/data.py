@@ -100,10 +100,13 @@ def parse_csv(
         text = payload.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DataError(f"{name}: not UTF-8 text (byte {error.start})") from None
-    table = [row for row in csv.reader(io.StringIO(text)) if row]
+    # (line number, cells) per non-blank row; the reader's own count keeps the numbers right
+    # after blank lines and quoted cells that span lines.
+    reader = csv.reader(io.StringIO(text))
+    table = [(reader.line_num, row) for row in reader if row]
     if not table:
         raise DataError(f"{name}: empty file")
-    header, body = [h.strip() for h in table[0]], table[1:]
+    header, body = [h.strip() for h in table[0][1]], table[1:]
     if not body:
         raise DataError(f"{name}: a header but no data rows")
     if len(header) != features + 1:
@@ -113,7 +116,7 @@ def parse_csv(
         )
     target_index = _target_index(header, target, name)
     values = np.empty((len(body), len(header)), dtype=np.float64)
-    for line_number, row in enumerate(body, start=2):
+    for index, (line_number, row) in enumerate(body):
         if len(row) != len(header):
             raise DataError(f"{name}:{line_number}: {len(row)} cells, expected {len(header)}")
         for column, cell in enumerate(row):
@@ -128,7 +131,7 @@ def parse_csv(
                     f"{name}:{line_number}: column {header[column]!r} is {cell.strip()}, "
                     "expected a finite number"
                 )
-            values[line_number - 2, column] = number
+            values[index, column] = number
     y = values[:, target_index].astype(np.float32)
     x = np.delete(values, target_index, axis=1).astype(np.float32)
     return x, y, header[target_index]

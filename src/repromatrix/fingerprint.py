@@ -53,8 +53,12 @@ def platform_key(system: str | None = None, machine: str | None = None) -> str:
     return f"{normalise_os(system or platform.system())}-{normalise_arch(machine or platform.machine())}"
 
 
+# Other OSes' spellings of the same features, mapped to Linux's so that one CPU gives one list.
+_FLAG_ALIASES = {"avx1_0": "avx", "sse4_1": "sse4_1", "avx512vnni": "avx512_vnni"}
+
+
 def relevant_flags(flags: Iterable[str]) -> list[str]:
-    names = {f.lower() for f in flags}
+    names = {_FLAG_ALIASES.get(f.lower(), f.lower()) for f in flags}
     return sorted(f for f in names if _X86_FLAGS.match(f) or _ARM_FLAGS.match(f))
 
 

@@ -23,6 +23,7 @@ from repromatrix.errors import ToolError
 STRICT_ENV = "REPROMATRIX_STRICT_PYTHON"
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _PROBE = "import platform; print(platform.python_version())"
+_PY_LAUNCHER_LINE = re.compile(r"^\s*-V:(\S+)\s+(?:\*\s+)?(.+?\.exe)\s*$", re.IGNORECASE)
 _SOURCE_RANK = {"toolcache": 0, "uv": 1, "pyenv": 2, "py-launcher": 3, "PATH": 4}
 
 @dataclass(frozen=True, order=True)
@@ -90,7 +91,7 @@ def from_uv(env: Mapping[str, str], home: Path, windows: bool) -> Iterable[tuple
     if env.get("UV_PYTHON_INSTALL_DIR"):
         root = Path(env["UV_PYTHON_INSTALL_DIR"])
     elif windows:
-        root = Path(env.get("APPDATA", str(home))) / "uv" / "python"
+        root = Path(env.get("APPDATA", str(home))) / "uv" / "data" / "python"
     else:
         root = Path(env.get("XDG_DATA_HOME", str(home / ".local" / "share"))) / "uv" / "python"
     if root.is_dir():
@@ -124,9 +125,10 @@ def from_py_launcher(run: Callable[[list[str]], str], minor: str) -> Iterable[tu
     """The Windows ``py`` launcher lists registered interpreters with ``py -0p``."""
     listing = run(["py", "-0p"]) or ""
     for line in listing.splitlines():
-        parts = line.split()
-        if parts and parts[0].lstrip("-V:").startswith(minor) and parts[-1].lower().endswith(".exe"):
-            yield None, Path(parts[-1]), "py-launcher"
+        # " -V:3.9 *        C:\Program Files\Python39\python.exe": the path may hold spaces.
+        match = _PY_LAUNCHER_LINE.match(line)
+        if match and (match[1] == minor or match[1].startswith(minor + "-")):
+            yield None, Path(match[2]), "py-launcher"
 
 
 def _listing(command: list[str]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repromatrix import artifact
+from repromatrix.arguments import positive
 from repromatrix.errors import UsageError
 from repromatrix.matrix import Lab, LabCell, load_matrix
 
@@ -120,7 +121,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "'another vendor', not for the named chip.",
     )
     parser.add_argument("--matrix", default="matrix.toml", help="matrix file (default: ./matrix.toml)")
-    parser.add_argument("--rows", type=int, help="rows (training steps) per cell (default: [lab].rows)")
+    parser.add_argument("--rows", type=positive, help="rows (training steps) per cell "
+                        "(default: [lab].rows)")
     parser.add_argument("--output-dir", default="artifacts/lab",
                         help="where the lab's artifacts and logs go (default: artifacts/lab)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
@@ -132,14 +134,13 @@ def run(args: argparse.Namespace) -> int:
     matrix = load_matrix(args.matrix)
     if matrix.lab is None or not matrix.lab.cells:
         raise UsageError(f"{args.matrix} has no [lab] cells")
-    rows = args.rows or matrix.lab.rows
-    if rows < 1:
-        raise UsageError(f"--rows must be at least 1, got {rows}")
+    rows = args.rows if args.rows is not None else matrix.lab.rows
     check_emulation(matrix.lab)
     folder = Path(args.output_dir)
     runs = plan_runs(sys.executable, str(args.matrix), matrix.lab, folder, rows)
-    execute(runs)
+    codes = execute(runs)
     outputs = [str(r.output) for r in runs]
     completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", *outputs,
                                 "--format", args.format, "--chart-dir", str(folder)], check=False)
-    return completed.returncode
+    # The table is printed either way (failed cells are rows of it); the exit code says a cell failed.
+    return completed.returncode or (1 if any(codes.values()) else 0)

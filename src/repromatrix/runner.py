@@ -72,8 +72,21 @@ class Prepared:
         return self.entry.text if self.entry else contract.BUILTIN_NAME
 
 
+def check_output(path: Path) -> None:
+    """Fail before training, not after, when the artifact could not be written."""
+    if path.is_dir():
+        raise UsageError(f"--output {path}: is a folder; give a file name such as {path / 'cell.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--output {path}: cannot create its folder: {error.strerror}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise UsageError(f"--output {path}: its folder is not writable")
+
+
 def prepare(request: CellRequest) -> Prepared:
     """Validate everything that can be wrong before TensorFlow is imported (fast, clear failures)."""
+    check_output(Path(request.output))
     matrix = load_matrix(request.matrix_path)
     names = request.variants or matrix.experiment.variants
     unknown = [n for n in names if n not in matrix.variants]
@@ -225,8 +238,14 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...], log: Lo
     with tempfile.TemporaryDirectory(prefix="repromatrix-") as folder:
         result_path = Path(folder) / "group.json"
         command = [sys.executable, "-m", "repromatrix", "_worker", child.to_json(), str(result_path)]
-        completed = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=None, text=True,
-                                   check=False)
+        if request.emulated:
+            # qemu-user does not follow exec of a native binary: without this the worker would
+            # run on the host CPU while the artifact says "emulated".
+            from repromatrix import qemu
+
+            command = qemu.qemu_command(qemu.find_qemu(request.emulated), request.emulated,
+                                        command[0], command[1:])
+        completed = subprocess.run(command, env=env, check=False)
         if result_path.exists() and completed.returncode == USER_ERROR_EXIT:
             # The worker hit an error the user must fix: raise it here, once, as one line.
             raise ReproError(json.loads(result_path.read_text(encoding="utf-8"))["user_error"])

@@ -238,6 +238,15 @@ class TestAgreementWithTheCode:
         assert calls[("run", "repro")] == ["--cell", "$CELL", "--runner-label", "$RUNNER_LABEL"]
         assert calls[("aggregate", "aggregate")] == ["artifacts", "--format", "markdown",
                                                      "--output", "comment.md"]
+        # and the commands behind the sessions really accept them
+        from repromatrix.cli import build_parser
+
+        parser = build_parser()
+        run = parser.parse_args(["run", *calls[("run", "repro")]])
+        assert (run.cell, run.runner_label) == ("$CELL", "$RUNNER_LABEL")
+        aggregate = parser.parse_args(["aggregate", *calls[("aggregate", "aggregate")]])
+        assert (aggregate.format, aggregate.output) == ("markdown", "comment.md")
+        assert parser.parse_args(["plan", *calls[("plan", "plan")]]).func is not None
 
     def test_direct_subcommands(self) -> None:
         used = {words[3] for _, _, _, words in all_commands()
