@@ -173,6 +173,15 @@ def _add_subcommand(subparsers: argparse._SubParsersAction, module_name: str) ->
     importlib.import_module(module_name).add_parser(subparsers)
 
 
+def _report(message: str) -> None:
+    """One error line; on GitHub also an annotation, so the failure shows on the run's page."""
+    print(f"repromatrix: error: {message}", file=sys.stderr)
+    from repromatrix import github
+
+    if github.on_github(os.environ):
+        github.error(message, os.environ, stream=sys.stderr, title="repromatrix")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -180,18 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as error:
         for problem in error.problems:
-            print(f"repromatrix: error: {problem}", file=sys.stderr)
+            _report(problem)
         return error.exit_code
     except ReproError as error:
         if os.environ.get("REPROMATRIX_TRACEBACK"):
             raise
-        print(f"repromatrix: error: {error}", file=sys.stderr)
+        _report(str(error))
         return error.exit_code
     except OSError as error:  # an unwritable --output, a full disk: the user's to fix, in one line
         if os.environ.get("REPROMATRIX_TRACEBACK"):
             raise
         where = f"{error.filename}: " if error.filename else ""
-        print(f"repromatrix: error: {where}{error.strerror or error}", file=sys.stderr)
+        _report(f"{where}{error.strerror or error}")
         return 2
     except KeyboardInterrupt:
         print("repromatrix: interrupted", file=sys.stderr)

@@ -16,9 +16,8 @@ import os
 import re
 import secrets
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator, Mapping
+from typing import IO, Mapping
 
 from repromatrix.errors import UsageError
 
@@ -103,20 +102,6 @@ def error(message: str, env: Mapping[str, str], stream: IO[str] | None = None, *
                   if value is not None]
     print(f"::error {','.join(properties)}::{escape_data(message)}" if properties
           else f"::error::{escape_data(message)}", file=stream)
-
-
-@contextmanager
-def group(title: str, env: Mapping[str, str], stream: IO[str] | None = None) -> Iterator[None]:
-    """Fold the output printed inside into one collapsible group of the GitHub log."""
-    stream = stream if stream is not None else sys.stdout
-    if not on_github(env):
-        yield
-        return
-    print(f"::group::{escape_data(title)}", file=stream, flush=True)
-    try:
-        yield
-    finally:
-        print("::endgroup::", file=stream, flush=True)
 
 
 # --- the step-summary subcommand ----------------------------------------------------------------

@@ -135,20 +135,3 @@ class TestWorkflowCommands:
         assert not github.on_github({"GITHUB_ACTIONS": "1"})
         assert not github.on_github({})
 
-    def test_group_on_github(self) -> None:
-        stream = io.StringIO()
-        with github.group("install", ON_GITHUB, stream):
-            stream.write("inside\n")
-        assert stream.getvalue() == "::group::install\ninside\n::endgroup::\n"
-
-    def test_group_closes_on_error(self) -> None:
-        stream = io.StringIO()
-        with pytest.raises(RuntimeError), github.group("x", ON_GITHUB, stream):
-            raise RuntimeError
-        assert stream.getvalue().endswith("::endgroup::\n")
-
-    def test_group_plain_elsewhere(self) -> None:
-        stream = io.StringIO()
-        with github.group("install", {}, stream):
-            stream.write("inside\n")
-        assert stream.getvalue() == "inside\n"
