@@ -10,18 +10,27 @@ The format is documented in docs/matrix.md.
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # the runner imports this module inside the pinned Python 3.9 venv
     import tomli as tomllib
 
+from repromatrix.config_checks import (
+    Problems,
+    check_choice,
+    check_keys,
+    describe,
+    string_list,
+    string_table,
+    suggest,
+    typed_value,
+)
 from repromatrix.errors import ConfigError
 
 DEFAULT_MATRIX = Path("matrix.toml")
@@ -234,202 +243,48 @@ class Matrix:
                       key=lambda pair: pair[0])
 
 
-# --- validation helpers -------------------------------------------------------------------------
-
-_KIND_NAMES = {str: "a string", int: "an integer", bool: "a boolean", float: "a float",
-               dict: "a table", list: "an array"}
-
-
-def _kind_name(kind: type) -> str:
-    return _KIND_NAMES.get(kind, kind.__name__)
-
-
-class _Problems:
-    """Collects problems with the line they are on, so all are reported together."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
-        self.items: list[tuple[int, str]] = []
-
-    def add(self, where: tuple[str, ...], message: str) -> None:
-        line = self.line(where)
-        name = ".".join(where) if where else "(top level)"
-        self.items.append((line, f"{self.path}:{line}: {name}: {message}"))
-
-    def line(self, where: tuple[str, ...]) -> int:
-        return _line_of(self.lines, where)
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ConfigError([message for _, message in sorted(self.items)])
-
-
-def _line_of(lines: list[str], where: tuple[str, ...]) -> int:
-    """Best-effort line number of a dotted key: the key's own line, else its nearest table header.
-
-    tomllib keeps no positions, so this scans the text, following ``[table]`` headers.
-    Entries of arrays of tables are addressed as ``runners[2]``, as in the messages; a bare
-    ``runners`` finds the first ``[[runners]]``.
-    """
-    wanted = [part for item in where for part in item.split(".")]
-    table: list[str] = []
-    counts: dict[str, int] = {}
-    best, best_depth = 1, 0
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]", line)
-        if header:
-            name = header.group(2).replace('"', "").replace("'", "")
-            table = [part.strip() for part in name.split(".")]
-            if header.group(1) == "[[":
-                counts[name] = counts.get(name, 0) + 1
-                table[-1] = f"{table[-1]}[{counts[name] - 1}]"
-            depth = _common_prefix(table, wanted)
-            if depth == len(table) and depth > best_depth:
-                best, best_depth = number, depth
-            continue
-        key = re.match(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""", line)
-        if key and _common_prefix(table + [key.group(1)], wanted) == len(table) + 1:
-            depth = len(table) + 1
-            if depth == len(wanted):
-                return number
-            if depth > best_depth:  # an inline table holding the key
-                best, best_depth = number, depth
-    return best
-
-
-def _common_prefix(have: list[str], wanted: list[str]) -> int:
-    count = 0
-    for part, want in zip(have, wanted):
-        # "runners" (no index) stands for any "[[runners]]" entry
-        if part != want and not ("[" not in want and part.split("[")[0] == want):
-            break
-        count += 1
-    return count
-
-
-def _suggest(value: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(choices), n=1)
-    return f" Perhaps you meant '{close[0]}'?" if close else ""
-
-
-def _check_keys(
-    table: Mapping[str, Any], allowed: tuple[str, ...], where: tuple[str, ...], problems: _Problems
-) -> None:
-    for key in table:
-        if key not in allowed:
-            hint = _suggest(key, allowed) or f" Valid keys: {', '.join(allowed)}."
-            problems.add(where + (key,), f"unknown key.{hint}")
-
-
-def _check_choice(value: str, choices: tuple[str, ...], where: tuple[str, ...],
-                  problems: _Problems) -> None:
-    if value and value not in choices:
-        problems.add(where, f"{value!r} is not one of {', '.join(choices)}.{_suggest(value, choices)}")
-
-
-def _get(
-    table: Mapping[str, Any],
-    key: str,
-    kind: type | tuple[type, ...],
-    where: tuple[str, ...],
-    problems: _Problems,
-    default: Any = None,
-    required: bool = False,
-) -> Any:
-    if key not in table:
-        if required:
-            problems.add(where + (key,), "missing required key")
-        return default
-    value = table[key]
-    if not _is_kind(value, kind):
-        names = " or ".join(_kind_name(t) for t in _as_tuple(kind))
-        problems.add(where + (key,), f"expected {names}, got {_describe(value)}")
-        return default
-    return value
-
-
-def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
-    # bool is an int in Python: never accept true for a count
-    return isinstance(value, kind) and not (isinstance(value, bool) and bool not in _as_tuple(kind))
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{_kind_name(type(value))} ({text})"
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _string_table(value: Any, where: tuple[str, ...], problems: _Problems) -> dict[str, str]:
-    if value is None:
-        return {}
-    result = {}
-    for key, item in value.items():
-        if not isinstance(item, str):
-            problems.add(where + (key,), f"expected a string, got {_describe(item)}")
-        else:
-            result[key] = item
-    return result
-
-
-def _string_list(value: Any, where: tuple[str, ...], problems: _Problems) -> list[str]:
-    result = []
-    for index, item in enumerate(value or []):
-        if not isinstance(item, str):
-            problems.add(where, f"item {index}: expected a string, got {_describe(item)}")
-        else:
-            result.append(item)
-    return result
-
-
 # --- sections -----------------------------------------------------------------------------------
 
 
-def _load_variants(raw: Any, problems: _Problems) -> dict[str, Variant]:
+def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
     variants: dict[str, Variant] = {}
     for name, table in (raw or {}).items():
         where = ("variants", name)
         if not isinstance(table, dict):
-            problems.add(where, f"expected a table, got {_describe(table)}")
+            problems.add(where, f"expected a table, got {describe(table)}")
             continue
         if not ID_PATTERN.match(name):
             problems.add(where, "a variant name may use letters, digits, '.', '_' and '-' only")
-        _check_keys(table, ("optimizer", "env", "threads", "op_determinism", "description"),
+        check_keys(table, ("optimizer", "env", "threads", "op_determinism", "description"),
                     where, problems)
-        optimizer = _get(table, "optimizer", str, where, problems, default="default")
+        optimizer = typed_value(table, "optimizer", str, where, problems, default="default")
         if optimizer not in OPTIMIZERS:
             problems.add(where + ("optimizer",), f"unknown optimizer {optimizer!r}; one of "
-                         f"{', '.join(OPTIMIZERS)}.{_suggest(optimizer, OPTIMIZERS)}")
-        env = _string_table(_get(table, "env", dict, where, problems), where + ("env",), problems)
+                         f"{', '.join(OPTIMIZERS)}.{suggest(optimizer, OPTIMIZERS)}")
+        env = string_table(typed_value(table, "env", dict, where, problems), where + ("env",), problems)
         variants[name] = Variant(
             name=name,
             optimizer=optimizer,
             env=env,
             threads=_load_threads(table, where, problems),
-            op_determinism=_get(table, "op_determinism", bool, where, problems, default=False),
-            description=_get(table, "description", str, where, problems, default=""),
+            op_determinism=typed_value(table, "op_determinism", bool, where, problems, default=False),
+            description=typed_value(table, "description", str, where, problems, default=""),
         )
     if not variants:
         problems.add(("variants",), "at least one variant is needed")
     return variants
 
 
-def _load_threads(table: Mapping[str, Any], where: tuple[str, ...], problems: _Problems
+def _load_threads(table: Mapping[str, Any], where: tuple[str, ...], problems: Problems
                   ) -> dict[str, int] | None:
-    raw = _get(table, "threads", dict, where, problems)
+    raw = typed_value(table, "threads", dict, where, problems)
     if raw is None:
         return None
     where = where + ("threads",)
-    _check_keys(raw, ("intra_op", "inter_op"), where, problems)
+    check_keys(raw, ("intra_op", "inter_op"), where, problems)
     threads = {}
     for key in ("intra_op", "inter_op"):
-        count = _get(raw, key, int, where, problems, default=0)
+        count = typed_value(raw, key, int, where, problems, default=0)
         if count < 0:
             problems.add(where + (key,), "must be 0 (TensorFlow's choice) or more")
         threads[key] = count
@@ -437,35 +292,35 @@ def _load_threads(table: Mapping[str, Any], where: tuple[str, ...], problems: _P
 
 
 def _variant_list(
-    raw: Any, where: tuple[str, ...], variants: Mapping[str, Variant], problems: _Problems
+    raw: Any, where: tuple[str, ...], variants: Mapping[str, Variant], problems: Problems
 ) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw) or not raw:
-        problems.add(where, f"expected a non-empty array of variant names, got {_describe(raw)}")
+        problems.add(where, f"expected a non-empty array of variant names, got {describe(raw)}")
         return ()
     for name in raw:
         if name not in variants:
-            problems.add(where, f"no variant named {name!r} in [variants].{_suggest(name, variants)}")
+            problems.add(where, f"no variant named {name!r} in [variants].{suggest(name, variants)}")
     if len(set(raw)) != len(raw):
         problems.add(where, "lists a variant twice")
     return tuple(raw)
 
 
 def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
-                     problems: _Problems) -> Experiment:
+                     problems: Problems) -> Experiment:
     where = ("experiment",)
-    raw = _get(doc, "experiment", dict, (), problems, default={}, required=True)
-    _check_keys(raw, ("seed", "data", "target", "variants", "entry"), where, problems)
-    seed = _get(raw, "seed", int, where, problems, default=42)
+    raw = typed_value(doc, "experiment", dict, (), problems, default={}, required=True)
+    check_keys(raw, ("seed", "data", "target", "variants", "entry"), where, problems)
+    seed = typed_value(raw, "seed", int, where, problems, default=42)
     if not 0 <= seed <= MAX_SEED:
         problems.add(where + ("seed",), f"must be between 0 and {MAX_SEED} (numpy's seed range)")
     entry = _load_entry(raw, variants, problems)
     # A user experiment without data loads its own; the built-in one always has data.
-    data = _get(raw, "data", str, where, problems, default=NO_DATA if entry else "builtin")
+    data = typed_value(raw, "data", str, where, problems, default=NO_DATA if entry else "builtin")
     if not data:
         problems.add(where + ("data",), "expected \"builtin\" or a CSV path")
     if data == NO_DATA and not entry:
         problems.add(where + ("data",), "the built-in experiment needs data: \"builtin\" or a CSV")
-    target = _get(raw, "target", (str, int), where, problems, default="target")
+    target = typed_value(raw, "target", (str, int), where, problems, default="target")
     if isinstance(target, int) and target < 0:
         problems.add(where + ("target",), "a column index starts at 0")
     return Experiment(
@@ -478,13 +333,13 @@ def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
     )
 
 
-def _load_entry(raw: Mapping[str, Any], variants: Mapping[str, Variant], problems: _Problems
+def _load_entry(raw: Mapping[str, Any], variants: Mapping[str, Variant], problems: Problems
                 ) -> str | None:
     """The user experiment's entry (syntax only: resolving it is the runner's job)."""
     from repromatrix.contract import parse_entry  # no TensorFlow, no cycle at import time
     from repromatrix.errors import ExperimentError
 
-    entry = _get(raw, "entry", str, ("experiment",), problems)
+    entry = typed_value(raw, "entry", str, ("experiment",), problems)
     if entry is None:
         return None
     try:
@@ -503,13 +358,13 @@ def _load_entry(raw: Mapping[str, Any], variants: Mapping[str, Variant], problem
     return entry
 
 
-def _load_pins(doc: Mapping[str, Any], problems: _Problems) -> Pins:
-    raw = _get(doc, "pins", dict, (), problems, default={}, required=True)
-    _check_keys(raw, ("python", "packages"), ("pins",), problems)
-    python = _get(raw, "python", str, ("pins",), problems, default="", required=True)
+def _load_pins(doc: Mapping[str, Any], problems: Problems) -> Pins:
+    raw = typed_value(doc, "pins", dict, (), problems, default={}, required=True)
+    check_keys(raw, ("python", "packages"), ("pins",), problems)
+    python = typed_value(raw, "python", str, ("pins",), problems, default="", required=True)
     if python and not VERSION_PATTERN.match(python):
         problems.add(("pins", "python"), f"expected an exact version like '3.9.2', got {python!r}")
-    packages = _string_table(_get(raw, "packages", dict, ("pins",), problems, default={},
+    packages = string_table(typed_value(raw, "packages", dict, ("pins",), problems, default={},
                                   required=True), ("pins", "packages"), problems)
     for name, version in packages.items():
         where = ("pins", "packages", name)
@@ -518,53 +373,53 @@ def _load_pins(doc: Mapping[str, Any], problems: _Problems) -> Pins:
         if not PACKAGE_VERSION_PATTERN.match(version):
             problems.add(where, f"expected an exact version like '2.12.0', got {version!r}")
     platforms = {}
-    for key, table in _get(doc, "platforms", dict, (), problems, default={}).items():
+    for key, table in typed_value(doc, "platforms", dict, (), problems, default={}).items():
         platform = _load_platform(key, table, packages, problems)
         if platform is not None:
             platforms[key] = platform
     return Pins(python=python, packages=packages, platforms=platforms)
 
 
-def _load_platform(key: str, table: Any, packages: Mapping[str, str], problems: _Problems
+def _load_platform(key: str, table: Any, packages: Mapping[str, str], problems: Problems
                    ) -> Platform | None:
     where = ("platforms", key)
     if not isinstance(table, dict):
-        problems.add(where, f"expected a table, got {_describe(table)}")
+        problems.add(where, f"expected a table, got {describe(table)}")
         return None
     if key.count("-") != 1 or key.split("-")[0] not in OSES or key.split("-")[1] not in ARCHES:
         choices = [f"{o}-{a}" for o in OSES for a in ARCHES]
         problems.add(where, f"expected '<os>-<arch>', one of {', '.join(choices)}."
-                     f"{_suggest(key, choices)}")
-    _check_keys(table, ("replace", "pulls"), where, problems)
-    replace = _string_table(_get(table, "replace", dict, where, problems), where + ("replace",),
+                     f"{suggest(key, choices)}")
+    check_keys(table, ("replace", "pulls"), where, problems)
+    replace = string_table(typed_value(table, "replace", dict, where, problems), where + ("replace",),
                             problems)
     for name in replace:
         if name not in packages:
             problems.add(where + ("replace", name), "replaces a package that is not pinned."
-                         f"{_suggest(name, packages)}")
-    pulls = _string_list(_get(table, "pulls", list, where, problems, default=[]),
+                         f"{suggest(name, packages)}")
+    pulls = string_list(typed_value(table, "pulls", list, where, problems, default=[]),
                          where + ("pulls",), problems)
     return Platform(key=key, replace=replace, pulls=tuple(pulls))
 
 
-def _load_runners(doc: Mapping[str, Any], problems: _Problems) -> tuple[Runner, ...]:
+def _load_runners(doc: Mapping[str, Any], problems: Problems) -> tuple[Runner, ...]:
     runners = []
     seen: set[str] = set()
-    for index, table in enumerate(_get(doc, "runners", list, (), problems, default=[])):
+    for index, table in enumerate(typed_value(doc, "runners", list, (), problems, default=[])):
         where = (f"runners[{index}]",)
         if not isinstance(table, dict):
-            problems.add(where, f"expected a table, got {_describe(table)}")
+            problems.add(where, f"expected a table, got {describe(table)}")
             continue
-        _check_keys(table, ("label", "os", "arch", "python", "repeat"), where, problems)
-        label = _get(table, "label", str, where, problems, default="", required=True)
-        os_name = _get(table, "os", str, where, problems, default="", required=True)
-        arch = _get(table, "arch", str, where, problems, default="", required=True)
+        check_keys(table, ("label", "os", "arch", "python", "repeat"), where, problems)
+        label = typed_value(table, "label", str, where, problems, default="", required=True)
+        os_name = typed_value(table, "os", str, where, problems, default="", required=True)
+        arch = typed_value(table, "arch", str, where, problems, default="", required=True)
         # required: an implicit "nearest" would silently replace the pinned Python
-        python = _get(table, "python", str, where, problems, default="", required=True)
-        repeat = _get(table, "repeat", int, where, problems, default=1)
-        _check_choice(os_name, OSES, where + ("os",), problems)
-        _check_choice(arch, ARCHES, where + ("arch",), problems)
-        _check_choice(python, PYTHON_SOURCES, where + ("python",), problems)
+        python = typed_value(table, "python", str, where, problems, default="", required=True)
+        repeat = typed_value(table, "repeat", int, where, problems, default=1)
+        check_choice(os_name, OSES, where + ("os",), problems)
+        check_choice(arch, ARCHES, where + ("arch",), problems)
+        check_choice(python, PYTHON_SOURCES, where + ("python",), problems)
         if label and not ID_PATTERN.match(label):
             problems.add(where + ("label",), "a label may use letters, digits, '.', '_' and '-' only")
         if label and label in seen:
@@ -582,21 +437,21 @@ def _load_runners(doc: Mapping[str, Any], problems: _Problems) -> tuple[Runner, 
     return tuple(runners)
 
 
-def _load_excluded(doc: Mapping[str, Any], runners: tuple[Runner, ...], problems: _Problems
+def _load_excluded(doc: Mapping[str, Any], runners: tuple[Runner, ...], problems: Problems
                    ) -> tuple[Excluded, ...]:
     excluded = []
-    for index, table in enumerate(_get(doc, "excluded", list, (), problems, default=[])):
+    for index, table in enumerate(typed_value(doc, "excluded", list, (), problems, default=[])):
         where = (f"excluded[{index}]",)
         if not isinstance(table, dict):
-            problems.add(where, f"expected a table, got {_describe(table)}")
+            problems.add(where, f"expected a table, got {describe(table)}")
             continue
-        _check_keys(table, ("label", "reason", "os", "arch"), where, problems)
-        label = _get(table, "label", str, where, problems, default="", required=True)
-        reason = _get(table, "reason", str, where, problems, default="", required=True)
-        os_name = _get(table, "os", str, where, problems)
-        arch = _get(table, "arch", str, where, problems)
-        _check_choice(os_name or "", OSES, where + ("os",), problems)
-        _check_choice(arch or "", ARCHES, where + ("arch",), problems)
+        check_keys(table, ("label", "reason", "os", "arch"), where, problems)
+        label = typed_value(table, "label", str, where, problems, default="", required=True)
+        reason = typed_value(table, "reason", str, where, problems, default="", required=True)
+        os_name = typed_value(table, "os", str, where, problems)
+        arch = typed_value(table, "arch", str, where, problems)
+        check_choice(os_name or "", OSES, where + ("os",), problems)
+        check_choice(arch or "", ARCHES, where + ("arch",), problems)
         if (os_name is None) != (arch is None):
             problems.add(where, "give both os and arch (to exclude the whole platform), or neither")
         if label and any(r.label == label for r in runners):
@@ -605,30 +460,30 @@ def _load_excluded(doc: Mapping[str, Any], runners: tuple[Runner, ...], problems
     return tuple(excluded)
 
 
-def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems: _Problems
+def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems: Problems
               ) -> Lab | None:
-    raw = _get(doc, "lab", dict, (), problems)
+    raw = typed_value(doc, "lab", dict, (), problems)
     if raw is None:
         return None
     where = ("lab",)
-    _check_keys(raw, ("rows", "env", "variants", "cells"), where, problems)
-    rows = _get(raw, "rows", int, where, problems, default=64)
+    check_keys(raw, ("rows", "env", "variants", "cells"), where, problems)
+    rows = typed_value(raw, "rows", int, where, problems, default=64)
     if rows < 1:
         problems.add(where + ("rows",), "must be at least 1")
-    env = _string_table(_get(raw, "env", dict, where, problems), where + ("env",), problems)
+    env = string_table(typed_value(raw, "env", dict, where, problems), where + ("env",), problems)
     lab_variants = _variant_list(raw.get("variants", list(variants)), where + ("variants",),
                                  variants, problems)
     cells = []
-    for index, table in enumerate(_get(raw, "cells", list, where, problems, default=[])):
+    for index, table in enumerate(typed_value(raw, "cells", list, where, problems, default=[])):
         cell_where = (f"lab.cells[{index}]",)
         if not isinstance(table, dict):
-            problems.add(cell_where, f"expected a table, got {_describe(table)}")
+            problems.add(cell_where, f"expected a table, got {describe(table)}")
             continue
-        _check_keys(table, ("id", "emulate"), cell_where, problems)
-        cell_id = _get(table, "id", str, cell_where, problems, default="", required=True)
+        check_keys(table, ("id", "emulate"), cell_where, problems)
+        cell_id = typed_value(table, "id", str, cell_where, problems, default="", required=True)
         if cell_id and not ID_PATTERN.match(cell_id):
             problems.add(cell_where + ("id",), "an id may use letters, digits, '.', '_' and '-' only")
-        emulate = _get(table, "emulate", str, cell_where, problems)
+        emulate = typed_value(table, "emulate", str, cell_where, problems)
         cells.append(LabCell(id=cell_id, emulate=emulate))
     if not cells:
         problems.add(where + ("cells",), "the lab needs at least one [[lab.cells]]")
@@ -642,7 +497,7 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
 
 
 def _check_runner_facts(runners: tuple[Runner, ...], excluded: tuple[Excluded, ...], pins: Pins,
-                        problems: _Problems) -> None:
+                        problems: Problems) -> None:
     for index, runner in enumerate(runners):
         where = (f"runners[{index}]",)
         if runner.os not in OSES or runner.arch not in ARCHES:
@@ -659,7 +514,7 @@ def _check_runner_facts(runners: tuple[Runner, ...], excluded: tuple[Excluded, .
 
 
 def _check_label(label: str, os_name: str, arch: str, where: tuple[str, ...],
-                 problems: _Problems) -> None:
+                 problems: Problems) -> None:
     if label in RETIRED_LABELS:
         problems.add(where + ("label",), f"GitHub's {label!r} image is {RETIRED_LABELS[label]}")
     elif label in MOVING_LABELS:
@@ -674,7 +529,7 @@ def _check_label(label: str, os_name: str, arch: str, where: tuple[str, ...],
             problems.add(where + ("arch",), f"{label!r} is an {known_arch} runner, not {arch}")
 
 
-def _check_python(runner: Runner, pins: Pins, where: tuple[str, ...], problems: _Problems) -> None:
+def _check_python(runner: Runner, pins: Pins, where: tuple[str, ...], problems: Problems) -> None:
     if runner.platform in NO_PYTHON_MINOR.get(pins.python_minor, frozenset()):
         problems.add(where + ("python",), f"no Python {pins.python_minor} build exists for "
                      f"{runner.platform}: this runner cannot run the pinned stack")
@@ -690,7 +545,7 @@ def _check_python(runner: Runner, pins: Pins, where: tuple[str, ...], problems: 
                      f"{runner.platform}; use python = \"{better[0]}\"")
 
 
-def _check_wheels(runner: Runner, pins: Pins, where: tuple[str, ...], problems: _Problems) -> None:
+def _check_wheels(runner: Runner, pins: Pins, where: tuple[str, ...], problems: Problems) -> None:
     platform = pins.platforms.get(runner.platform)
     replace = platform.replace if platform else {}
     for name, version in pins.packages.items():
@@ -708,14 +563,14 @@ def _check_wheels(runner: Runner, pins: Pins, where: tuple[str, ...], problems: 
                          f"replace = {{ {name} = \"{alternative}\" }}")
 
 
-def _check_excluded_labels(excluded: tuple[Excluded, ...], problems: _Problems) -> None:
+def _check_excluded_labels(excluded: tuple[Excluded, ...], problems: Problems) -> None:
     for index, rule in enumerate(excluded):
         if rule.os in OSES and rule.arch in ARCHES:
             _check_label(rule.label, rule.os or "", rule.arch or "", (f"excluded[{index}]",),
                          problems)
 
 
-def _check_lab_ids(lab: Lab | None, runners: tuple[Runner, ...], problems: _Problems) -> None:
+def _check_lab_ids(lab: Lab | None, runners: tuple[Runner, ...], problems: Problems) -> None:
     if lab is None:
         return
     ci_cells = {cell for runner in runners for cell in runner.cell_ids()}
@@ -748,10 +603,10 @@ def load_matrix(path: Path | str = DEFAULT_MATRIX) -> Matrix:
 
 def parse_matrix(doc: Mapping[str, Any], path: Path, text: str = "") -> Matrix:
     """Validate an already parsed document; ``text`` is only used to find line numbers."""
-    problems = _Problems(path, text)
-    _check_keys(doc, ("experiment", "pins", "platforms", "variants", "runners", "excluded", "lab"),
+    problems = Problems(path, text)
+    check_keys(doc, ("experiment", "pins", "platforms", "variants", "runners", "excluded", "lab"),
                 (), problems)
-    variants = _load_variants(_get(doc, "variants", dict, (), problems, default={}), problems)
+    variants = _load_variants(typed_value(doc, "variants", dict, (), problems, default={}), problems)
     experiment = _load_experiment(doc, variants, problems)
     pins = _load_pins(doc, problems)
     runners = _load_runners(doc, problems)
