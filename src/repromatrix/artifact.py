@@ -30,7 +30,7 @@ def dumps(document: Mapping[str, Any]) -> str:
 def write(path: Path, document: Mapping[str, Any]) -> None:
     """Write atomically: a reader (or a crash) never sees half an artifact."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps(_finite(document))
+    text = dumps(json_safe(document))
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
@@ -42,14 +42,15 @@ def write(path: Path, document: Mapping[str, Any]) -> None:
         raise
 
 
-def _finite(value: Any) -> Any:
-    """Replace non-finite floats by strings ("nan", "inf"): a diverged loss is a result, not a crash."""
+def json_safe(value: Any) -> Any:
+    """Replace non-finite floats by strings ("nan", "inf", "-inf"): NaN and Infinity are not JSON,
+    strict parsers reject them, and a diverged loss is a result, not a crash."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

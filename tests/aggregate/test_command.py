@@ -8,7 +8,7 @@ import xml.dom.minidom
 import pytest
 
 from repromatrix.aggregate import add_parser, run
-from repromatrix.aggregate.command import main
+from repromatrix.cli import main
 from repromatrix.errors import ReproError, UsageError
 
 

@@ -7,7 +7,7 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, Optional, Union
 
 from repromatrix.aggregate import chart
 from repromatrix.aggregate.compare import Aggregate, compare
@@ -178,11 +178,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         _write_stdout(text, args.format)
     return 1 if args.fail_on_divergence and agg.diverges else 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Stand-alone entry for tests and debugging; the real CLI is ``repromatrix.cli``."""
-    parser = argparse.ArgumentParser(prog="repromatrix")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))

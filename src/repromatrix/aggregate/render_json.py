@@ -12,6 +12,7 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
+from repromatrix.artifact import json_safe
 from repromatrix.floats import f32_bits, format_f32
 from repromatrix.aggregate.model import CellRecord, leaf_value, settings_value
 
@@ -138,22 +139,10 @@ def to_dict(agg: Aggregate) -> Dict[str, Any]:
     }
 
 
-def _strict(value: Any) -> Any:
-    """Non-finite floats that remain (e.g. a fingerprint value "Infinity") as text, because
-    NaN/Infinity are not JSON and strict parsers reject them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strict(v) for v in value]
-    return value
-
-
 def render_json(agg: Aggregate) -> str:
     return (
         json.dumps(
-            _strict(to_dict(agg)), sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False
+            json_safe(to_dict(agg)), sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False
         )
         + "\n"
     )
