@@ -62,3 +62,24 @@ def test_unknown_cpu_model_is_one_line(pinned_python: str, root: Path, tmp_path:
     assert completed.returncode == 2
     assert completed.stderr.strip() == ("repromatrix: error: qemu knows no CPU model 'Haswel'; "
                                         "did you mean Haswell?")
+
+
+def test_worker_processes_stay_emulated(pinned_python: str, root: Path, tmp_path: Path) -> None:
+    """A variant that needs its own process (here: its own environment) also runs under qemu.
+
+    Run natively, that worker's Rsqrt probe would differ from the emulated main process's, and the
+    runner would attach it to the variant; under qemu both probes agree, so none is attached.
+    """
+    output = tmp_path / "emulated.json"
+    completed = subprocess.run(
+        [pinned_python, "-m", "repromatrix", "run", "--matrix", str(root / "matrix.toml"),
+         "--cell", "emulated-groups", "--rows", "8", "--emulate", "Haswell",
+         "--variant", "default-optimizer", "--variant", "default-onednn-off",
+         "--output", str(output)],
+        cwd=root, capture_output=True, text=True, timeout=1500, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    variants = json.loads(output.read_text())["variants"]
+    assert variants["default-onednn-off"]["status"] == "ok"
+    assert "probe" not in variants["default-onednn-off"]
+    # the two variants differ only in oneDNN, which this CPU does not use: same weights
+    assert variants["default-onednn-off"]["digest"] == variants["default-optimizer"]["digest"]
