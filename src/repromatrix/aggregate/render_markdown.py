@@ -7,14 +7,13 @@ GitHub's 65,536-character comment limit. Every artifact string goes through ``es
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 from repromatrix.aggregate import chart
-from repromatrix.aggregate.compare import Aggregate, Comparison, FingerprintDiff, VariantResult
+from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
 from repromatrix.aggregate.escape import md, md_pre
 from repromatrix.floats import format_vector
-from repromatrix.aggregate.model import leaf_text
-from repromatrix.aggregate.table import Table, build_table
+from repromatrix.aggregate.table import Table, build_table, counts, fingerprint_values, plural
 
 MARKER = "<!-- repromatrix-report -->"
 MAX_CHARS = 65_536  # GitHub's limit for an issue or PR comment body
@@ -38,17 +37,10 @@ def gfm_table(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plural(count: int, word: str) -> str:
-    return "%d %s%s" % (count, word, "" if count == 1 else "s")
-
-
 def heading(agg: Aggregate) -> str:
-    line = "### repromatrix: %s, %s" % (
-        _plural(len(agg.loaded.cells), "cell"),
-        _plural(len(agg.variants), "variant"),
-    )
+    line = "### repromatrix: " + counts(agg)
     if agg.problems:
-        line += " — %s with the input, listed below" % _plural(len(agg.problems), "problem")
+        line += " — %s with the input, listed below" % plural(len(agg.problems), "problem")
     return MARKER + "\n\n" + line + "\n\n"
 
 
@@ -204,21 +196,9 @@ def tensor_details(result: VariantResult, comparison: Comparison) -> str:
         md(result.name),
         comparison.letter,
         result.groups[0].letter,
-        _plural(len(comparison.tensor_diffs), "tensor"),
+        plural(len(comparison.tensor_diffs), "tensor"),
     )
     return _details(summary, "\n".join(rows))
-
-
-def fingerprint_values(diff: FingerprintDiff) -> Tuple[str, str]:
-    """Display text for both sides; for lists (e.g. CPU flags) only what the other side lacks."""
-    a, b = diff.reference, diff.other
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        only_a, only_b = tuple(sorted(set(a) - set(b))), tuple(sorted(set(b) - set(a)))
-        return (
-            "only here: " + leaf_text(only_a) if only_a else "(no extra items)",
-            "only here: " + leaf_text(only_b) if only_b else "(no extra items)",
-        )
-    return ("(absent)" if a is None else leaf_text(a)), ("(absent)" if b is None else leaf_text(b))
 
 
 def fingerprint_details(result: VariantResult, comparison: Comparison) -> str:
@@ -239,7 +219,7 @@ def fingerprint_details(result: VariantResult, comparison: Comparison) -> str:
         md(result.name),
         comparison.letter,
         ref.letter,
-        _plural(len(comparison.fingerprint_diffs), "fingerprint key"),
+        plural(len(comparison.fingerprint_diffs), "fingerprint key"),
     )
     return _details(summary, "\n".join(rows))
 

@@ -12,8 +12,7 @@ from typing import List, Sequence
 from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
 from repromatrix.aggregate.escape import terminal
 from repromatrix.floats import format_vector
-from repromatrix.aggregate.render_markdown import fingerprint_values
-from repromatrix.aggregate.table import Table, build_table
+from repromatrix.aggregate.table import Table, build_table, counts, fingerprint_values, plural
 
 MAX_LIST_ITEMS = 40
 
@@ -27,10 +26,6 @@ def simple_table(table: Table) -> str:
     text = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
                     stralign="left")
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
-
-
-def _plural(count: int, word: str) -> str:
-    return "%d %s%s" % (count, word, "" if count == 1 else "s")
 
 
 def _limited(items: Sequence[str]) -> List[str]:
@@ -130,12 +125,9 @@ def failure_lines(agg: Aggregate) -> List[str]:
 
 
 def render_text(agg: Aggregate) -> str:
-    head = "repromatrix: %s, %s" % (
-        _plural(len(agg.loaded.cells), "cell"),
-        _plural(len(agg.variants), "variant"),
-    )
+    head = "repromatrix: " + counts(agg)
     if agg.problems:
-        head += " (%s with the input, listed below)" % _plural(len(agg.problems), "problem")
+        head += " (%s with the input, listed below)" % plural(len(agg.problems), "problem")
     out = [head, ""]
     out.extend(verdict_line(v) for v in agg.variants)
     if not agg.variants:

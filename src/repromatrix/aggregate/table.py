@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from typing import FrozenSet, List, Tuple
 
-from repromatrix.aggregate.compare import Aggregate, VariantResult
+from repromatrix.aggregate.compare import Aggregate, FingerprintDiff, VariantResult
 from repromatrix.floats import format_vector
-from repromatrix.aggregate.model import CellRecord
+from repromatrix.aggregate.model import CellRecord, leaf_text
 
 NONE = "-"
 FIXED_HEADERS = ("cell", "runner", "OS", "arch", "CPU", "Python", "drift", "emulated", "status")
@@ -97,3 +97,24 @@ def build_table(agg: Aggregate, with_sums: bool = True) -> Table:
         tuple(tuple(row[i] for i in keep) for row in rows),
         trusted,
     )
+
+
+def plural(count: int, word: str) -> str:
+    return "%d %s%s" % (count, word, "" if count == 1 else "s")
+
+
+def counts(agg: Aggregate) -> str:
+    """The report's headline: "3 cells, 2 variants"."""
+    return "%s, %s" % (plural(len(agg.loaded.cells), "cell"), plural(len(agg.variants), "variant"))
+
+
+def fingerprint_values(diff: FingerprintDiff) -> Tuple[str, str]:
+    """Display text for both sides; for lists (e.g. CPU flags) only what the other side lacks."""
+    a, b = diff.reference, diff.other
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        only_a, only_b = tuple(sorted(set(a) - set(b))), tuple(sorted(set(b) - set(a)))
+        return (
+            "only here: " + leaf_text(only_a) if only_a else "(no extra items)",
+            "only here: " + leaf_text(only_b) if only_b else "(no extra items)",
+        )
+    return ("(absent)" if a is None else leaf_text(a)), ("(absent)" if b is None else leaf_text(b))
