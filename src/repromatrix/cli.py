@@ -1,4 +1,4 @@
-"""The ``repromatrix`` command line: run, aggregate, lab, plan, error-artifact.
+"""The ``repromatrix`` command line: init, run, aggregate, lab, plan, error-artifact.
 
 Every error a user can cause ends in one ``repromatrix: error: ...`` line and exit code 2;
 set REPROMATRIX_TRACEBACK=1 to see the traceback instead.
@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     add_run_parser(subparsers)
     for module_name in ("repromatrix.aggregate.command", "repromatrix.lab", "repromatrix.plan",
-                        "repromatrix.github", "repromatrix.comment", "repromatrix.preflight"):
+                        "repromatrix.github", "repromatrix.comment", "repromatrix.preflight",
+                        "repromatrix.scaffold"):
         _add_subcommand(subparsers, module_name)
     add_error_artifact_parser(subparsers)
     add_worker_parser(subparsers)

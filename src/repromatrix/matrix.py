@@ -31,6 +31,7 @@ from repromatrix.config_checks import (
     suggest,
     typed_value,
 )
+from repromatrix.defaults import apply_defaults
 from repromatrix.errors import ConfigError
 
 DEFAULT_MATRIX = Path("matrix.toml")
@@ -602,7 +603,9 @@ def load_matrix(path: Path | str = DEFAULT_MATRIX) -> Matrix:
 
 
 def parse_matrix(doc: Mapping[str, Any], path: Path, text: str = "") -> Matrix:
-    """Validate an already parsed document; ``text`` is only used to find line numbers."""
+    """Validate an already parsed document over the package defaults (``defaults.py``);
+    ``text`` is only used to find line numbers."""
+    doc = apply_defaults(doc)
     problems = Problems(path, text)
     check_keys(doc, ("experiment", "pins", "platforms", "variants", "runners", "excluded", "lab"),
                 (), problems)

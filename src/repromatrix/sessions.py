@@ -1,0 +1,161 @@
+"""The nox sessions, shipped in the package: a repository's ``noxfile.py`` calls ``register()``.
+
+nox registers a session when its decorated function is defined, in any module, and collects the
+registry after the noxfile has run; so ``register()`` defining the functions is enough (checked
+against nox's ``registry.py`` and ``tasks.py``). nox changes into the noxfile's folder before
+loading it: every path here (the matrix file, ``artifacts/``, ``.nox/``) is relative to the
+user's repository, never to the installed package.
+
+Where the pinned venv gets repromatrix (its cell runner runs there) is explicit: the noxfile's
+``install`` (``repromatrix==<version>`` by default, ``repromatrix init --install SPEC``), which
+``REPROMATRIX_INSTALL`` overrides. The workflows install the same spec on the host.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import nox
+
+from repromatrix import interpreters
+from repromatrix.errors import ReproError
+from repromatrix.fingerprint import platform_key
+from repromatrix.matrix import load_matrix
+
+INSTALL_ENV = "REPROMATRIX_INSTALL"
+MATRIX_ENV = "REPROMATRIX_MATRIX"
+# The sessions a repository gets; the workflows call plan, repro and aggregate.
+SESSIONS = ("pinned", "repro", "lab", "aggregate", "plan", "preflight", "matrix")
+
+
+def install_args(install: str, env: Any = os.environ) -> list[str]:
+    """The words after ``pip install`` that bring in repromatrix (``-e .``, a wheel, a URL...)."""
+    return shlex.split(env.get(INSTALL_ENV) or install)
+
+
+def register(install: str, project: str | None = None, root: Path | None = None) -> None:
+    """Define (and so register with nox) repromatrix's sessions for the repository at ``root``.
+
+    ``install``: the pip arguments that install repromatrix; ``project``: the user's own project
+    (e.g. ``"."``), installed into the pinned venv after repromatrix, or None when the
+    experiment's module is imported from the repository folder as it is.
+    """
+    root = (root or Path.cwd()).resolve()  # nox has changed into the noxfile's folder
+    matrix_file = root / os.environ.get(MATRIX_ENV, "matrix.toml")
+    # Where the pinned session leaves the path of its interpreter for the sessions that use it.
+    pointer = root / ".nox" / "pinned-python.txt"
+    repromatrix = install_args(install)
+    own_project = shlex.split(project) if project else []
+
+    nox.options.default_venv_backend = "uv|venv"  # uv installs the pinned stack in ~12 s, pip ~52 s
+    nox.options.sessions = ["repro"]
+    nox.options.reuse_venv = "yes"  # the pinned install is large; pins are re-applied every run
+
+    try:
+        matrix = load_matrix(matrix_file)
+    except ReproError as error:
+        sys.exit(f"nox: {error}")
+    try:
+        found = interpreters.find_interpreters(matrix.pins.python)
+        choice: interpreters.Choice | None = interpreters.choose(matrix.pins.python, found,
+                                                                 strict=False)
+        no_python = None
+    except ReproError as error:
+        choice, no_python = None, str(error)
+
+    def pinned_python(session: nox.Session) -> str:
+        try:
+            return pointer.read_text(encoding="utf-8").strip()
+        except OSError:
+            session.error("the pinned venv is missing: run `nox -s pinned` first")
+            raise  # unreachable: session.error raises
+
+    def own_args(session: nox.Session) -> list[str]:
+        """posargs minus the sessions' own flags."""
+        return [a for a in session.posargs if a != "--strict-python"]
+
+    @nox.session(python=choice.interpreter.path if choice else False, venv_backend="uv|venv")
+    def pinned(session: nox.Session) -> None:
+        """Create or update the pinned venv (matrix.toml's Python and packages, plus repromatrix)."""
+        if choice is None:
+            session.error(no_python or "no interpreter")
+        warning = choice.warning()
+        if warning:
+            if interpreters.strict_requested(os.environ, session.posargs):
+                session.error(f"strict Python: {warning}")
+            session.warn(warning)
+        session.log(f"installing {matrix.pins.python} stack for {platform_key()}")
+        # Not silent: a first install downloads about 600 MB, and uv's progress says how far it got.
+        # repromatrix first, then the user's project: never one mistaken for the other.
+        session.install(*matrix.pins.requirements(platform_key()), *repromatrix, *own_project,
+                        silent=False)
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
+        pointer.write_text(str(python), encoding="utf-8")
+
+    @nox.session(venv_backend="none", requires=["pinned"])
+    def repro(session: nox.Session) -> None:
+        """Run the experiment here (its default variants) and print the comparison of artifacts/."""
+        python = pinned_python(session)
+        session.run(python, "-m", "repromatrix", "run", "--matrix", str(matrix_file),
+                    *own_args(session))
+        # The divergence charts (SVG, one per diverging variant) go next to the artifacts.
+        session.run(python, "-m", "repromatrix", "aggregate", "artifacts", "--format", "text",
+                    "--chart-dir", "artifacts")
+
+    @nox.session(venv_backend="none", requires=["pinned"])
+    def lab(session: nox.Session) -> None:
+        """Run the cross-CPU lab (native and qemu-emulated cells) and print the aggregated table."""
+        python = pinned_python(session)
+        session.run(python, "-m", "repromatrix", "lab", "--matrix", str(matrix_file),
+                    *own_args(session))
+
+    @nox.session
+    def aggregate(session: nox.Session) -> None:
+        """Compare artifacts: `nox -s aggregate -- artifacts --format markdown`."""
+        session.install(*repromatrix)
+        session.run("repromatrix", "aggregate", *own_args(session))
+
+    @nox.session
+    def plan(session: nox.Session) -> None:
+        """Print the CI matrix (GitHub strategy JSON) from matrix.toml."""
+        session.install(*repromatrix)
+        session.run("repromatrix", "plan", "--matrix", str(matrix_file), *own_args(session))
+
+    @nox.session
+    def preflight(session: nox.Session) -> None:
+        """Check with pip's resolver (no install) that every CI runner can install the pins."""
+        session.install(*repromatrix, "pip>=23")  # uv-made venvs have no pip; preflight drives it
+        session.run("python", "-m", "repromatrix", "preflight", "--matrix", str(matrix_file),
+                    *own_args(session))
+
+    @nox.session(name="matrix", venv_backend="none", requires=["pinned"])
+    def rehearse(session: nox.Session) -> None:
+        """Rehearse the CI path here: plan -> run this machine's cell -> aggregate to a PR comment."""
+        python = pinned_python(session)
+        folder = root / "artifacts" / "matrix"
+        cell = f"local-{platform_key()}"
+        output = folder / f"{cell}.json"
+        log = folder / f"{cell}.log"
+        folder.mkdir(parents=True, exist_ok=True)
+        output.unlink(missing_ok=True)  # a failed run must not leave the last result as this one's
+        session.run(python, "-m", "repromatrix", "plan", "--matrix", str(matrix_file))
+        # As the workflow's run job: the cell's run, and an error artifact with its log if it failed.
+        with log.open("w", encoding="utf-8") as stream:
+            session.run(python, "-m", "repromatrix", "run", "--matrix", str(matrix_file),
+                        "--cell", cell, "--runner-label", "local", "--output", str(output),
+                        *own_args(session), stdout=stream, stderr=stream,
+                        success_codes=[0, 1, 2])
+        session.log(f"{cell}: run log in {log}")
+        if not output.exists():  # exit 1 (a variant failed) still wrote the others' results
+            session.run(python, "-m", "repromatrix", "error-artifact", "--cell", cell,
+                        "--runner-label", "local", "--log", str(log), "--output", str(output))
+        comment = folder / "comment.md"
+        # A relative folder, so no path of this machine can reach the comment.
+        session.run(python, "-m", "repromatrix", "aggregate", str(folder.relative_to(root)),
+                    "--format", "markdown", "--output", str(comment))
+        print(comment.read_text(encoding="utf-8"))
