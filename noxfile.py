@@ -14,13 +14,13 @@ artifacts/, .nox/) are relative to this folder. Options after `--` go to `reprom
 import nox
 
 # >>> development of repromatrix itself: the sessions come from this checkout
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 # <<<
 
-from repromatrix import sessions  # noqa: E402
+from repromatrix import sessions
 
 nox.needs_version = ">=2024.10.9"
 

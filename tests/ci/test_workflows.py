@@ -25,8 +25,8 @@ from repromatrix.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-REPRO = WORKFLOWS / "repro.yml"
-COMMENT = WORKFLOWS / "comment.yml"
+REPRO = WORKFLOWS / "repromatrix.yml"
+COMMENT = WORKFLOWS / "repromatrix-comment.yml"
 ALL_WORKFLOWS = (REPRO, COMMENT)
 
 # The only actions the workflows may use, at exactly these commits (docs/ci.md).
@@ -99,8 +99,10 @@ def nox_calls() -> list[tuple[str, str, list[str]]]:
 
 
 def noxfile_sessions() -> set[str]:
-    """Names of the ``@nox.session`` functions of the noxfile, read without importing it."""
-    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    """Names of the ``@nox.session`` functions the noxfile registers (those of the package's
+    ``sessions.register()`` and its own), read without importing them."""
+    tree = ast.parse((ROOT / "src" / "repromatrix" / "sessions.py").read_text(encoding="utf-8")
+                     + "\n" + (ROOT / "noxfile.py").read_text(encoding="utf-8"))
     names = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef):
@@ -143,13 +145,13 @@ class TestLinters:
         assert json.loads(result.stdout) == []
 
     def test_zizmor_ignores_only_the_workflow_run_trigger(self) -> None:
-        """The one suppressed finding is workflow_run itself, which comment.yml exists for."""
+        """The one suppressed finding is workflow_run itself, which repromatrix-comment.yml exists for."""
         result = run_tool([tool("zizmor", "zizmor"), "--offline", "--no-progress",
                            "--no-ignores", "--format", "json", str(WORKFLOWS)])
         findings = json.loads(result.stdout)
         assert [(f["ident"], Path(f["locations"][0]["symbolic"]["key"]["Local"]
                                   ["verbatim_path"]).name) for f in findings] == [
-            ("dangerous-triggers", "comment.yml")]
+            ("dangerous-triggers", "repromatrix-comment.yml")]
 
     def test_check_jsonschema(self) -> None:
         result = run_tool([tool("check-jsonschema", "check-jsonschema"), "--builtin-schema",
@@ -276,17 +278,52 @@ class TestAgreementWithTheCode:
         assert used and all(used <= set(entry) for entry in include), used
 
     def test_python_installers_follow_the_source(self) -> None:
-        """setup-python for "setup-python" and "nearest", uv for "uv", then the host 3.12."""
+        """The host 3.12 and repromatrix first, then the pinned Python off PATH or with uv."""
         run_steps = load(REPRO)["jobs"]["run"]["steps"]
         setup = [s for s in run_steps if s.get("uses", "").startswith("actions/setup-python@")]
-        assert setup[0]["if"] == "matrix.python_source != 'uv'"
-        assert setup[0]["with"]["python-version"] == "${{ matrix.python_request }}"
-        assert setup[-1]["with"]["python-version"] == "3.12"
+        host, pinned = setup
+        assert host["with"] == {"python-version": "3.12"} and "if" not in host
+        assert pinned["if"] == "matrix.python_source != 'uv'"
+        assert pinned["with"] == {"python-version": "${{ matrix.python_request }}",
+                                  "update-environment": False}  # `python` stays the host's
         uv_install = next(s for s in run_steps if "uv python install" in s.get("run", ""))
         assert uv_install["if"] == "matrix.python_source == 'uv'"
         assert uv_install["env"]["PYTHON_REQUEST"] == "${{ matrix.python_request }}"
-        # the host Python comes last, so `python` and nox run on it
-        assert run_steps.index(setup[-1]) > run_steps.index(uv_install)
+
+    def test_error_artifact_needs_only_what_comes_first(self) -> None:
+        """A failure in any step after the host install (pinned Python, uv, the pinned venv)
+        still leaves an error artifact: everything that step needs is installed before them."""
+        run_steps = load(REPRO)["jobs"]["run"]["steps"]
+        host_install = next(i for i, s in enumerate(run_steps)
+                            if s.get("name") == "Install nox and repromatrix")
+        names = [s.get("uses", "").split("@")[0] or s.get("run", "").split()[0]
+                 for s in run_steps[:host_install]]
+        assert names == ["actions/checkout", "actions/setup-python"]
+        error = next(s for s in run_steps if "error-artifact" in s.get("run", ""))
+        assert shlex.split(error["run"])[:3] == ["python", "-m", "repromatrix"]  # the host's
+
+    def test_uploads_overwrite(self) -> None:
+        """Re-running failed jobs replaces an artifact instead of failing on its name."""
+        for _, step in steps(load(REPRO)):
+            if step.get("uses", "").startswith("actions/upload-artifact@"):
+                assert step["with"]["overwrite"] is True, step["name"]
+
+    def test_zizmor_version_pinned(self) -> None:
+        """zizmor-action runs the release the tests lint with, on the two workflows only."""
+        from repromatrix.scaffold import ZIZMOR_VERSION
+
+        step = load(REPRO)["jobs"]["zizmor"]["steps"][-1]
+        assert step["with"]["version"] == ZIZMOR_VERSION
+        assert step["with"]["inputs"].split() == [
+            f".github/workflows/{path.name}" for path in ALL_WORKFLOWS]
+        assert f'f"zizmor=={{ZIZMOR_VERSION}}"' in (ROOT / "noxfile.py").read_text(
+            encoding="utf-8")
+
+    def test_setup_uv_sets_no_default(self) -> None:
+        """Only inputs that differ from setup-uv's defaults (its action.yml at the pinned SHA)."""
+        step = next(s for _, s in steps(load(REPRO)) if s.get("uses", "").startswith(
+            "astral-sh/setup-uv@"))
+        assert step["with"] == {"cache-dependency-glob": "matrix.toml"}
 
     def test_cell_artifacts_reach_the_aggregate(self, root: Path) -> None:
         """Each cell uploads artifacts/<cell>.json under a name the aggregate pattern matches."""
@@ -320,7 +357,7 @@ class TestAgreementWithTheCode:
         assert "!cancelled()" in job["if"]
 
     def test_report_reaches_the_comment_workflow(self) -> None:
-        """The report artifact repro.yml uploads is the one comment.yml reads."""
+        """The report artifact repromatrix.yml uploads is the one repromatrix-comment.yml reads."""
         aggregate = load(REPRO)["jobs"]["aggregate"]["steps"]
         upload = next(s for s in aggregate if s.get("uses", "").startswith(
             "actions/upload-artifact@"))
