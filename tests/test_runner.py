@@ -47,6 +47,15 @@ class TestRequest:
         assert [v.name for v in prepared.variants] == ["default-optimizer", "adam"]
         assert prepared.dataset.rows == 1000 and prepared.dataset.features == 41
 
+    def test_prepare_takes_any_width_for_the_builtin_model(self, tmp_path: Path) -> None:
+        """The report's model takes the data's width: a 13-feature CSV is accepted (it was
+        refused with "expected 42 columns"); the built-in set keeps its 41 features."""
+        data = tmp_path / "mine.csv"
+        header = ",".join(f"f{i}" for i in range(13)) + ",y\n"
+        data.write_text(header + ",".join(["0.5"] * 14) + "\n", encoding="utf-8")
+        prepared = runner.prepare(request(data=str(data), target="y"))
+        assert prepared.entry is None and prepared.dataset.features == 13
+
     def test_prepare_rejects_unknown_variant(self) -> None:
         with pytest.raises(UsageError, match="no variant named 'adma'"):
             runner.prepare(request(variants=("adma",)))

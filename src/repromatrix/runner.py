@@ -96,10 +96,11 @@ def prepare(request: CellRequest) -> Prepared:
     data = request.data if request.data is not None else matrix.data_path()
     target: str | int = request.target if request.target is not None else matrix.experiment.target
     entry = _prepare_entry(matrix)
-    if entry is None:
-        dataset: Dataset | None = load_dataset(data, target=target, rows=request.rows)
-    else:
-        dataset = _user_dataset(data, target, request.rows)
+    # The report's model takes the data's width (its input_shape=(train_X_arr.shape[1],)), so a
+    # CSV of any width fits either experiment; the built-in set is still checked for its 41.
+    if entry is None and data == NO_DATA:
+        raise UsageError("the built-in experiment needs data: --data builtin or a CSV")
+    dataset = _user_dataset(data, target, request.rows)
     return Prepared(matrix=matrix, variants=tuple(matrix.variants[n] for n in names),
                     dataset=dataset, entry=entry)
 

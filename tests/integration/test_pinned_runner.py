@@ -143,7 +143,7 @@ def test_trail_recording_changes_no_weight(pinned_python: str, root: Path) -> No
     ("content", "message"),
     [
         (None, "no such data file"),
-        ("a,b\n1,x\n", "2 columns, expected 42"),
+        ("a\n1\n", "expected a header with feature columns and a target"),
         (",".join(f"f{i}" for i in range(41)) + ",target\n" + ",".join(["1"] * 40) + ",oops,0.5\n",
          "column 'f40' is not a number: 'oops'"),
         (",".join(f"f{i}" for i in range(41)) + ",target\n" + ",".join(["1"] * 41) + ",nan\n",
