@@ -39,8 +39,8 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--variant", action="append", dest="variants", default=[], metavar="NAME",
                         help="run only this variant (repeatable; default: the matrix's "
                         "experiment.variants)")
-    parser.add_argument("--data", help="a CSV with a header row: feature columns (any number) and a target "
-                        "(default: the matrix's data, normally the built-in set)")
+    parser.add_argument("--data", help="a CSV with a header row: any number of feature columns "
+                        "and a target (default: the matrix's data, normally the built-in set)")
     parser.add_argument("--target", help="the target column of --data: a name or a 0-based index "
                         "(default: the matrix's target, normally 'target')")
     parser.add_argument("--rows", type=positive, help="use only the first N rows (steps)")
