@@ -290,9 +290,11 @@ class TestImpossibleCombinations:
         assert all(": runners[3]." in p for p in problems)
 
     def test_missing_platform_replacement(self, problems_of: Problems) -> None:
-        """Apple silicon has no tensorflow 2.12.0 wheel: the fix is named in the message."""
+        """Apple silicon has no tensorflow 2.12.0 wheel: the fix is named in the message (the
+        defaults derive it; a platform table of one's own replaces what they derive)."""
         text = VALID_MATRIX.replace('[platforms.macos-arm64]\nreplace = { tensorflow = '
-                                    '"tensorflow-macos" }\n', "")
+                                    '"tensorflow-macos" }\n',
+                                    "[platforms.macos-arm64]\npulls = []\n")
         problem = only(problems_of(text))
         assert "runners[2].arch: no tensorflow 2.12.0 wheel exists for macos-arm64" in problem
         assert 'replace = { tensorflow = "tensorflow-macos" }' in problem

@@ -45,8 +45,9 @@ class TestBuildPlan:
             "3.9.2", "3.9", "0")
 
     def test_no_runners(self, load_text: Callable[[str], Matrix]) -> None:
-        """GitHub refuses an empty matrix; the plan says why first."""
-        text = VALID_MATRIX.split("\n[[runners]]")[0] + "\n"
+        """GitHub refuses an empty matrix; the plan says why first (an empty list: without
+        the key, the default runners apply)."""
+        text = "runners = []\n" + VALID_MATRIX.split("\n[[runners]]")[0] + "\n"
         with pytest.raises(ConfigError, match="no \\[\\[runners\\]\\]"):
             plan.build_plan(load_text(text))
 
