@@ -87,7 +87,7 @@ class TestPrNumber:
         assert comment.read_pr_number(path) == 42
 
     def test_missing_file(self, tmp_path: Path) -> None:
-        with pytest.raises(UsageError, match="cannot read"):
+        with pytest.raises(UsageError, match="no such file"):
             comment.read_pr_number(tmp_path / "none")
 
     def test_huge_file_is_not_read_whole(self, tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ class TestRunPullRequests:
         assert comment.parse_run_pull_requests(str(path)) == (5,)
 
     @pytest.mark.parametrize(("value", "message"), [
-        ("", "empty"), ("[1,", "not valid JSON"), ('{"number": 1}', "cannot read"),
+        ("", "empty"), ("[1,", "not valid JSON"), ('{"number": 1}', "no such file"),
         ('["5"]', "expected PR numbers"), ("[true]", "expected PR numbers"),
         ('[{"number": 0}]', "expected PR numbers"), ("[{}]", "expected PR numbers"),
     ])

@@ -113,7 +113,7 @@ class TestStepSummary:
         assert "nothing written" in capsys.readouterr().err
 
     def test_subcommand_missing_file(self, tmp_path: Path) -> None:
-        with pytest.raises(UsageError, match="cannot read"):
+        with pytest.raises(UsageError, match="no such file"):
             github.run(argparse.Namespace(files=[str(tmp_path / "none.md")]), env={})
 
 
