@@ -27,6 +27,8 @@ MAX_REPORTED = 30
 # name: keep it to a safe alphabet. ``\Z``, not ``$``: "$" also matches before a final newline.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _COLUMN_INDEX = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²" and "٣"
+_HEADER = re.compile(r"^(\[\[?)\s*([^\]]+?)\s*\]")
+_KEY = re.compile(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""")
 
 
 def is_id(value: str) -> bool:
@@ -116,7 +118,7 @@ class _LineIndex:
         counts: dict[str, int] = {}
         for number, raw in enumerate(lines, start=1):
             line = raw.strip()
-            header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]", line)
+            header = _HEADER.match(line)
             if header:
                 name = header.group(2).replace('"', "").replace("'", "")
                 table = [part.strip() for part in name.split(".")]
@@ -125,7 +127,7 @@ class _LineIndex:
                     table[-1] = f"{table[-1]}[{counts[name] - 1}]"
                 _remember(self.prefixes, table, number)
                 continue
-            key = re.match(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""", line)
+            key = _KEY.match(line)
             if key:
                 path = table + [key.group(1)]
                 _remember(self.keys, path, number)
@@ -144,9 +146,11 @@ class _LineIndex:
 def _remember(found: dict[tuple[str, ...], int], path: list[str], number: int) -> None:
     """Record the first line of ``path``, also under its unindexed names ("runners" for
     "runners[2]"), so that a bare "runners" finds the first entry."""
-    choices = [(part, part.split("[")[0]) if "[" in part else (part,) for part in path]
-    for variant in itertools.product(*choices):
-        found.setdefault(variant, number)
+    found.setdefault(tuple(path), number)
+    if any("[" in part for part in path):
+        choices = [(part, part.split("[")[0]) if "[" in part else (part,) for part in path]
+        for variant in itertools.product(*choices):
+            found.setdefault(variant, number)
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:

@@ -275,6 +275,14 @@ class TestCommand:
         (["--repo", "not a repo"], {}, "expected owner/name"),
         (["--repo", REPO, "--head-sha", "HEAD"], {}, "40 lowercase hex"),
         (["--repo", REPO, "--head-repo", "x"], {}, "expected owner/name"),
+        # issue 9, point 7: "$" matched before a final newline, and ".." passed as a name
+        (["--repo", "../.."], {}, "expected owner/name"),
+        (["--repo", "o/r\n"], {}, "expected owner/name"),
+        (["--repo", "o/.."], {}, "expected owner/name"),
+        (["--repo", "o/r/x"], {}, "expected owner/name"),
+        (["--repo", "o-/r"], {}, "expected owner/name"),
+        (["--repo", REPO, "--head-repo", "octo/r\n"], {}, "expected owner/name"),
+        (["--repo", REPO, "--head-sha", "a" * 40 + "\n"], {}, "40 lowercase hex"),
     ])
     def test_bad_arguments(self, tmp_path: Path, extra: list[str], env: dict[str, str],
                            message: str) -> None:
@@ -283,6 +291,12 @@ class TestCommand:
                            "--run-pr-numbers", "[7]", *extra])
         with pytest.raises(UsageError, match=message):
             comment.run(args, env=env, gh=FakeGh())
+
+
+@pytest.mark.parametrize("repo", ["octo/repromatrix", "my-org/.github", "a/b.c_d-e",
+                                  "octo_ent/r"])
+def test_real_repository_names_pass(repo: str) -> None:
+    assert comment.check_repo(repo, "--repo") == repo
 
 
 class TestRunGh:

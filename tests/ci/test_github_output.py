@@ -69,7 +69,7 @@ class TestOutputs:
         """Without $GITHUB_OUTPUT nothing is written and the caller is told so."""
         assert github.set_output("matrix", "{}", {}) is False
 
-    @pytest.mark.parametrize("name", ["", "a b", "x=y", "1abc", "a<<b"])
+    @pytest.mark.parametrize("name", ["", "a b", "x=y", "1abc", "a<<b", "matrix\n"])
     def test_bad_names(self, name: str) -> None:
         with pytest.raises(UsageError):
             github.format_output(name, "v")
