@@ -110,6 +110,15 @@ class TestEveryReaderIsBounded:
         assert capsys.readouterr().err.strip().splitlines() == [
             f"repromatrix: error: {ZERO}: not a regular file (a character device)"]
 
+    @pytest.mark.parametrize("special", ["zero", "fifo"])
+    def test_error_artifact_output(self, special: str, fifo: str,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+        """The existing --output is read to keep a real artifact: never a device or a FIFO."""
+        output = ZERO if special == "zero" else fifo
+        assert cli.main(["error-artifact", "--cell", "c", "--output", output]) == 2
+        assert "exists and is not a regular file" in capsys.readouterr().err
+        assert not Path(output).is_file()
+
     def test_error_artifact_log(self, tmp_path: Path, fifo: str) -> None:
         """An unreadable log is noted in the artifact; the artifact is still written."""
         output = tmp_path / "cell.json"

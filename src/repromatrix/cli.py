@@ -15,7 +15,7 @@ from typing import Sequence
 
 from repromatrix import __version__
 from repromatrix.arguments import check_cell_id, env_pair, positive
-from repromatrix.errors import ConfigError, ReproError
+from repromatrix.errors import ConfigError, ReproError, UsageError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
 
 MAX_LOG_BYTES = 1 * MiB  # the end of a failed run's log: far more than the lines an artifact keeps
@@ -125,6 +125,8 @@ def _error_artifact(args: argparse.Namespace) -> int:
 
     check_cell_id(args.cell)  # refused as `run` refuses it
     output = Path(args.output)
+    if output.exists() and not output.is_file():  # never read (or replace) a device or a FIFO
+        raise UsageError(f"--output {output}: exists and is not a regular file")
     if artifact.is_cell_artifact(output):
         print(f"repromatrix: {output} already holds an artifact; kept", file=sys.stderr)
         return 0
