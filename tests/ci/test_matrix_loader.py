@@ -468,9 +468,11 @@ class TestManyProblems:
         assert len(excluded) == 1 and "no tensorflow 2.12.0 wheel" in excluded[0]
 
 
-def test_empty_matrix_names_only_what_is_missing(problems_of: Problems) -> None:
+@pytest.mark.parametrize("text", ["", "[experiment]\n[variants]\n"])
+def test_empty_matrix_names_only_what_is_missing(problems_of: Problems, text: str) -> None:
     """Issue 9, point 9: no "expected a non-empty array, got an array ([])" for a list of
-    variants the user never wrote; the missing [variants] is reported once."""
-    problems = problems_of("")
-    assert not any("experiment.variants" in p for p in problems), problems
-    assert any("variants: at least one variant is needed" in p for p in problems)
+    variants the user never wrote; a missing or empty [variants] is reported once, there."""
+    problems = problems_of(text)
+    assert not any("experiment.variants" in p or "lab.variants" in p for p in problems), problems
+    if "[variants]" in text:
+        assert any("variants: at least one variant is needed" in p for p in problems)
