@@ -168,7 +168,7 @@ def _check_float32_range(values: np.ndarray, body: list[tuple[int, list[str]]],
 
 def _target_index(header: list[str], target: str | int, name: str) -> int:
     try:
-        column = target_column(target)  # the same rule as the matrix file and --target
+        column = target_column(target)  # the rule the matrix loader applies to its target
     except ValueError as error:
         raise DataError(f"{name}: target column {target!r}: {error}") from None
     if isinstance(column, int):
