@@ -42,3 +42,28 @@ class TestErrors:
         assert code == 2 and len(lines) >= 2
         assert all(line.startswith("repromatrix: error: ") for line in lines)
         assert any("Perhaps you meant 'variants'?" in line for line in lines)
+
+
+class TestUnsafeNames:
+    """Issue 9, points 3 and 7: names that would end up in a path or the environment."""
+
+    @pytest.mark.parametrize("cell", ["ab\n", "../../evil", "a/b", ""])
+    def test_run_cell(self, tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str) -> None:
+        """Refused before anything else is checked (the data file here does not even exist)."""
+        code = cli.main(["run", "--cell", cell, "--data", str(tmp_path / "none.csv")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and err[0].startswith(
+            f"repromatrix: error: --cell {cell!r}: use letters, digits")
+
+    @pytest.mark.parametrize("cell", ["../../evil", "ab\n"])
+    def test_error_artifact_cell(self, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 cell: str) -> None:
+        output = tmp_path / "out.json"
+        code = cli.main(["error-artifact", "--cell", cell, "--output", str(output)])
+        assert code == 2 and "--cell" in capsys.readouterr().err and not output.exists()
+
+    @pytest.mark.parametrize("pair", ["A=x\x00y", "=x"])
+    def test_env_the_os_would_refuse(self, pair: str) -> None:
+        with pytest.raises(SystemExit) as caught:
+            cli.build_parser().parse_args(["run", "--env", pair])
+        assert caught.value.code == 2

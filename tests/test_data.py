@@ -110,3 +110,62 @@ class TestUserCsv:
         path.write_bytes(b"")
         with pytest.raises(DataError, match="empty file"):
             data.load_dataset(str(path), features=3)
+
+
+class TestCsvValuesTheModelCannotUse:
+    """Issue 9, point 4: values that passed the checks and then trained to NaN or the wrong column."""
+
+    @pytest.mark.parametrize(("cell", "column"), [("1e39", "f1"), ("-3.5e38", "f1")])
+    def test_float32_overflow_names_the_cell(self, tmp_path: Path, cell: str, column: str) -> None:
+        """Finite as float64, infinite as the float32 the model trains on."""
+        path = write_csv(tmp_path / "mine.csv", [["1", "2", "3", "0.5"], ["1", cell, "3", "0.5"]])
+        with pytest.raises(DataError, match=rf"mine.csv:3: column '{column}' is {cell}, beyond "
+                           r"float32's range \(largest 3.4028235e\+38\)"):
+            data.load_dataset(str(path), features=3)
+
+    def test_float32_overflow_in_the_target(self, tmp_path: Path) -> None:
+        path = write_csv(tmp_path / "mine.csv", [["1", "2", "3", "4e38"]])
+        with pytest.raises(DataError, match=r"mine.csv:2: column 'target' is 4e38"):
+            data.load_dataset(str(path), features=3)
+
+    def test_largest_float32_is_accepted(self, tmp_path: Path) -> None:
+        path = write_csv(tmp_path / "mine.csv", [["1", "3.4028235e38", "3", "0.5"]])
+        assert data.load_dataset(str(path), features=3).x[0, 1] == np.finfo(np.float32).max
+
+    def test_two_columns_named_like_the_target(self, tmp_path: Path) -> None:
+        """A feature column that shares the target's name must not silently become the target."""
+        path = tmp_path / "mine.csv"
+        path.write_text("target,f1,f2,target\n1,2,3,0.5\n", encoding="utf-8")
+        with pytest.raises(DataError, match=r"2 columns are named 'target' \(columns 0, 3\)"):
+            data.load_dataset(str(path), target="target", features=3)
+        by_index = data.load_dataset(str(path), target=3, features=3)  # an index is unambiguous
+        assert by_index.y.tolist() == [0.5]
+
+    @pytest.mark.parametrize("target", ["-1", -1, "-0004"])
+    def test_negative_index_is_refused_as_in_the_matrix(self, tmp_path: Path,
+                                                        target: str | int) -> None:
+        path = write_csv(tmp_path / "mine.csv", [["1", "2", "3", "0.5"]])
+        with pytest.raises(DataError, match="a column index starts at 0"):
+            data.load_dataset(str(path), target=target, features=3)
+
+    @pytest.mark.parametrize("target", ["\u00b2", "\u0663", "\uff11"])  # ², Arabic-Indic 3, fullwidth 1
+    def test_non_ascii_digits_are_a_name_not_an_index(self, tmp_path: Path, target: str) -> None:
+        """str.isdigit() takes them (and int('²') raises): only ASCII digits make an index."""
+        path = write_csv(tmp_path / "mine.csv", [["1", "2", "3", "0.5"]])
+        with pytest.raises(DataError, match=f"no target column '{target}'"):
+            data.load_dataset(str(path), target=target, features=3)
+
+    @pytest.mark.parametrize("features", [3, None])
+    def test_semicolons_say_comma_separated(self, tmp_path: Path, features: int | None) -> None:
+        path = tmp_path / "mine.csv"
+        path.write_text("f0;f1;f2;target\n1;2;3;0.5\n", encoding="utf-8")
+        with pytest.raises(DataError, match="mine.csv: .*expected comma-separated values"):
+            data.load_dataset(str(path), features=features)
+
+    def test_any_feature_count_from_the_header(self, tmp_path: Path) -> None:
+        """features=None (a user experiment): the header decides; one column is not enough."""
+        path = write_csv(tmp_path / "mine.csv", [["1", "2", "0.5"]], features=2)
+        assert data.load_dataset(str(path), features=None).features == 2
+        path.write_text("target\n0.5\n", encoding="utf-8")
+        with pytest.raises(DataError, match="expected a header with feature columns and a target"):
+            data.load_dataset(str(path), features=None)

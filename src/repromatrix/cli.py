@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Sequence
 
 from repromatrix import __version__
-from repromatrix.arguments import env_pair, positive
+from repromatrix.arguments import check_cell_id, env_pair, positive
 from repromatrix.errors import ConfigError, ReproError, UsageError
+from repromatrix.files import MiB, UnreadableFile, read_bounded
 
+MAX_LOG_BYTES = 1 * MiB  # the end of a failed run's log: far more than the lines an artifact keeps
 DESCRIPTION = """\
 Does a Keras training run give bit-identical results across operating systems, CPU
 architectures and CPU vendors? `run` trains the experiment on this machine and writes one JSON
@@ -60,6 +62,8 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from repromatrix.runner import CellRequest, prepare, run_cell
 
+    check_cell_id(args.cell)  # before it becomes the default --output path
+
     request = CellRequest(
         cell=args.cell,
         matrix_path=args.matrix,
@@ -73,10 +77,6 @@ def _run(args: argparse.Namespace) -> int:
         emulated=args.emulated,
         env=dict(args.env),
     )
-    from repromatrix.matrix import ID_PATTERN
-
-    if not ID_PATTERN.match(request.cell):
-        raise UsageError(f"--cell {request.cell!r}: use letters, digits, '.', '_' and '-' only")
     if args.emulate and not args.emulated:
         prepare(request)  # bad data or variants fail here, not after a slow emulated start
         return _run_emulated(args, request.output)
@@ -123,16 +123,19 @@ def add_error_artifact_parser(subparsers: argparse._SubParsersAction) -> None:
 def _error_artifact(args: argparse.Namespace) -> int:
     from repromatrix import artifact
 
+    check_cell_id(args.cell)  # refused as `run` refuses it
     output = Path(args.output)
+    if output.exists() and not output.is_file():  # never read (or replace) a device or a FIFO
+        raise UsageError(f"--output {output}: exists and is not a regular file")
     if artifact.is_cell_artifact(output):
         print(f"repromatrix: {output} already holds an artifact; kept", file=sys.stderr)
         return 0
     log = ""
     if args.log:
-        try:
-            log = Path(args.log).read_text(encoding="utf-8", errors="replace")
-        except OSError as error:
-            log = f"(log {args.log} unreadable: {error.strerror})"
+        try:  # only its last lines are kept: read the end of a large log
+            log = read_bounded(args.log, MAX_LOG_BYTES, tail=True).decode("utf-8", "replace")
+        except UnreadableFile as error:
+            log = f"(log {args.log} unreadable: {error.reason})"
     artifact.write(output, artifact.error_document(args.cell, args.runner_label, args.message, log))
     print(f"repromatrix: wrote error artifact {output}", file=sys.stderr)
     return 0

@@ -30,13 +30,20 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from repromatrix.errors import ToolError, UsageError
+from repromatrix.files import MiB, UnreadableFile, read_bounded
 
 # The aggregator writes the body; its marker and size limit are the ones checked here.
 from repromatrix.aggregate.render_markdown import MARKER, MAX_CHARS as MAX_BODY_CHARS  # noqa: E402
 DEFAULT_AUTHOR = "github-actions[bot]"  # the GITHUB_TOKEN's identity
-PR_NUMBER = re.compile(r"^[1-9][0-9]{0,9}$")
-REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-SHA = re.compile(r"^[0-9a-f]{40}$")
+# Checked with fullmatch (and \Z, not $, which also matches before a final newline).
+PR_NUMBER = re.compile(r"^[1-9][0-9]{0,9}\Z")
+# GitHub's rules: an owner is letters, digits and single inner hyphens (39 at most; "_" for
+# managed users); a repository name is letters, digits, ".", "_", "-", but never "." or "..".
+OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,37}[A-Za-z0-9_])?\Z")
+REPOSITORY_NAME = re.compile(r"^(?!\.+\Z)[A-Za-z0-9_.-]{1,100}\Z")
+SHA = re.compile(r"^[0-9a-f]{40}\Z")
+MAX_PR_NUMBER_BYTES = 64  # an honest file holds a few digits and a newline
+MAX_RUN_PR_BYTES = 1 * MiB
 
 # argv after "gh", text for standard input (or None) -> standard output
 CommandRunner = Callable[[Sequence[str], Optional[str]], str]
@@ -75,10 +82,10 @@ class Result:
 
 def read_body(path: Path) -> str:
     """The comment body, refused unless it is our report: UTF-8, marked, not too long."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"--body {path}: cannot read: {error.strerror or error}") from None
+    try:  # UTF-8 takes at most 4 bytes per character
+        raw = read_bounded(path, 4 * MAX_BODY_CHARS)
+    except UnreadableFile as error:
+        raise UsageError(f"--body {path}: {error.reason}") from None
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -99,16 +106,15 @@ def check_body(body: str, name: str = "body") -> str:
 def read_pr_number(path: Path) -> int:
     """The pull request number from its file: digits only, no sign, no leading zero."""
     try:
-        raw = path.read_bytes()[:64]  # an honest file holds a few digits
-    except OSError as error:
-        raise UsageError(f"--pr-number-file {path}: cannot read: {error.strerror or error}") \
-            from None
+        raw = read_bounded(path, MAX_PR_NUMBER_BYTES)
+    except UnreadableFile as error:
+        raise UsageError(f"--pr-number-file {path}: {error.reason}") from None
     return parse_pr_number(raw.decode("ascii", errors="replace"), str(path))
 
 
 def parse_pr_number(text: str, name: str = "PR number") -> int:
     value = text.strip()
-    if not PR_NUMBER.match(value) or int(value) > 2**31 - 1:
+    if not PR_NUMBER.fullmatch(value) or int(value) > 2**31 - 1:
         raise UsageError(f"{name}: expected a positive integer, got {value[:20]!r}")
     return int(value)
 
@@ -126,8 +132,10 @@ def parse_run_pull_requests(value: str) -> tuple[int, ...]:
                          "github.event.workflow_run.pull_requests (through an env variable)")
     if not text.startswith("["):
         try:
-            text = Path(text).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            text = read_bounded(text, MAX_RUN_PR_BYTES).decode("utf-8")
+        except UnreadableFile as error:
+            raise UsageError(f"--run-pr-numbers {value}: {error.reason}") from None
+        except UnicodeDecodeError as error:
             raise UsageError(f"--run-pr-numbers {value}: cannot read: {error}") from None
     try:
         items = json.loads(text)
@@ -146,13 +154,14 @@ def _run_pr_number(item: Any) -> int:
 
 
 def check_repo(value: str, name: str) -> str:
-    if not REPOSITORY.match(value):
+    owner, slash, repository = value.partition("/")
+    if not (slash and OWNER.fullmatch(owner) and REPOSITORY_NAME.fullmatch(repository)):
         raise UsageError(f"{name}: expected owner/name, got {value!r:.60}")
     return value
 
 
 def check_sha(value: str) -> str:
-    if not SHA.match(value):
+    if not SHA.fullmatch(value):
         raise UsageError(f"--head-sha: expected 40 lowercase hex digits, got {value!r:.60}")
     return value
 

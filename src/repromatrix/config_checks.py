@@ -1,20 +1,66 @@
 """Collecting every problem of a TOML file with the line it is on, and checking values.
 
-tomllib keeps no positions, so problems are located by scanning the text for the key. Used by
-the matrix loader; generic enough for any TOML configuration.
+tomllib keeps no positions, so problems are located by scanning the text for the key (once per
+file: collection stays linear however many problems there are). Used by the matrix loader;
+generic enough for any TOML configuration. The value rules shared with the command line (ids,
+environment variables, a data set's target column) live here too, so both refuse the same
+values.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Union
 
 from repromatrix.errors import ConfigError
 
 _KIND_NAMES = {str: "a string", int: "an integer", bool: "a boolean", float: "a float",
                dict: "a table", list: "an array"}
+# A file with thousands of problems is not fixed from a thousand-line report: show the first
+# ones (in file order) and count the rest.
+MAX_REPORTED = 30
+
+# A cell id, variant name, lab cell id or runner label becomes a file name and a GitHub artifact
+# name: keep it to a safe alphabet. ``\Z``, not ``$``: "$" also matches before a final newline.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_COLUMN_INDEX = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²" and "٣"
+_HEADER = re.compile(r"^(\[\[?)\s*([^\]]+?)\s*\]")
+_KEY = re.compile(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""")
+
+
+def is_id(value: str) -> bool:
+    return ID_PATTERN.fullmatch(value) is not None
+
+
+def env_problem(name: str, value: str) -> str | None:
+    """Why ``name=value`` cannot go into a process environment, or None if it can.
+
+    The operating system refuses these (Python raises ValueError in ``os.environ``), which would
+    end a run after its slow start, so they are refused where they are written.
+    """
+    if not name:
+        return "an environment variable name cannot be empty"
+    if "=" in name:
+        return f"environment variable name {name!r} contains '='"
+    if "\x00" in name or "\x00" in value:
+        return f"environment variable {name!r} contains a NUL character"
+    return None
+
+
+def target_column(value: Union[str, int]) -> Union[str, int]:
+    """A data set's target column: a 0-based index, or a name.
+
+    An integer or a string of ASCII digits is an index; anything else is a column name. Raises
+    ValueError for a negative index (the matrix file, ``--target`` and the CSV loader agree).
+    """
+    if isinstance(value, str) and _COLUMN_INDEX.fullmatch(value):
+        value = int(value)
+    if isinstance(value, int) and value < 0:
+        raise ValueError(f"a column index starts at 0, got {value}")
+    return value
 
 
 def _kind_name(kind: type) -> str:
@@ -26,64 +72,85 @@ class Problems:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = text.splitlines()
-        self.items: list[tuple[int, str]] = []
+        self.text = text
+        self._index: _LineIndex | None = None  # built on the first problem: valid files skip it
+        # (line, message, hint): the hint (a close-match suggestion) is computed only for the
+        # problems that are reported, since it costs a scan of every valid name.
+        self.items: list[tuple[int, str, Callable[[], str] | None]] = []
 
-    def add(self, where: tuple[str, ...], message: str) -> None:
+    def add(self, where: tuple[str, ...], message: str,
+            hint: Callable[[], str] | None = None) -> None:
         line = self.line(where)
         name = ".".join(where) if where else "(top level)"
-        self.items.append((line, f"{self.path}:{line}: {name}: {message}"))
+        self.items.append((line, f"{self.path}:{line}: {name}: {message}", hint))
 
     def line(self, where: tuple[str, ...]) -> int:
-        return _line_of(self.lines, where)
+        if self._index is None:
+            self._index = _LineIndex(self.text.splitlines())
+        return self._index.line(where)
 
     def raise_if_any(self) -> None:
-        if self.items:
-            raise ConfigError([message for _, message in sorted(self.items)])
+        if not self.items:
+            return
+        ordered = sorted(self.items, key=lambda item: (item[0], item[1]))
+        messages = [message + (hint() if hint else "")
+                    for _, message, hint in ordered[:MAX_REPORTED]]
+        rest = len(ordered) - MAX_REPORTED
+        if rest > 0:
+            messages.append(f"{self.path}: ... and {rest} more problem{'s' if rest > 1 else ''} "
+                            "(fix these first)")
+        raise ConfigError(messages)
 
 
-def _line_of(lines: list[str], where: tuple[str, ...]) -> int:
-    """Best-effort line number of a dotted key: the key's own line, else its nearest table header.
+class _LineIndex:
+    """Best-effort line numbers of dotted keys: the key's own line, else its nearest table header.
 
-    tomllib keeps no positions, so this scans the text, following ``[table]`` headers.
-    Entries of arrays of tables are addressed as ``runners[2]``, as in the messages; a bare
-    ``runners`` finds the first ``[[runners]]``.
+    tomllib keeps no positions, so the text is scanned once, following ``[table]`` headers, and
+    the first line of every key and header path is remembered. Entries of arrays of tables are
+    addressed as ``runners[2]``, as in the messages; a bare ``runners`` finds the first
+    ``[[runners]]``.
     """
-    wanted = [part for item in where for part in item.split(".")]
-    table: list[str] = []
-    counts: dict[str, int] = {}
-    best, best_depth = 1, 0
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]", line)
-        if header:
-            name = header.group(2).replace('"', "").replace("'", "")
-            table = [part.strip() for part in name.split(".")]
-            if header.group(1) == "[[":
-                counts[name] = counts.get(name, 0) + 1
-                table[-1] = f"{table[-1]}[{counts[name] - 1}]"
-            depth = _common_prefix(table, wanted)
-            if depth == len(table) and depth > best_depth:
-                best, best_depth = number, depth
-            continue
-        key = re.match(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""", line)
-        if key and _common_prefix(table + [key.group(1)], wanted) == len(table) + 1:
-            depth = len(table) + 1
-            if depth == len(wanted):
-                return number
-            if depth > best_depth:  # an inline table holding the key
-                best, best_depth = number, depth
-    return best
+
+    def __init__(self, lines: list[str]) -> None:
+        self.keys: dict[tuple[str, ...], int] = {}  # "key = ..." lines
+        self.prefixes: dict[tuple[str, ...], int] = {}  # table headers and key lines
+        table: list[str] = []
+        counts: dict[str, int] = {}
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            header = _HEADER.match(line)
+            if header:
+                name = header.group(2).replace('"', "").replace("'", "")
+                table = [part.strip() for part in name.split(".")]
+                if header.group(1) == "[[":
+                    counts[name] = counts.get(name, 0) + 1
+                    table[-1] = f"{table[-1]}[{counts[name] - 1}]"
+                _remember(self.prefixes, table, number)
+                continue
+            key = _KEY.match(line)
+            if key:
+                path = table + [key.group(1)]
+                _remember(self.keys, path, number)
+                _remember(self.prefixes, path, number)  # an inline table holding the key
+
+    def line(self, where: tuple[str, ...]) -> int:
+        wanted = tuple(part for item in where for part in item.split("."))
+        if wanted in self.keys:
+            return self.keys[wanted]
+        for depth in range(len(wanted), 0, -1):
+            if wanted[:depth] in self.prefixes:
+                return self.prefixes[wanted[:depth]]
+        return 1
 
 
-def _common_prefix(have: list[str], wanted: list[str]) -> int:
-    count = 0
-    for part, want in zip(have, wanted):
-        # "runners" (no index) stands for any "[[runners]]" entry
-        if part != want and not ("[" not in want and part.split("[")[0] == want):
-            break
-        count += 1
-    return count
+def _remember(found: dict[tuple[str, ...], int], path: list[str], number: int) -> None:
+    """Record the first line of ``path``, also under its unindexed names ("runners" for
+    "runners[2]"), so that a bare "runners" finds the first entry."""
+    found.setdefault(tuple(path), number)
+    if any("[" in part for part in path):
+        choices = [(part, part.split("[")[0]) if "[" in part else (part,) for part in path]
+        for variant in itertools.product(*choices):
+            found.setdefault(variant, number)
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:
@@ -96,14 +163,15 @@ def check_keys(
 ) -> None:
     for key in table:
         if key not in allowed:
-            hint = suggest(key, allowed) or f" Valid keys: {', '.join(allowed)}."
-            problems.add(where + (key,), f"unknown key.{hint}")
+            problems.add(where + (key,), "unknown key.", hint=lambda key=key: (
+                suggest(key, allowed) or f" Valid keys: {', '.join(allowed)}."))
 
 
 def check_choice(value: str, choices: tuple[str, ...], where: tuple[str, ...],
                   problems: Problems) -> None:
     if value and value not in choices:
-        problems.add(where, f"{value!r} is not one of {', '.join(choices)}.{suggest(value, choices)}")
+        problems.add(where, f"{value!r} is not one of {', '.join(choices)}.",
+                     hint=lambda: suggest(value, choices))
 
 
 def typed_value(

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from repromatrix.config_checks import target_column
 from repromatrix.errors import DataError
+from repromatrix.files import MiB, UnreadableFile, read_bounded
 
 BUILTIN = "builtin"
 BUILTIN_PATH = Path(__file__).resolve().parent / "data" / "report41.csv"
@@ -23,6 +25,8 @@ BUILTIN_PATH = Path(__file__).resolve().parent / "data" / "report41.csv"
 BUILTIN_SHA256 = "9e8f33551801198195a327d81987c9def4eabe9a5739b079c39e23723bc0edd7"
 # The built-in model's input layer: Dense(64, input_shape=(41,)) as in the report.
 N_FEATURES = 41
+# Training is one step per row: a CSV this large would train for days; parsing it needs ~10x more.
+MAX_DATA_BYTES = 512 * MiB
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,12 @@ def load_dataset(
     spec: str = BUILTIN,
     target: str | int = "target",
     rows: int | None = None,
-    features: int = N_FEATURES,
+    features: int | None = N_FEATURES,
 ) -> Dataset:
-    """Load the built-in set or a CSV with a header row; keep the first ``rows`` rows if given."""
+    """Load the built-in set or a CSV with a header row; keep the first ``rows`` rows if given.
+
+    ``features`` is the number of feature columns the model takes; None accepts the header's.
+    """
     if spec == BUILTIN:
         payload = _read(BUILTIN_PATH)
         digest = hashlib.sha256(payload).hexdigest()
@@ -83,19 +90,20 @@ def load_dataset(
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such data file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a CSV file") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot read: {error.strerror}") from None
+        return read_bounded(path, MAX_DATA_BYTES)
+    except UnreadableFile as error:
+        reason = {"missing": "no such data file",
+                  "folder": "is a folder, expected a CSV file"}.get(error.kind, error.reason)
+        raise DataError(f"{path}: {reason}") from None
 
 
 def parse_csv(
-    payload: bytes, name: str, target: str | int, features: int
+    payload: bytes, name: str, target: str | int, features: int | None
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Parse a numeric CSV with a header row into float32 arrays, checking every cell."""
+    """Parse a numeric CSV with a header row into float32 arrays, checking every cell.
+
+    ``features``: the number of feature columns expected; None takes any number (at least one).
+    """
     try:
         text = payload.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -109,7 +117,12 @@ def parse_csv(
     header, body = [h.strip() for h in table[0][1]], table[1:]
     if not body:
         raise DataError(f"{name}: a header but no data rows")
-    if len(header) != features + 1:
+    if len(header) == 1 and ";" in header[0]:
+        raise DataError(f"{name}: one column whose name has ';' in it: expected comma-separated "
+                        "values (save the file as CSV with ',' between cells)")
+    if features is None and len(header) < 2:
+        raise DataError(f"{name}: expected a header with feature columns and a target")
+    if features is not None and len(header) != features + 1:
         raise DataError(
             f"{name}: {len(header)} columns, expected {features + 1} "
             f"({features} features and the target column)"
@@ -132,18 +145,42 @@ def parse_csv(
                     "expected a finite number"
                 )
             values[index, column] = number
-    y = values[:, target_index].astype(np.float32)
-    x = np.delete(values, target_index, axis=1).astype(np.float32)
+    with np.errstate(over="ignore"):  # overflow is checked right below, naming the cell
+        as_float32 = values.astype(np.float32)
+    _check_float32_range(as_float32, body, header, name)
+    y = as_float32[:, target_index]
+    x = np.delete(as_float32, target_index, axis=1)
     return x, y, header[target_index]
 
 
+def _check_float32_range(values: np.ndarray, body: list[tuple[int, list[str]]],
+                         header: list[str], name: str) -> None:
+    """Every cell was finite as a float64; the model trains on float32, where 1e39 is inf."""
+    overflow = np.argwhere(~np.isfinite(values))
+    if overflow.size:
+        row, column = (int(i) for i in overflow[0])  # argwhere is in row-major order: the first
+        line_number, cells = body[row]
+        raise DataError(
+            f"{name}:{line_number}: column {header[column]!r} is {cells[column].strip()}, "
+            f"beyond float32's range (largest {float(np.finfo(np.float32).max):.8g})"
+        )
+
+
 def _target_index(header: list[str], target: str | int, name: str) -> int:
-    if isinstance(target, int) or (isinstance(target, str) and target.lstrip("-").isdigit()):
-        index = int(target)
-        if not -len(header) <= index < len(header):
-            raise DataError(f"{name}: target column {index} is out of range (0..{len(header) - 1})")
-        return index % len(header)
-    if target not in header:
-        raise DataError(f"{name}: no target column {target!r}; columns are {', '.join(header[:5])}"
+    try:
+        column = target_column(target)  # the rule the matrix loader applies to its target
+    except ValueError as error:
+        raise DataError(f"{name}: target column {target!r}: {error}") from None
+    if isinstance(column, int):
+        if column >= len(header):
+            raise DataError(f"{name}: target column {column} is out of range "
+                            f"(0..{len(header) - 1})")
+        return column
+    if column not in header:
+        raise DataError(f"{name}: no target column {column!r}; columns are {', '.join(header[:5])}"
                         + (", ..." if len(header) > 5 else ""))
-    return header.index(target)
+    same = [str(i) for i, h in enumerate(header) if h == column]
+    if len(same) > 1:
+        raise DataError(f"{name}: {len(same)} columns are named {column!r} (columns "
+                        f"{', '.join(same)}): rename them, or give the target as a column index")
+    return header.index(column)

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import IO, Mapping
 
 from repromatrix.errors import UsageError
+from repromatrix.files import UnreadableFile, read_bounded
 
-OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\Z")  # \Z: "$" lets a final newline pass
 # GitHub refuses a step summary above 1 MiB; a bigger one would fail the step for a report.
 MAX_SUMMARY_BYTES = 1024 * 1024
 
@@ -37,7 +38,7 @@ def format_output(name: str, value: str) -> str:
     The heredoc delimiter is random and checked against the value, so no value, however
     crafted, can end the entry early and inject another output.
     """
-    if not OUTPUT_NAME.match(name):
+    if not OUTPUT_NAME.fullmatch(name):
         raise UsageError(f"invalid GitHub output name {name!r}")
     if "\n" not in value and "\r" not in value:
         return f"{name}={value}\n"
@@ -123,8 +124,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     texts = []
     for name in args.files:
         try:
-            texts.append(Path(name).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as problem:
+            texts.append(read_bounded(name, MAX_SUMMARY_BYTES).decode("utf-8"))
+        except UnreadableFile as problem:
+            raise UsageError(f"{name}: {problem.reason}") from None
+        except UnicodeDecodeError as problem:
             raise UsageError(f"{name}: cannot read: {problem}") from None
     if not append_step_summary("\n".join(texts), env):
         print("repromatrix: GITHUB_STEP_SUMMARY is not set (not on GitHub); nothing written",

@@ -22,17 +22,22 @@ else:  # the runner imports this module inside the pinned Python 3.9 venv
     import tomli as tomllib
 
 from repromatrix.config_checks import (
+    ID_PATTERN,  # noqa: F401 - re-exported: older callers import it from here
     Problems,
     check_choice,
     check_keys,
     describe,
+    env_problem,
+    is_id,
     string_list,
     string_table,
     suggest,
+    target_column,
     typed_value,
 )
 from repromatrix.defaults import apply_defaults
 from repromatrix.errors import ConfigError
+from repromatrix.files import MiB, UnreadableFile, read_bounded
 
 DEFAULT_MATRIX = Path("matrix.toml")
 
@@ -40,14 +45,17 @@ OPTIMIZERS = ("default", "adam", "rmsprop", "legacy-rmsprop", "sgd")
 OSES = ("linux", "macos", "windows")
 ARCHES = ("x86_64", "arm64")
 PYTHON_SOURCES = ("setup-python", "uv", "nearest")
-# A cell id becomes a file name and a GitHub artifact name: keep it to a safe alphabet.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
+# ID_PATTERN (cell ids, variant names, labels) comes from config_checks, shared with the CLI.
+# Every pattern ends in \Z, not $ (which also matches before a final newline), and is fullmatched.
+VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\Z")
 # PEP 508 distribution names, and exact versions only: a pin with ">=" would not be a pin.
-PACKAGE_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
-PACKAGE_VERSION_PATTERN = re.compile(r"^[0-9][0-9A-Za-z.+!_-]*$")
+PACKAGE_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
+PACKAGE_VERSION_PATTERN = re.compile(r"^[0-9][0-9A-Za-z.+!_-]*\Z")
 MAX_REPEAT = 10
 MAX_SEED = 2**32 - 1  # numpy.random.seed refuses anything larger
+# TensorFlow takes a 32-bit count and starts that many threads; no CPU it runs on has more cores.
+MAX_THREADS = 1024
+MAX_MATRIX_BYTES = 16 * MiB  # a real matrix file is a few KB
 NO_DATA = "none"  # [experiment] data for a user experiment that loads its own data
 
 # --- PLATFORM FACTS -----------------------------------------------------------------------------
@@ -254,7 +262,7 @@ def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
         if not isinstance(table, dict):
             problems.add(where, f"expected a table, got {describe(table)}")
             continue
-        if not ID_PATTERN.match(name):
+        if not is_id(name):
             problems.add(where, "a variant name may use letters, digits, '.', '_' and '-' only")
         check_keys(table, ("optimizer", "env", "threads", "op_determinism", "description"),
                     where, problems)
@@ -262,11 +270,10 @@ def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
         if optimizer not in OPTIMIZERS:
             problems.add(where + ("optimizer",), f"unknown optimizer {optimizer!r}; one of "
                          f"{', '.join(OPTIMIZERS)}.{suggest(optimizer, OPTIMIZERS)}")
-        env = string_table(typed_value(table, "env", dict, where, problems), where + ("env",), problems)
         variants[name] = Variant(
             name=name,
             optimizer=optimizer,
-            env=env,
+            env=_load_env(table, where, problems),
             threads=_load_threads(table, where, problems),
             op_determinism=typed_value(table, "op_determinism", bool, where, problems, default=False),
             description=typed_value(table, "description", str, where, problems, default=""),
@@ -274,6 +281,20 @@ def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
     if not variants:
         problems.add(("variants",), "at least one variant is needed")
     return variants
+
+
+def _load_env(table: Mapping[str, Any], where: tuple[str, ...], problems: Problems
+              ) -> dict[str, str]:
+    """An ``env`` table; names and values the OS would refuse are refused here, at load time."""
+    env = {}
+    raw = string_table(typed_value(table, "env", dict, where, problems), where + ("env",), problems)
+    for name, value in raw.items():
+        problem = env_problem(name, value)
+        if problem:
+            problems.add(where + ("env",), problem)
+        else:
+            env[name] = value
+    return env
 
 
 def _load_threads(table: Mapping[str, Any], where: tuple[str, ...], problems: Problems
@@ -286,21 +307,30 @@ def _load_threads(table: Mapping[str, Any], where: tuple[str, ...], problems: Pr
     threads = {}
     for key in ("intra_op", "inter_op"):
         count = typed_value(raw, key, int, where, problems, default=0)
-        if count < 0:
-            problems.add(where + (key,), "must be 0 (TensorFlow's choice) or more")
+        if not 0 <= count <= MAX_THREADS:
+            problems.add(where + (key,), f"must be between 0 (TensorFlow's choice) and "
+                         f"{MAX_THREADS}")
+            count = 0
         threads[key] = count
     return threads
 
 
 def _variant_list(
-    raw: Any, where: tuple[str, ...], variants: Mapping[str, Variant], problems: Problems
+    table: Mapping[str, Any], where: tuple[str, ...], variants: Mapping[str, Variant],
+    problems: Problems
 ) -> tuple[str, ...]:
+    """The table's ``variants`` list, by default every variant."""
+    if "variants" not in table:
+        return tuple(variants)  # none at all is reported once, at [variants]
+    raw = table["variants"]
+    where = where + ("variants",)
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw) or not raw:
         problems.add(where, f"expected a non-empty array of variant names, got {describe(raw)}")
         return ()
     for name in raw:
         if name not in variants:
-            problems.add(where, f"no variant named {name!r} in [variants].{suggest(name, variants)}")
+            problems.add(where, f"no variant named {name!r} in [variants].",
+                         hint=lambda name=name: suggest(name, variants))
     if len(set(raw)) != len(raw):
         problems.add(where, "lists a variant twice")
     return tuple(raw)
@@ -322,14 +352,15 @@ def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
     if data == NO_DATA and not entry:
         problems.add(where + ("data",), "the built-in experiment needs data: \"builtin\" or a CSV")
     target = typed_value(raw, "target", (str, int), where, problems, default="target")
-    if isinstance(target, int) and target < 0:
-        problems.add(where + ("target",), "a column index starts at 0")
+    try:
+        target_column(target)
+    except ValueError as error:
+        problems.add(where + ("target",), str(error))
     return Experiment(
         seed=seed,
         data=data,
         target=target,
-        variants=_variant_list(raw.get("variants", list(variants)), where + ("variants",),
-                               variants, problems),
+        variants=_variant_list(raw, where, variants, problems),
         entry=entry,
     )
 
@@ -363,15 +394,15 @@ def _load_pins(doc: Mapping[str, Any], problems: Problems) -> Pins:
     raw = typed_value(doc, "pins", dict, (), problems, default={}, required=True)
     check_keys(raw, ("python", "packages"), ("pins",), problems)
     python = typed_value(raw, "python", str, ("pins",), problems, default="", required=True)
-    if python and not VERSION_PATTERN.match(python):
+    if python and not VERSION_PATTERN.fullmatch(python):
         problems.add(("pins", "python"), f"expected an exact version like '3.9.2', got {python!r}")
     packages = string_table(typed_value(raw, "packages", dict, ("pins",), problems, default={},
                                   required=True), ("pins", "packages"), problems)
     for name, version in packages.items():
         where = ("pins", "packages", name)
-        if not PACKAGE_PATTERN.match(name):
+        if not PACKAGE_PATTERN.fullmatch(name):
             problems.add(where, "not a valid distribution name")
-        if not PACKAGE_VERSION_PATTERN.match(version):
+        if not PACKAGE_VERSION_PATTERN.fullmatch(version):
             problems.add(where, f"expected an exact version like '2.12.0', got {version!r}")
     platforms = {}
     for key, table in typed_value(doc, "platforms", dict, (), problems, default={}).items():
@@ -389,15 +420,15 @@ def _load_platform(key: str, table: Any, packages: Mapping[str, str], problems: 
         return None
     if key.count("-") != 1 or key.split("-")[0] not in OSES or key.split("-")[1] not in ARCHES:
         choices = [f"{o}-{a}" for o in OSES for a in ARCHES]
-        problems.add(where, f"expected '<os>-<arch>', one of {', '.join(choices)}."
-                     f"{suggest(key, choices)}")
+        problems.add(where, f"expected '<os>-<arch>', one of {', '.join(choices)}.",
+                     hint=lambda: suggest(key, choices))
     check_keys(table, ("replace", "pulls"), where, problems)
     replace = string_table(typed_value(table, "replace", dict, where, problems), where + ("replace",),
                             problems)
     for name in replace:
         if name not in packages:
-            problems.add(where + ("replace", name), "replaces a package that is not pinned."
-                         f"{suggest(name, packages)}")
+            problems.add(where + ("replace", name), "replaces a package that is not pinned.",
+                         hint=lambda name=name: suggest(name, packages))
     pulls = string_list(typed_value(table, "pulls", list, where, problems, default=[]),
                          where + ("pulls",), problems)
     return Platform(key=key, replace=replace, pulls=tuple(pulls))
@@ -421,7 +452,7 @@ def _load_runners(doc: Mapping[str, Any], problems: Problems) -> tuple[Runner, .
         check_choice(os_name, OSES, where + ("os",), problems)
         check_choice(arch, ARCHES, where + ("arch",), problems)
         check_choice(python, PYTHON_SOURCES, where + ("python",), problems)
-        if label and not ID_PATTERN.match(label):
+        if label and not is_id(label):
             problems.add(where + ("label",), "a label may use letters, digits, '.', '_' and '-' only")
         if label and label in seen:
             problems.add(where + ("label",), f"runner {label!r} is listed twice")
@@ -429,8 +460,8 @@ def _load_runners(doc: Mapping[str, Any], problems: Problems) -> tuple[Runner, .
         if not 1 <= repeat <= MAX_REPEAT:
             problems.add(where + ("repeat",), f"must be between 1 and {MAX_REPEAT}")
         runner = Runner(label=label, os=os_name, arch=arch, python=python, repeat=repeat)
-        for cell in runner.cell_ids() if ID_PATTERN.match(label) else ():
-            if not ID_PATTERN.match(cell):
+        for cell in runner.cell_ids() if is_id(label) else ():
+            if not is_id(cell):
                 problems.add(where + ("label",), f"cell id {cell!r} is too long (64 characters "
                              "at most): shorten the label")
                 break
@@ -441,6 +472,7 @@ def _load_runners(doc: Mapping[str, Any], problems: Problems) -> tuple[Runner, .
 def _load_excluded(doc: Mapping[str, Any], runners: tuple[Runner, ...], problems: Problems
                    ) -> tuple[Excluded, ...]:
     excluded = []
+    runner_labels = {r.label for r in runners}
     for index, table in enumerate(typed_value(doc, "excluded", list, (), problems, default=[])):
         where = (f"excluded[{index}]",)
         if not isinstance(table, dict):
@@ -455,7 +487,7 @@ def _load_excluded(doc: Mapping[str, Any], runners: tuple[Runner, ...], problems
         check_choice(arch or "", ARCHES, where + ("arch",), problems)
         if (os_name is None) != (arch is None):
             problems.add(where, "give both os and arch (to exclude the whole platform), or neither")
-        if label and any(r.label == label for r in runners):
+        if label and label in runner_labels:
             problems.add(where + ("label",), f"{label!r} is both a runner and excluded")
         excluded.append(Excluded(label=label, reason=reason, os=os_name, arch=arch))
     return tuple(excluded)
@@ -471,9 +503,8 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
     rows = typed_value(raw, "rows", int, where, problems, default=64)
     if rows < 1:
         problems.add(where + ("rows",), "must be at least 1")
-    env = string_table(typed_value(raw, "env", dict, where, problems), where + ("env",), problems)
-    lab_variants = _variant_list(raw.get("variants", list(variants)), where + ("variants",),
-                                 variants, problems)
+    env = _load_env(raw, where, problems)
+    lab_variants = _variant_list(raw, where, variants, problems)
     cells = []
     for index, table in enumerate(typed_value(raw, "cells", list, where, problems, default=[])):
         cell_where = (f"lab.cells[{index}]",)
@@ -482,7 +513,7 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
             continue
         check_keys(table, ("id", "emulate"), cell_where, problems)
         cell_id = typed_value(table, "id", str, cell_where, problems, default="", required=True)
-        if cell_id and not ID_PATTERN.match(cell_id):
+        if cell_id and not is_id(cell_id):
             problems.add(cell_where + ("id",), "an id may use letters, digits, '.', '_' and '-' only")
         emulate = typed_value(table, "emulate", str, cell_where, problems)
         cells.append(LabCell(id=cell_id, emulate=emulate))
@@ -499,16 +530,21 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
 
 def _check_runner_facts(runners: tuple[Runner, ...], excluded: tuple[Excluded, ...], pins: Pins,
                         problems: Problems) -> None:
+    # the first rule excluding each platform: one look-up per runner, not a scan of every rule
+    exclusions: dict[str, int] = {}
+    for rule_index, rule in enumerate(excluded):
+        if rule.platform:
+            exclusions.setdefault(rule.platform, rule_index)
     for index, runner in enumerate(runners):
         where = (f"runners[{index}]",)
         if runner.os not in OSES or runner.arch not in ARCHES:
             continue
         _check_label(runner.label, runner.os, runner.arch, where, problems)
-        for rule_index, rule in enumerate(excluded):
-            if rule.platform == runner.platform:
-                line = problems.line((f"excluded[{rule_index}]",))
-                problems.add(where + ("arch",), f"{runner.platform} is excluded at line {line}: "
-                             f"{rule.reason}")
+        if runner.platform in exclusions:
+            rule_index = exclusions[runner.platform]
+            line = problems.line((f"excluded[{rule_index}]",))
+            problems.add(where + ("arch",), f"{runner.platform} is excluded at line {line}: "
+                         f"{excluded[rule_index].reason}")
         if runner.python in PYTHON_SOURCES:
             _check_python(runner, pins, where, problems)
         _check_wheels(runner, pins, where, problems)
@@ -587,10 +623,12 @@ def load_matrix(path: Path | str = DEFAULT_MATRIX) -> Matrix:
     """Read and validate a matrix file; raise ``ConfigError`` listing every problem found."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file (use --matrix PATH)"]) from None
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_bounded(path, MAX_MATRIX_BYTES).decode("utf-8")
+    except UnreadableFile as error:
+        if error.kind == "missing":
+            raise ConfigError([f"{path}: no such file (use --matrix PATH)"]) from None
+        raise ConfigError([f"{path}: {error.reason}"]) from None
+    except UnicodeDecodeError as error:
         raise ConfigError([f"{path}: cannot read: {error}"]) from None
     try:
         doc = tomllib.loads(text)

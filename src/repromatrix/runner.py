@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from repromatrix import artifact, contract
 from repromatrix.data import BUILTIN, Dataset, load_dataset
-from repromatrix.errors import DataError, ReproError, UsageError
+from repromatrix.errors import ReproError, UsageError
 from repromatrix.matrix import NO_DATA, Matrix, Variant, load_matrix
 
 Log = Callable[[str], None]
@@ -121,21 +121,7 @@ def _user_dataset(data: str, target: str | int, rows: int | None) -> Dataset | N
         return None
     if data == BUILTIN:
         return load_dataset(data, target=target, rows=rows)
-    return load_dataset(data, target=target, rows=rows, features=_csv_columns(data) - 1)
-
-
-def _csv_columns(path: str) -> int:
-    """The header's column count (load_dataset then checks every row against it)."""
-    import csv
-
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as stream:
-            header = next(csv.reader(stream), [])
-    except (OSError, UnicodeDecodeError):
-        return 2  # load_dataset reports the real problem with its own message
-    if len(header) < 2:
-        raise DataError(f"{Path(path).name}: expected a header with feature columns and a target")
-    return len(header)
+    return load_dataset(data, target=target, rows=rows, features=None)  # the header's count
 
 
 def process_groups(variants: tuple[Variant, ...], one_per_variant: bool) -> list[tuple[Variant, ...]]:

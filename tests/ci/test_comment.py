@@ -87,7 +87,7 @@ class TestPrNumber:
         assert comment.read_pr_number(path) == 42
 
     def test_missing_file(self, tmp_path: Path) -> None:
-        with pytest.raises(UsageError, match="cannot read"):
+        with pytest.raises(UsageError, match="no such file"):
             comment.read_pr_number(tmp_path / "none")
 
     def test_huge_file_is_not_read_whole(self, tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ class TestRunPullRequests:
         assert comment.parse_run_pull_requests(str(path)) == (5,)
 
     @pytest.mark.parametrize(("value", "message"), [
-        ("", "empty"), ("[1,", "not valid JSON"), ('{"number": 1}', "cannot read"),
+        ("", "empty"), ("[1,", "not valid JSON"), ('{"number": 1}', "no such file"),
         ('["5"]', "expected PR numbers"), ("[true]", "expected PR numbers"),
         ('[{"number": 0}]', "expected PR numbers"), ("[{}]", "expected PR numbers"),
     ])
@@ -275,6 +275,14 @@ class TestCommand:
         (["--repo", "not a repo"], {}, "expected owner/name"),
         (["--repo", REPO, "--head-sha", "HEAD"], {}, "40 lowercase hex"),
         (["--repo", REPO, "--head-repo", "x"], {}, "expected owner/name"),
+        # issue 9, point 7: "$" matched before a final newline, and ".." passed as a name
+        (["--repo", "../.."], {}, "expected owner/name"),
+        (["--repo", "o/r\n"], {}, "expected owner/name"),
+        (["--repo", "o/.."], {}, "expected owner/name"),
+        (["--repo", "o/r/x"], {}, "expected owner/name"),
+        (["--repo", "o-/r"], {}, "expected owner/name"),
+        (["--repo", REPO, "--head-repo", "octo/r\n"], {}, "expected owner/name"),
+        (["--repo", REPO, "--head-sha", "a" * 40 + "\n"], {}, "40 lowercase hex"),
     ])
     def test_bad_arguments(self, tmp_path: Path, extra: list[str], env: dict[str, str],
                            message: str) -> None:
@@ -283,6 +291,12 @@ class TestCommand:
                            "--run-pr-numbers", "[7]", *extra])
         with pytest.raises(UsageError, match=message):
             comment.run(args, env=env, gh=FakeGh())
+
+
+@pytest.mark.parametrize("repo", ["octo/repromatrix", "my-org/.github", "a/b.c_d-e",
+                                  "octo_ent/r"])
+def test_real_repository_names_pass(repo: str) -> None:
+    assert comment.check_repo(repo, "--repo") == repo
 
 
 class TestRunGh:

@@ -69,7 +69,7 @@ class TestOutputs:
         """Without $GITHUB_OUTPUT nothing is written and the caller is told so."""
         assert github.set_output("matrix", "{}", {}) is False
 
-    @pytest.mark.parametrize("name", ["", "a b", "x=y", "1abc", "a<<b"])
+    @pytest.mark.parametrize("name", ["", "a b", "x=y", "1abc", "a<<b", "matrix\n"])
     def test_bad_names(self, name: str) -> None:
         with pytest.raises(UsageError):
             github.format_output(name, "v")
@@ -113,7 +113,7 @@ class TestStepSummary:
         assert "nothing written" in capsys.readouterr().err
 
     def test_subcommand_missing_file(self, tmp_path: Path) -> None:
-        with pytest.raises(UsageError, match="cannot read"):
+        with pytest.raises(UsageError, match="no such file"):
             github.run(argparse.Namespace(files=[str(tmp_path / "none.md")]), env={})
 
 

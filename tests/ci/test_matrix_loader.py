@@ -385,3 +385,96 @@ class TestReporting:
         line = line_of(text, "rows = -1")
         assert caught.value.problems == [f"{path}:{line}: lab.rows: must be at least 1"]
         assert str(caught.value) == caught.value.problems[0]
+
+
+class TestValuesThatWouldCrashLater:
+    """Issue 9, point 3: values the OS or TensorFlow refuses are refused at load time, with the
+    file and line, instead of ending a run with a traceback after its slow start."""
+
+    @pytest.mark.parametrize(("env", "expected"), [
+        ('{ "A=B" = "1" }', "environment variable name 'A=B' contains '='"),
+        ('{ "" = "1" }', "an environment variable name cannot be empty"),
+        ('{ TF_X = "a\\u0000b" }', "environment variable 'TF_X' contains a NUL character"),
+    ])
+    def test_variant_env(self, problems_of: Problems, env: str, expected: str) -> None:
+        new = f"env = {env}"
+        text = VALID_MATRIX.replace('env = { TF_ENABLE_ONEDNN_OPTS = "0" }', new, 1)
+        problem = only(problems_of(text))
+        assert f"matrix.toml:{line_of(text, new)}: variants.adam.env: {expected}" in problem
+
+    def test_lab_env(self, problems_of: Problems) -> None:
+        text = VALID_MATRIX.replace("rows = 8", 'rows = 8\nenv = { "X=Y" = "1" }', 1)
+        assert "lab.env: environment variable name 'X=Y' contains '='" in only(problems_of(text))
+
+    @pytest.mark.parametrize("count", ["99999999999999", "1025", "-1"])
+    def test_thread_counts(self, problems_of: Problems, count: str) -> None:
+        new = f"threads = {{ intra_op = {count} }}"
+        text = VALID_MATRIX.replace('optimizer = "adam"', f'optimizer = "adam"\n{new}', 1)
+        problem = only(problems_of(text))
+        assert f":{line_of(text, new)}: variants.adam.threads.intra_op: must be between 0" in problem
+
+    def test_largest_thread_count_loads(self, load_text: Callable[[str], Matrix]) -> None:
+        text = VALID_MATRIX.replace('optimizer = "adam"',
+                                    'optimizer = "adam"\nthreads = { intra_op = 1024 }', 1)
+        assert load_text(text).variants["adam"].threads == {"intra_op": 1024, "inter_op": 0}
+
+    @pytest.mark.parametrize("target", ['"-1"', "-1"])
+    def test_negative_target_even_as_a_string(self, problems_of: Problems, target: str) -> None:
+        text = VALID_MATRIX.replace('target = "target"', f"target = {target}", 1)
+        assert "experiment.target: a column index starts at 0" in only(problems_of(text))
+
+
+class TestNamesAreFullMatches:
+    """Issue 9, point 7: "$" also matches before a final newline; every name check is a full
+    match, so "adam\\n" is not a variant name and "ubuntu-24.04\\n" not a label."""
+
+    @pytest.mark.parametrize(("old", "new", "expected"), [
+        ("[variants.adam]", '[variants."adam\\n"]', "a variant name may use"),
+        ('label = "macos-15"', 'label = "macos-15\\n"', "a label may use"),
+        ('id = "lab-native"', 'id = "lab-native\\n"', "an id may use"),
+        ('python = "3.9.2"', 'python = "3.9.2\\n"', "expected an exact version"),
+        ('numpy = "1.23.5"', '"numpy\\n" = "1.23.5"', "not a valid distribution name"),
+        ('numpy = "1.23.5"', 'numpy = "1.23.5\\n"', "expected an exact version"),
+    ])
+    def test_trailing_newline(self, problems_of: Problems, old: str, new: str,
+                              expected: str) -> None:
+        text = VALID_MATRIX.replace(old, new, 1)
+        if old == "[variants.adam]":  # the lists name it too
+            text = text.replace('"adam"]', '"adam\\n"]')
+        assert any(expected in problem for problem in problems_of(text))
+
+
+class TestManyProblems:
+    """Issue 9, point 6: collecting is linear (benchmarks/bench_matrix_problems.py measures it)
+    and the report is capped: the first problems in file order, then a count of the rest."""
+
+    def test_report_is_capped_with_a_count(self, write_matrix: Callable[[str], Path]) -> None:
+        from repromatrix.config_checks import MAX_REPORTED
+
+        blocks = "".join(f'\n[variants.v{i}]\noptimiser = "adam"\n' for i in range(100))
+        path = write_matrix(VALID_MATRIX.replace("\n[[runners]]", blocks + "\n[[runners]]", 1))
+        with pytest.raises(ConfigError) as caught:
+            load_matrix(path)
+        problems = caught.value.problems
+        assert len(problems) == MAX_REPORTED + 1
+        assert problems[-1] == f"{path}: ... and {100 - MAX_REPORTED} more problems (fix these first)"
+        lines = [int(p.split(":")[1]) for p in problems[:-1]]
+        assert lines == sorted(lines) and "variants.v0.optimiser: unknown key. Perhaps you meant " \
+            "'optimizer'?" in problems[0]
+
+    def test_runner_on_an_excluded_platform_is_reported_once(self, problems_of: Problems) -> None:
+        """Two rules excluding the same platform: the runner gets the first one's reason."""
+        rule = '\n[[excluded]]\nlabel = "other"\nos = "windows"\narch = "arm64"\nreason = "r2"\n'
+        text = with_runner(runner_block("my-arm", "windows", "arm64", "nearest")) + rule
+        excluded = [p for p in problems_of(text) if "is excluded at line" in p]
+        assert len(excluded) == 1 and "no tensorflow 2.12.0 wheel" in excluded[0]
+
+
+@pytest.mark.parametrize("text", ["", "[experiment]\n[variants]\n"])
+def test_empty_matrix_names_only_what_is_missing(problems_of: Problems, text: str) -> None:
+    """Issue 9, point 9: no "expected a non-empty array, got an array ([])" for a list of
+    variants the user never wrote; a missing or empty [variants] is reported once, there."""
+    problems = problems_of(text)
+    assert not any("experiment.variants" in p or "lab.variants" in p for p in problems), problems
+    if "[variants]" in text:
+        assert any("variants: at least one variant is needed" in p for p in problems)

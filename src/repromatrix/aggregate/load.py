@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from repromatrix.files import UnreadableFile, read_bounded
 from repromatrix.floats import to_f32
 from repromatrix.aggregate.model import (
     CellRecord,
@@ -467,14 +468,10 @@ def parse_artifact(
 
 def read_file(source: str) -> Union[CellRecord, Rejected]:
     """Read and parse one file; I/O errors become a ``Rejected`` entry."""
-    try:
-        size = os.path.getsize(source)
-        if size > MAX_FILE_BYTES:
-            return Rejected(source, "file is larger than %d MiB" % (MAX_FILE_BYTES // 2**20))
-        with open(source, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        return Rejected(source, "cannot read file (%s)" % (exc.strerror or type(exc).__name__))
+    try:  # a regular file only (a FIFO would hang, /dev/zero never end), read up to the bound
+        raw = read_bounded(source, MAX_FILE_BYTES)
+    except UnreadableFile as exc:
+        return Rejected(source, exc.reason)
     text, early = decode_bytes(raw)
     return parse_artifact(text, source, early)
 
