@@ -110,7 +110,8 @@ def verify_signature(source: Source, signed: bytes, detached: Optional[bytes]) -
     """(the signed text, what was verified). ToolError if a signature check ran and failed."""
     text = signed.decode("utf-8", errors="replace")
     if source.trusted:
-        return clearsigned_text(text), "not verified: the source is marked trusted=yes"
+        return clearsigned_text(text), ("not verified: waived by the configuration (trusted=yes or "
+                                       "REPROMATRIX_DEBIAN_KEYRING=none)")
     gpgv = shutil.which("gpgv")
     with tempfile.TemporaryDirectory(prefix="repromatrix-gpgv-") as folder:
         keyrings = _usable_keyrings(source.keyrings, Path(folder))
@@ -251,16 +252,18 @@ def find_package(sources: Sequence[Source], name: str, architecture: str,
                  indexes: Optional[Dict[Tuple[Source, str], Index]] = None) -> Package:
     """The package from the first source that has it (apt's order); ToolError if none has it."""
     indexes = {} if indexes is None else indexes
-    errors = []
+    errors: List[ToolError] = []
     for source in sources:
         index = indexes.setdefault((source, architecture), Index(source, architecture))
         try:
             found = index.find(name)
         except (NotFound, Unreachable) as error:  # the next source may have it
-            errors.append(str(error))
+            errors.append(error)
             continue
         if found is not None:
             return found
+    if errors and len(errors) == len(sources) and all(isinstance(e, Unreachable) for e in errors):
+        raise errors[0]  # no network: say that, not "no such package"
     where = ", ".join(f"{s.uri} {s.suite}" for s in sources)
     detail = f" ({errors[0]})" if errors else ""
     raise ToolError(f"no {name} for {architecture} in {where}{detail}")
