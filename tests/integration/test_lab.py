@@ -45,6 +45,10 @@ class TestLab:
         """The emulated cell's fingerprint names the qemu model, and oneDNN was off as configured."""
         document = json.loads((lab["folder"] / "lab-qemu-haswell.json").read_text())
         assert document["fingerprint"]["cpu"]["emulated"] == "Haswell"
+        qemu = document["fingerprint"]["cpu"]["qemu"]  # which qemu, from where (PATH, cache...)
+        assert qemu["source"] in ("PATH", "REPROMATRIX_QEMU", "debian")
+        assert qemu["version"] not in (None, "unknown")
+        assert (qemu["package"] is not None) == (qemu["source"] == "debian")
         assert document["fingerprint"]["env"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
         assert document["experiment"]["data"]["rows"] == 64
 
