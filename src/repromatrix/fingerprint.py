@@ -254,11 +254,16 @@ def collect(
 ) -> dict[str, Any]:
     """The fingerprint of this process: OS, CPU, Python, packages, TensorFlow, environment."""
     system = platform.system()
+    cpu = read_cpu(system, emulated)
+    if emulated:  # which qemu computed this cell's numbers: its version and where it came from
+        from repromatrix.qemu import fingerprint_fields
+
+        cpu["qemu"] = fingerprint_fields(environ)
     return {
         "os": read_os(),
         "arch": normalise_arch(platform.machine()),
         "platform": platform_key(),
-        "cpu": read_cpu(system, emulated),
+        "cpu": cpu,
         "python": {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),

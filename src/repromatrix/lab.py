@@ -55,12 +55,19 @@ def plan_runs(python: str, matrix_path: str, lab: Lab, folder: Path, rows: int) 
 
 
 def check_emulation(lab: Lab) -> None:
-    """Fail before any slow work if qemu or a CPU model is missing (one clear line)."""
+    """Fail before any slow work if qemu or a CPU model is missing (one clear line).
+
+    Without qemu on PATH this fetches Debian's static build into the cache, once, so that the
+    cells (started next, in parallel) all find it there.
+    """
     from repromatrix import qemu
 
     for cell in lab.cells:
         if cell.emulate:
-            qemu.find_qemu(cell.emulate)
+            found = qemu.located(qemu.find_qemu(cell.emulate))  # fetched from Debian if missing
+            if found is not None:
+                print(f"repromatrix lab: qemu {found.version}: {found.describe()}",
+                      file=sys.stderr, flush=True)
 
 
 def execute(runs: list[LabRun]) -> dict[str, int]:
