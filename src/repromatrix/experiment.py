@@ -205,7 +205,7 @@ def _build(model: Any, x: Any) -> None:
 
 
 def _start_trail(model: Any, steps: int) -> tuple[TrailRecorder | None, str | None]:
-    """The recorder, or why there is none (e.g. non-float32 weights, a Keras it cannot wrap)."""
+    """The recorder, or why there is none (e.g. a Keras it cannot wrap, string variables)."""
     version = keras_version()
     if version.split(".")[0] not in ("", "1", "2"):
         # The recorder wraps Keras 2's train_step; on Keras 3 a failure would only show inside
