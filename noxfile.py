@@ -89,10 +89,54 @@ def _own_args(session: nox.Session) -> list[str]:
 def repro(session: nox.Session) -> None:
     """Run the experiment on this machine (every variant) and print the comparison of artifacts/."""
     python = _pinned_python(session)
-    session.run(python, "-m", "repromatrix", "run", "--matrix", str(MATRIX_FILE), *_own_args(session))
+    output = _run_output(_own_args(session))
+    before = _stamp(output)
+    # Exit 1 means a variant failed and the others' results were written: show the table, then fail.
+    session.run(python, "-m", "repromatrix", "run", "--matrix", str(MATRIX_FILE), *_own_args(session),
+                success_codes=[0, 1])
+    if output is None or _stamp(output) in (None, before):
+        # Never print an older table as if it were this run's.
+        session.error(f"the run wrote no artifact{f' at {output}' if output else ''}; no table")
     # The divergence charts (SVG, one per diverging variant) go next to the artifacts.
-    session.run(python, "-m", "repromatrix", "aggregate", "artifacts", "--format", "text",
-                "--chart-dir", "artifacts")
+    folder = str(output.parent)
+    session.run(python, "-m", "repromatrix", "aggregate", folder, "--format", "text",
+                "--chart-dir", folder)
+    failed = _failed_variants(output)
+    if failed:
+        session.error(f"{', '.join(failed)} FAILED in this run: see the error above and the table")
+
+
+def _run_output(args: list[str]) -> Path | None:
+    """The artifact path `repromatrix run ARGS` writes, read with the run command's own parser
+    (None if the arguments do not parse: the run itself then reports them)."""
+    import contextlib
+    import io
+
+    from repromatrix.cli import build_parser, run_output
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            parsed, _ = build_parser().parse_known_args(["run", *args])
+    except SystemExit:
+        return None
+    return Path(run_output(parsed))  # relative to the noxfile's folder, nox's working directory
+
+
+def _stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """Identity of the file now (an atomic replace gives a new inode and time), None if absent."""
+    try:
+        status = path.stat() if path else None
+    except OSError:
+        return None
+    return None if status is None else (status.st_ino, status.st_mtime_ns, status.st_size)
+
+
+def _failed_variants(path: Path) -> list[str]:
+    import json
+
+    document = json.loads(path.read_text(encoding="utf-8"))
+    failed = sorted(n for n, v in document.get("variants", {}).items() if v.get("status") != "ok")
+    return failed or (["the cell"] if document.get("status") != "ok" else [])
 
 
 @nox.session(venv_backend="none", requires=["pinned"])
