@@ -48,6 +48,12 @@ class FingerprintDiff:
 class TensorDiff:
     name: str
     max_ulp: Optional[int]  # None when the raw data is not in both artifacts
+    dtype: str = "float32"  # the reference tensor's: max_ulp counts steps of this dtype
+
+    @property
+    def units(self) -> str:
+        """``ULP`` for float32 (as the tables always said), else e.g. ``float64 ULP``."""
+        return "ULP" if self.dtype == "float32" else "%s ULP" % self.dtype
 
 
 @dataclass(frozen=True)
@@ -262,7 +268,7 @@ def _tensor_diffs(
         seen.add(mine.name)
         other_tensor = theirs.get(mine.name)
         if other_tensor is None:
-            diffs.append(TensorDiff(mine.name, None))
+            diffs.append(TensorDiff(mine.name, None, mine.dtype))
             continue
         ulp = None
         same_dtype = mine.dtype == other_tensor.dtype
@@ -278,11 +284,11 @@ def _tensor_diffs(
         )
         if (hashes_differ or (ulp is not None and ulp > 0) or mine.shape != other_tensor.shape
                 or not same_dtype):
-            diffs.append(TensorDiff(mine.name, ulp))
+            diffs.append(TensorDiff(mine.name, ulp, mine.dtype))
     for tensor in other.tensors:  # tensors only the other cell has
         if tensor.name not in seen:
             seen.add(tensor.name)
-            diffs.append(TensorDiff(tensor.name, None))
+            diffs.append(TensorDiff(tensor.name, None, tensor.dtype))
     return tuple(diffs), overall
 
 
