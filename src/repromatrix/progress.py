@@ -58,11 +58,11 @@ class Progress:
     """``with Progress(read_step, total, log):`` reports from a daemon thread until the block ends."""
 
     def __init__(self, read_step: Callable[[], Optional[int]], total: int,
-                 log: Callable[[str], None], first: float = FIRST_REPORT) -> None:
+                 log: Callable[[str], None], first: Optional[float] = None) -> None:
         self._read_step = read_step
         self._total = total
         self._log = log
-        self._first = first
+        self._first = FIRST_REPORT if first is None else first
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="repromatrix-progress", daemon=True)
 
