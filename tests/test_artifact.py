@@ -70,3 +70,45 @@ class TestErrorArtifact:
         bad.write_text("{truncated")
         assert artifact.is_cell_artifact(good)
         assert not artifact.is_cell_artifact(bad) and not artifact.is_cell_artifact(tmp_path / "none")
+
+
+class TestWriteErrors:
+    """Errors name the artifact's path, never the temporary file beside it."""
+
+    def test_disk_full_names_the_output(self, tmp_path: Path, monkeypatch, capsys) -> None:
+        import errno
+        import io
+        import os
+
+        from repromatrix import cli
+
+        class Full(io.StringIO):
+            def write(self, text: str) -> int:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a real write: no name
+
+        def fdopen(handle: int, *args: object, **kwargs: object) -> Full:
+            os.close(handle)
+            return Full()
+
+        monkeypatch.setattr(artifact.os, "fdopen", fdopen)
+        output = tmp_path / "cell.json"
+        assert cli.main(["error-artifact", "--cell", "c", "--output", str(output)]) == 2
+        assert capsys.readouterr().err == \
+            f"repromatrix: error: {output}: {os.strerror(errno.ENOSPC)}\n"
+        assert list(tmp_path.iterdir()) == []  # no temporary left behind
+
+    def test_replace_error_names_the_output(self, tmp_path: Path, monkeypatch) -> None:
+        import os
+
+        import pytest
+
+        def refuse(source: str, target: object) -> None:
+            raise PermissionError(13, "Permission denied", source, str(target))
+
+        monkeypatch.setattr(artifact.os, "replace", refuse)
+        output = tmp_path / "cell.json"
+        with pytest.raises(OSError) as caught:
+            artifact.write(output, {"a": 1})
+        assert caught.value.filename == str(output) and caught.value.filename2 is None
+        assert caught.value.errno == 13 and ".tmp" not in str(caught.value)
+        assert os.listdir(tmp_path) == []

@@ -103,3 +103,36 @@ def test_ordered_is_monotonic():
 def test_overflow_gives_none():
     assert f32_bits(1e39) is None
     assert f32_bits(3.0e38) is not None
+
+
+class TestTensorUlp:
+    """ULP distance of whole buffers in each tensor's own dtype."""
+
+    def test_float64_in_float64_units(self) -> None:
+        from repromatrix.floats import tensor_max_ulp
+
+        a = struct.pack("<2d", 1.0, -2.0)
+        b = struct.pack("<2d", 1.0 + 1e-13, -2.0)
+        assert tensor_max_ulp(a, b, "float64") == 450  # 1e-13 / 2**-52, rounded to a float64 step
+        assert tensor_max_ulp(a, a, "float64") == 0
+        # across zero: the two smallest float64 subnormals of opposite sign are 2 steps apart
+        assert tensor_max_ulp(struct.pack("<d", 5e-324), struct.pack("<d", -5e-324), "float64") == 2
+
+    def test_half_precision_and_integers(self) -> None:
+        from repromatrix.floats import dtype_itemsize, tensor_max_ulp
+
+        one, next_one = struct.pack("<H", 0x3C00), struct.pack("<H", 0x3C01)
+        assert tensor_max_ulp(one, next_one, "float16") == 1
+        assert tensor_max_ulp(one, next_one, "bfloat16") == 1
+        assert tensor_max_ulp(struct.pack("<2q", 5, -7), struct.pack("<2q", 5, 7), "int64") == 14
+        assert tensor_max_ulp(b"\x01\x00", b"\x00\x00", "bool") == 1
+        assert tensor_max_ulp(one, next_one, "no-such-dtype") is None
+        assert tensor_max_ulp(one, one + one, "float16") is None
+        assert (dtype_itemsize("float64"), dtype_itemsize("bfloat16"), dtype_itemsize("bool"),
+                dtype_itemsize("complex128"), dtype_itemsize("x")) == (8, 2, 1, 16, None)
+
+    def test_float32_default_unchanged(self) -> None:
+        from repromatrix.floats import tensor_max_ulp
+
+        a, b = struct.pack("<f", 1.0), struct.pack("<I", 0x3F800003)
+        assert tensor_max_ulp(a, b) == tensor_max_ulp(a, b, "float32") == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from repromatrix import runner
-from repromatrix.errors import DataError, UsageError
+from repromatrix.errors import DataError, ReproError, UsageError
 from repromatrix.matrix import Variant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,3 +96,94 @@ class TestMerge:
         document = runner.merge(request(), prepared, [(a,), (b,)], [first, second], "t0")
         assert "probe" not in document["variants"][a.name]
         assert document["variants"][b.name]["probe"][0]["sha256"] == "11"
+
+
+def events(*names: str, done: bool = True, crash_in: str | None = None) -> list[dict]:
+    """A worker's journal: setup, then start/variant per name; ``crash_in`` starts and stops."""
+    out: list[dict] = [{"event": "setup", "fingerprint": {"f": 1}, "probe": [], "seconds": {"import": 1.0}}]
+    for name in names:
+        out.append({"event": "start", "variant": name})
+        out.append({"event": "variant", "variant": name, "record": {"status": "ok", "digest": name},
+                    "seconds": 2.0})
+    if crash_in:
+        out.append({"event": "start", "variant": crash_in})
+    if done:
+        out.append({"event": "done"})
+    return out
+
+
+class TestSupervision:
+    """Reading a worker's journal after it ended: what is kept, what failed, what resumes."""
+
+    group = (Variant("a"), Variant("b"), Variant("c"))
+
+    def test_done_keeps_everything(self) -> None:
+        outcome = runner.outcome_of(self.group, events("a", "b", "c"), 0, "")
+        assert outcome.remaining == () and outcome.lost == ()
+        assert sorted(outcome.result["variants"]) == ["a", "b", "c"]
+        assert outcome.result["fingerprint"] == {"f": 1}
+        assert outcome.result["seconds"] == {"import": 1.0, "variant:a": 2.0, "variant:b": 2.0,
+                                             "variant:c": 2.0}
+
+    @pytest.mark.parametrize(("returncode", "cause"), [
+        (-11, "was killed by SIGSEGV (Segmentation fault)"),
+        (0, "exited with code 0"),  # os._exit(0): a clean exit code, but no "done"
+        (3, "exited with code 3"),
+    ])
+    def test_crash_fails_that_variant_and_resumes_the_rest(self, returncode: int, cause: str) -> None:
+        outcome = runner.outcome_of(self.group, events("a", done=False, crash_in="b"),
+                                    returncode, "line 1\nFatal Python error")
+        assert [v.name for v in outcome.ran] == ["a", "b"]
+        assert [v.name for v in outcome.remaining] == ["c"]
+        assert outcome.lost == ("b",)
+        record = outcome.result["variants"]["b"]
+        assert record["status"] == "error"
+        assert record["error"]["message"] == f"the process running b {cause} before it finished"
+        assert record["error"]["log_tail"].endswith("Fatal Python error")
+        assert outcome.result["variants"]["a"]["status"] == "ok"
+
+    def test_crash_before_any_variant_fails_all_without_retry(self) -> None:
+        outcome = runner.outcome_of(self.group, [], -6, "")
+        assert outcome.remaining == () and outcome.lost == ("a", "b", "c")
+        assert outcome.result["variants"]["c"]["error"]["message"] == \
+            "the worker was killed by SIGABRT (Aborted) before c started"
+
+    def test_user_error_is_raised_once(self) -> None:
+        with pytest.raises(ReproError, match="not compiled"):
+            runner.outcome_of(self.group, [{"event": "user_error", "message": "not compiled"}], 3, "")
+
+    def test_journal_survives_a_cut_last_line(self, tmp_path: Path) -> None:
+        journal = runner.Journal(tmp_path / "j.jsonl")
+        journal({"event": "start", "variant": "a"})
+        journal({"event": "variant", "variant": "a", "record": {"loss": float("nan")}})
+        with (tmp_path / "j.jsonl").open("a") as stream:
+            stream.write('{"event": "sta')  # the crash came mid-write
+        assert runner.read_journal(tmp_path / "j.jsonl") == [
+            {"event": "start", "variant": "a"},
+            {"event": "variant", "variant": "a", "record": {"loss": "nan"}}]
+
+    def test_remaining_variants_resume_in_a_fresh_worker(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each worker gets only what is left; the loop ends when nothing is."""
+        calls: list[list[str]] = []
+        journals = iter([events("a", done=False, crash_in="b"), events("c")])
+
+        def fake_worker(request, group, log):
+            calls.append([v.name for v in group])
+            return runner.outcome_of(group, next(journals), -11 if len(calls) == 1 else 0, "")
+
+        monkeypatch.setattr(runner, "_run_worker_process", fake_worker)
+        lines: list[str] = []
+        chunks = list(runner.run_group_in_child(request(), self.group, lines.append))
+        assert calls == [["a", "b", "c"], ["c"]]
+        assert [[v.name for v in ran] for ran, _ in chunks] == [["a", "b"], ["c"]]
+        assert any(line.startswith("c1: b FAILED: the process running b was killed by SIGSEGV")
+                   for line in lines)
+        assert "c1: resuming c in a fresh process" in lines
+
+    def test_system_exit_is_a_failed_variant(self) -> None:
+        record = runner.failed_variant(Variant("a"), SystemExit(3))
+        assert record["status"] == "error"
+        assert record["error"]["message"] == "SystemExit: the experiment called sys.exit(3)"
+
+    def test_windows_status_codes_in_hex(self) -> None:
+        assert runner.exit_cause(0xC0000005) == "exited with code 0xc0000005"

@@ -28,18 +28,29 @@ def dumps(document: Mapping[str, Any]) -> str:
 
 
 def write(path: Path, document: Mapping[str, Any]) -> None:
-    """Write atomically: a reader (or a crash) never sees half an artifact."""
+    """Write atomically: a reader (or a crash) never sees half an artifact. An error names
+    ``path``, never the temporary file next to it (a full disk says which file it cost)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = dumps(json_safe(document))
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _naming(path, error) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide artifacts from other users
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _naming(path, error) from None
         raise
+
+
+def _naming(path: Path, error: OSError) -> OSError:
+    """The same error about ``path`` (a write error carries no file name at all)."""
+    return OSError(error.errno, error.strerror or str(error), str(path))
 
 
 def json_safe(value: Any) -> Any:

@@ -59,6 +59,11 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
+def run_output(args: argparse.Namespace) -> str:
+    """Where ``run`` writes its artifact (``nox -s repro`` looks there too)."""
+    return args.output or str(Path("artifacts") / f"{args.cell}.json")
+
+
 def _run(args: argparse.Namespace) -> int:
     from repromatrix.runner import CellRequest, prepare, run_cell
 
@@ -68,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         cell=args.cell,
         matrix_path=args.matrix,
         variants=tuple(args.variants),
-        output=args.output or str(Path("artifacts") / f"{args.cell}.json"),
+        output=run_output(args),
         runner_label=args.runner_label,
         data=args.data,
         target=args.target,

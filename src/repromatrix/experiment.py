@@ -6,16 +6,18 @@ Runs inside the pinned venv (Python 3.9, TensorFlow 2.12): import TensorFlow onl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
-from typing import Any
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from repromatrix.data import Dataset
 from repromatrix.floats import float32_bits, float32_value
 from repromatrix.matrix import Variant
+from repromatrix.progress import Progress, optimizer_step_reader
 from repromatrix.trail import TrailRecorder, tensor_records, weights_digest
 
 
@@ -106,8 +108,20 @@ def result_fields(before: list[np.float32] | None, after: list[np.float32],
     }
 
 
-def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool = True) -> dict[str, Any]:
-    """Train one variant exactly as the report did and describe the result."""
+Log = Optional[Callable[[str], None]]
+
+
+def training_progress(model: Any, steps: int, log: Log) -> Any:
+    """Progress lines for ``model.fit`` (steps, rate, time left) when ``log`` is given."""
+    if log is None:
+        return contextlib.nullcontext()
+    return Progress(optimizer_step_reader(model.optimizer), steps, log)
+
+
+def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool = True,
+                log: Log = None) -> dict[str, Any]:
+    """Train one variant exactly as the report did and describe the result; ``log`` receives
+    progress lines during a long training."""
     tf = tensorflow_module()
     # A fresh Keras graph state per variant, so that running variants one after another in one
     # process gives the same weights as running each in its own process (tested).
@@ -117,7 +131,8 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     before = weight_sums(model)
     compile_model(model, variant.optimizer)
     recorder = TrailRecorder(model, steps=data.rows) if record_trail else None
-    history = model.fit(x=data.x, y=data.y, batch_size=1, epochs=1, verbose=0, shuffle=False)
+    with training_progress(model, data.rows, log):
+        history = model.fit(x=data.x, y=data.y, batch_size=1, epochs=1, verbose=0, shuffle=False)
     after = weight_sums(model)
     weights = [(w.name, w.numpy()) for w in model.weights]
     loss = np.float32(history.history["loss"][-1])
@@ -157,7 +172,7 @@ def seed_keras3(seed: int) -> None:
 
 
 def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset | None, seed: int,
-                     rows: int | None = None) -> dict[str, Any]:
+                     rows: int | None = None, log: Log = None) -> dict[str, Any]:
     """Call the user's function for one variant and train (or take) its model like the built-in."""
     from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
 
@@ -176,7 +191,8 @@ def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset 
     _build(model, plan.x)
     before = weight_sums(model)
     recorder, trail_absent = _start_trail(model, plan.optimizer_steps())
-    history = model.fit(plan.x, plan.y, **{"verbose": 0, **plan.fit_kwargs})
+    with training_progress(model, plan.optimizer_steps(), log):
+        history = model.fit(plan.x, plan.y, **{"verbose": 0, **plan.fit_kwargs})
     losses = history.history.get("loss") or [float("nan")]
     trail = recorder.result() if recorder is not None else None
     if recorder is not None:
@@ -205,7 +221,7 @@ def _build(model: Any, x: Any) -> None:
 
 
 def _start_trail(model: Any, steps: int) -> tuple[TrailRecorder | None, str | None]:
-    """The recorder, or why there is none (e.g. non-float32 weights, a Keras it cannot wrap)."""
+    """The recorder, or why there is none (e.g. a Keras it cannot wrap, string variables)."""
     version = keras_version()
     if version.split(".")[0] not in ("", "1", "2"):
         # The recorder wraps Keras 2's train_step; on Keras 3 a failure would only show inside

@@ -1,4 +1,5 @@
-"""float32 helpers: bit patterns, ULP distance and numpy-compatible shortest printing.
+"""float32 helpers: bit patterns, ULP distance and numpy-compatible shortest printing; and the
+ULP distance of whole tensors in their own dtype (float64 weights are measured in float64 units).
 
 Shared by the runner (which writes exact float32 values and bits into artifacts) and the
 aggregator (which compares and prints them). Pure ``struct``/``decimal`` so the aggregator does
@@ -11,8 +12,9 @@ from __future__ import annotations
 import math
 import struct
 from decimal import Decimal, localcontext
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Sequence, SupportsFloat, Tuple
+from typing import Dict, Optional, Sequence, SupportsFloat, Tuple
 
 _SIGN = 0x80000000
 _MAX_FINITE_BITS = 0x7F7FFFFF
@@ -53,20 +55,72 @@ def float32_value(value: SupportsFloat) -> float:
     return exact
 
 
-def ordered(bits: int) -> int:
-    """Map a float32 bit pattern to an integer that orders like the float.
+def ordered(bits: int, width: int = 32) -> int:
+    """Map a ``width``-bit float's bit pattern to an integer that orders like the float.
 
     IEEE floats are sign-magnitude; turning them into a signed integer line makes
     adjacent floats differ by exactly 1 across zero (+0 and -0 both map to 0).
     """
-    if bits & _SIGN:
-        return -(bits & ~_SIGN & 0xFFFFFFFF)
+    sign = 1 << (width - 1)
+    if bits & sign:
+        return -(bits & (sign - 1))
     return bits
 
 
-def ulp_distance(a_bits: int, b_bits: int) -> int:
-    """Number of float32 steps between two bit patterns (0 for +0 vs -0)."""
-    return abs(ordered(a_bits) - ordered(b_bits))
+def ulp_distance(a_bits: int, b_bits: int, width: int = 32) -> int:
+    """Number of ``width``-bit float steps between two bit patterns (0 for +0 vs -0)."""
+    return abs(ordered(a_bits, width) - ordered(b_bits, width))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a dtype's little-endian bytes read: ``struct`` code per word, words per element, and
+    the float width in bits (None: an integer or bool, whose "ULP" is one unit)."""
+
+    code: str
+    words: int
+    float_width: Optional[int]
+
+    @property
+    def itemsize(self) -> int:
+        return struct.calcsize("<" + self.code) * self.words
+
+
+# The dtypes a tensor record may name (trail.dtype_name gives numpy's names).
+LAYOUTS: Dict[str, Layout] = {
+    "float16": Layout("H", 1, 16), "bfloat16": Layout("H", 1, 16),
+    "float32": Layout("I", 1, 32), "float64": Layout("Q", 1, 64),
+    "complex64": Layout("I", 2, 32), "complex128": Layout("Q", 2, 64),
+    "bool": Layout("B", 1, None),
+    "int8": Layout("b", 1, None), "uint8": Layout("B", 1, None),
+    "int16": Layout("h", 1, None), "uint16": Layout("H", 1, None),
+    "int32": Layout("i", 1, None), "uint32": Layout("I", 1, None),
+    "int64": Layout("q", 1, None), "uint64": Layout("Q", 1, None),
+}
+
+
+def dtype_itemsize(dtype: str) -> Optional[int]:
+    """Bytes per element of a known dtype, None for one this version does not know."""
+    layout = LAYOUTS.get(dtype)
+    return None if layout is None else layout.itemsize
+
+
+def tensor_max_ulp(a: bytes, b: bytes, dtype: str = "float32") -> Optional[int]:
+    """Largest distance between two equally long little-endian buffers of ``dtype``, in units of
+    that dtype: float steps for floats (float64 steps for float64), value differences for integers.
+    None if the lengths differ or the dtype is unknown."""
+    layout = LAYOUTS.get(dtype)
+    if layout is None or len(a) != len(b) or len(a) % layout.itemsize:
+        return None
+    if a == b:
+        return 0
+    count = len(a) // struct.calcsize("<" + layout.code)
+    fmt = "<%d%s" % (count, layout.code)
+    pairs = zip(struct.unpack(fmt, a), struct.unpack(fmt, b))
+    width = layout.float_width
+    if width is None:
+        return max(abs(x - y) for x, y in pairs)
+    return max(ulp_distance(x, y, width) for x, y in pairs)
 
 
 def _rounding_interval(bits: int) -> Tuple[Decimal, Decimal, bool]:

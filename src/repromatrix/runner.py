@@ -1,16 +1,22 @@
 """Running one cell: every requested variant, the probe and the fingerprint, into one artifact.
 
-Variants that can share a TensorFlow process (same environment, threads and determinism
-setting) run in this process one after another; that gives the same digests as one process per
-variant (tested) and saves an import of TensorFlow per variant. Variants that need a fresh process
-run in a child ``repromatrix _worker`` whose partial result is merged back. A variant that fails
-is recorded as failed with its traceback tail; the others are still written.
+The ``run`` process is a light supervisor: it never imports TensorFlow and never runs the user's
+code. Variants that can share a TensorFlow process (same environment, threads and determinism
+setting) run in one child ``repromatrix _worker`` one after another; that gives the same digests
+as one process per variant (tested) and saves an import of TensorFlow per variant. The worker
+appends to a journal as it goes (its fingerprint and probe, "starting variant X", each finished
+variant's record, "done"), so whatever ends it (an exception, ``sys.exit``, ``os._exit(0)``, a
+segfault) costs at most the variant in progress: that one is recorded as failed with the cause
+(exit code or signal, the log's tail), and the variants after it resume in a fresh worker.
 """
 
 from __future__ import annotations
 
+import collections
+import faulthandler
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +25,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from repromatrix import artifact, contract
 from repromatrix.data import BUILTIN, Dataset, load_dataset
@@ -134,9 +140,16 @@ def process_groups(variants: tuple[Variant, ...], one_per_variant: bool) -> list
     return [tuple(group) for group in groups.values()]
 
 
+Emit = Callable[[dict[str, Any]], None]
+
+
 def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ...],
-              log: Log) -> dict[str, Any]:
-    """Run variants in this process; return fingerprint, probe, variant records and timings."""
+              log: Log, emit: Emit = lambda event: None) -> dict[str, Any]:
+    """Run variants in this process; return fingerprint, probe, variant records and timings.
+
+    ``emit`` receives the journal's events as they happen: ``setup`` (fingerprint, probe),
+    ``start`` before each variant and ``variant`` with its record when it is finished.
+    """
     environ_at_start = dict(os.environ)  # reset_seeds() sets PYTHONHASHSEED later
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -164,18 +177,23 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     probed = probe.run_probe()
     seconds["probe"] = time.perf_counter() - mark
     log(f"{request.cell}: probed {len(probed)} single-op cases in {seconds['probe']:.1f} s")
+    emit({"event": "setup", "fingerprint": prints, "probe": probed, "seconds": dict(seconds)})
 
     records: dict[str, Any] = {}
     for variant in group:
+        emit({"event": "start", "variant": variant.name})
         mark = time.perf_counter()
         try:
             records[variant.name] = _train(request, prepared, variant, user_function, log)
         except ReproError:
             raise  # the user's experiment is unusable: one line and exit 2, not a failed variant
-        except Exception as error:  # noqa: BLE001 - one failing variant must not lose the others
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - one failing variant must not lose the others
             records[variant.name] = failed_variant(variant, error)
-            log(f"{request.cell}: {variant.name} FAILED: {error}")
+            log(f"{request.cell}: {variant.name} FAILED: "
+                f"{records[variant.name]['error']['message']}")
         seconds[f"variant:{variant.name}"] = time.perf_counter() - mark
+        emit({"event": "variant", "variant": variant.name, "record": records[variant.name],
+              "seconds": seconds[f"variant:{variant.name}"]})
         if records[variant.name]["status"] == "ok":
             log(f"{request.cell}: {variant.name} done in {seconds[f'variant:{variant.name}']:.1f} s, "
                 f"digest {records[variant.name]['digest'][:12]}")
@@ -188,14 +206,18 @@ def _train(request: CellRequest, prepared: Prepared, variant: Variant, user_func
     from repromatrix import experiment
 
     seed = prepared.matrix.experiment.seed
+
+    def progress(line: str) -> None:
+        log(f"{request.cell}: {variant.name}: {line}")
+
     if prepared.entry is None:
         assert prepared.dataset is not None  # the built-in experiment always has data
         log(f"{request.cell}: training {variant.name} "
             f"({prepared.dataset.rows} steps, optimizer {variant.optimizer})")
-        return experiment.run_variant(variant, prepared.dataset, seed)
+        return experiment.run_variant(variant, prepared.dataset, seed, log=progress)
     log(f"{request.cell}: training {variant.name} ({prepared.entry.text})")
     return experiment.run_user_variant(user_function, prepared.entry.text, variant,
-                                       prepared.dataset, seed, rows=request.rows)
+                                       prepared.dataset, seed, rows=request.rows, log=progress)
 
 
 def _configure_process(tf: Any, variant: Variant) -> None:
@@ -209,22 +231,139 @@ def _configure_process(tf: Any, variant: Variant) -> None:
 
 def failed_variant(variant: Variant, error: BaseException) -> dict[str, Any]:
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    message = f"{type(error).__name__}: {error}"
+    if isinstance(error, SystemExit):
+        message = f"SystemExit: the experiment called sys.exit({error.code!r})"
+    return failed_record(variant, message, text)
+
+
+def failed_record(variant: Variant, message: str, log: str) -> dict[str, Any]:
     return {
         "status": "error",
         "settings": variant.settings(),
-        "error": {"message": f"{type(error).__name__}: {error}".splitlines()[0],
-                  "log_tail": artifact.log_tail(text)},
+        "error": {"message": message.splitlines()[0] if message.strip() else "failed",
+                  "log_tail": artifact.log_tail(log)},
     }
 
 
-def run_group_in_child(request: CellRequest, group: tuple[Variant, ...], log: Log) -> dict[str, Any]:
-    """Run a group in a fresh ``python -m repromatrix _worker`` with the group's environment."""
+def exit_cause(returncode: int) -> str:
+    """How a worker ended, in words: ``was killed by SIGSEGV (Segmentation fault)``,
+    ``exited with code 3``."""
+    if returncode < 0:
+        try:
+            number = signal.Signals(-returncode)
+            return f"was killed by {number.name} ({signal.strsignal(number) or 'a signal'})"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    if returncode > 255:  # Windows: NTSTATUS codes such as 0xC0000005 (access violation)
+        return f"exited with code {returncode:#x}"
+    return f"exited with code {returncode}"
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The worker's events; a last line cut short by a crash is left out."""
+    events = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+class Journal:
+    """The worker's side: one JSON line per event, flushed at once, so a crash loses nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self._stream = path.open("a", encoding="utf-8")
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self._stream.write(json.dumps(artifact.json_safe(event), sort_keys=True) + "\n")
+        self._stream.flush()
+
+
+@dataclass
+class WorkerOutcome:
+    """What one worker produced: a group result (as ``run_group`` returns) for the variants it
+    dealt with, and the variants left for a fresh worker."""
+
+    ran: tuple[Variant, ...]
+    result: dict[str, Any]
+    remaining: tuple[Variant, ...]
+    lost: tuple[str, ...] = ()  # variants failed by the worker's abnormal end (not logged by it)
+
+
+def outcome_of(group: tuple[Variant, ...], events: list[dict[str, Any]], returncode: int,
+               log_text: str) -> WorkerOutcome:
+    """Read a finished worker's journal: its results, and after an abnormal end (any exit code, a
+    signal, or exit 0 without "done") the variant it was training as failed with the cause."""
+    result: dict[str, Any] = {"variants": {}, "seconds": {}}
+    started: str | None = None
+    done = False
+    for event in events:
+        kind = event.get("event")
+        if kind == "user_error":
+            raise ReproError(str(event.get("message")))
+        if kind == "setup":
+            result.update(fingerprint=event["fingerprint"], probe=event["probe"])
+            result["seconds"].update(event.get("seconds", {}))
+        elif kind == "start":
+            started = event["variant"]
+        elif kind == "variant":
+            result["variants"][event["variant"]] = event["record"]
+            result["seconds"][f"variant:{event['variant']}"] = event.get("seconds", 0.0)
+        elif kind == "done":
+            done = True
+    finished = result["variants"]
+    if done and all(v.name in finished for v in group):
+        return WorkerOutcome(group, result, ())
+    cause = exit_cause(returncode)
+    if started is not None and started not in finished:
+        victim = next(v for v in group if v.name == started)
+        finished[started] = failed_record(
+            victim, f"the process running {started} {cause} before it finished", log_text)
+        remaining = tuple(v for v in group if v.name not in finished)
+        return WorkerOutcome(tuple(v for v in group if v not in remaining), result, remaining,
+                             lost=(started,))
+    # It ended before any variant started (or between two): a fresh worker would likely end the
+    # same way, so the rest fail with the cause rather than being retried forever.
+    lost = tuple(v.name for v in group if v.name not in finished)
+    for variant in group:
+        if variant.name in lost:
+            finished[variant.name] = failed_record(
+                variant, f"the worker {cause} before {variant.name} started", log_text)
+    return WorkerOutcome(group, result, (), lost=lost)
+
+
+def run_group_in_child(request: CellRequest, group: tuple[Variant, ...],
+                       log: Log) -> Iterator[tuple[tuple[Variant, ...], dict[str, Any]]]:
+    """Run a group in ``python -m repromatrix _worker`` processes with the group's environment;
+    yields (variants, result) per worker: one normally, more if a worker ended abnormally."""
+    remaining = group
+    while remaining:
+        outcome = _run_worker_process(request, remaining, log)
+        for name in outcome.lost:
+            log(f"{request.cell}: {name} FAILED: {outcome.result['variants'][name]['error']['message']}")
+        if outcome.remaining:
+            log(f"{request.cell}: resuming {', '.join(v.name for v in outcome.remaining)} "
+                "in a fresh process")
+        yield outcome.ran, outcome.result
+        remaining = outcome.remaining
+
+
+def _run_worker_process(request: CellRequest, group: tuple[Variant, ...], log: Log) -> WorkerOutcome:
     child = CellRequest(**{**asdict(request), "variants": tuple(v.name for v in group),
                            "process_per_variant": False})
     env = {**os.environ, **request.env, **dict(group[0].env)}
     with tempfile.TemporaryDirectory(prefix="repromatrix-") as folder:
-        result_path = Path(folder) / "group.json"
-        command = [sys.executable, "-m", "repromatrix", "_worker", child.to_json(), str(result_path)]
+        journal = Path(folder) / "journal.jsonl"
+        command = [sys.executable, "-m", "repromatrix", "_worker", child.to_json(), str(journal)]
         if request.emulated:
             # qemu-user does not follow exec of a native binary: without this the worker would
             # run on the host CPU while the artifact says "emulated".
@@ -232,31 +371,39 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...], log: Lo
 
             command = qemu.qemu_command(qemu.find_qemu(request.emulated), request.emulated,
                                         command[0], command[1:])
-        completed = subprocess.run(command, env=env, check=False)
-        if result_path.exists() and completed.returncode == USER_ERROR_EXIT:
-            # The worker hit an error the user must fix: raise it here, once, as one line.
-            raise ReproError(json.loads(result_path.read_text(encoding="utf-8"))["user_error"])
-        if completed.returncode != 0 or not result_path.exists():
-            message = f"worker for {', '.join(v.name for v in group)} exited with {completed.returncode}"
-            log(f"{request.cell}: {message}")
-            return {"variants": {v.name: failed_variant(v, RuntimeError(message)) for v in group},
-                    "seconds": {}}
-        return json.loads(result_path.read_text(encoding="utf-8"))
+        returncode, log_text = _pass_through(command, env)
+        return outcome_of(group, read_journal(journal), returncode, log_text)
+
+
+def _pass_through(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``command``, echoing its stderr line by line; its exit code and the last log lines."""
+    tail: collections.deque[str] = collections.deque(maxlen=artifact.LOG_TAIL_LINES)
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True,
+                               encoding="utf-8", errors="replace")
+    assert process.stderr is not None
+    try:
+        for line in process.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            tail.append(line.rstrip("\n"))
+        return process.wait(), "\n".join(tail)
+    except BaseException:  # Ctrl-C: the worker got it too; do not leave it behind
+        process.kill()
+        process.wait()
+        raise
 
 
 def run_cell(request: CellRequest, log: Log = stderr_log) -> int:
     """Run the cell and write its artifact; 0 if every variant succeeded, else 1."""
     prepared = prepare(request)
     started_utc = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    groups = process_groups(prepared.variants, request.process_per_variant)
-    in_process = len(groups) == 1 and not request.process_per_variant and not groups[0][0].env
-    results = []
-    for group in groups:
-        if in_process:
-            results.append(run_group(request, prepared, group, log))
-        else:
-            results.append(run_group_in_child(request, group, log))
-    document = merge(request, prepared, groups, results, started_utc)
+    ran: list[tuple[Variant, ...]] = []
+    results: list[dict[str, Any]] = []
+    for group in process_groups(prepared.variants, request.process_per_variant):
+        for variants, result in run_group_in_child(request, group, log):
+            ran.append(variants)
+            results.append(result)
+    document = merge(request, prepared, ran, results, started_utc)
     output = Path(request.output)
     artifact.write(output, document)
     failed = sorted(name for name, record in document["variants"].items()
@@ -320,14 +467,16 @@ def merge(request: CellRequest, prepared: Prepared, groups: list[tuple[Variant, 
     )
 
 
-def run_worker(request_json: str, result_path: str, log: Log = stderr_log) -> int:
-    """Entry point of ``repromatrix _worker``: run one group here, write its partial result."""
+def run_worker(request_json: str, journal_path: str, log: Log = stderr_log) -> int:
+    """Entry point of ``repromatrix _worker``: run one group here, journalling as it goes."""
+    faulthandler.enable()  # a segfault prints the Python stack, which lands in the log tail
     request = CellRequest.from_json(request_json)
+    journal = Journal(Path(journal_path))
     try:
         prepared = prepare(request)
-        result = run_group(request, prepared, prepared.variants, log)
-    except ReproError as error:  # handed to the parent, which reports it once
-        Path(result_path).write_text(json.dumps({"user_error": str(error)}), encoding="utf-8")
+        run_group(request, prepared, prepared.variants, log, emit=journal)
+    except ReproError as error:  # handed to the supervisor, which reports it once
+        journal({"event": "user_error", "message": str(error)})
         return USER_ERROR_EXIT
-    Path(result_path).write_text(json.dumps(result, sort_keys=True), encoding="utf-8")
+    journal({"event": "done"})
     return 0

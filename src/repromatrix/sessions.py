@@ -37,6 +37,41 @@ def install_args(install: str, env: Any = os.environ) -> list[str]:
     return shlex.split(env.get(INSTALL_ENV) or install)
 
 
+def run_output(args: list[str]) -> Path | None:
+    """The artifact path ``repromatrix run ARGS`` writes, read with the run command's own parser
+    (None if the arguments do not parse: the run itself then reports them)."""
+    import contextlib
+    import io
+
+    from repromatrix.cli import build_parser
+    from repromatrix.cli import run_output as parsed_output
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            parsed, _ = build_parser().parse_known_args(["run", *args])
+    except SystemExit:
+        return None
+    return Path(parsed_output(parsed))  # relative to the noxfile's folder, nox's working directory
+
+
+def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """Identity of the file now (an atomic replace gives a new inode and time), None if absent."""
+    try:
+        status = path.stat() if path else None
+    except OSError:
+        return None
+    return None if status is None else (status.st_ino, status.st_mtime_ns, status.st_size)
+
+
+def failed_variants(path: Path) -> list[str]:
+    """The variants an artifact records as failed, or ["the cell"] when the whole cell failed."""
+    import json
+
+    document = json.loads(path.read_text(encoding="utf-8"))
+    failed = sorted(n for n, v in document.get("variants", {}).items() if v.get("status") != "ok")
+    return failed or (["the cell"] if document.get("status") != "ok" else [])
+
+
 def register(install: str, project: str | None = None, root: Path | None = None) -> None:
     """Define (and so register with nox) repromatrix's sessions for the repository at ``root``.
 
@@ -101,11 +136,21 @@ def register(install: str, project: str | None = None, root: Path | None = None)
     def repro(session: nox.Session) -> None:
         """Run the experiment here (its default variants) and print the comparison of artifacts/."""
         python = pinned_python(session)
+        output = run_output(own_args(session))
+        before = file_stamp(output)
+        # Exit 1: a variant failed and the others' results were written: show the table, then fail.
         session.run(python, "-m", "repromatrix", "run", "--matrix", str(matrix_file),
-                    *own_args(session))
+                    *own_args(session), success_codes=[0, 1])
+        if output is None or file_stamp(output) in (None, before):
+            # Never print an older table as if it were this run's.
+            session.error(f"the run wrote no artifact{f' at {output}' if output else ''}; no table")
         # The divergence charts (SVG, one per diverging variant) go next to the artifacts.
-        session.run(python, "-m", "repromatrix", "aggregate", "artifacts", "--format", "text",
-                    "--chart-dir", "artifacts")
+        folder = str(output.parent)
+        session.run(python, "-m", "repromatrix", "aggregate", folder, "--format", "text",
+                    "--chart-dir", folder)
+        failed = failed_variants(output)
+        if failed:
+            session.error(f"{', '.join(failed)} FAILED in this run: see the error above and the table")
 
     @nox.session(venv_backend="none", requires=["pinned"])
     def lab(session: nox.Session) -> None:

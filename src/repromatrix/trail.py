@@ -6,34 +6,59 @@ here, because it forces a sync per step; instead the recorder wraps the model's 
 that, inside the same graph and right after the optimizer update, it writes two numbers per step
 into preallocated variables:
 
-- a 64-bit linear hash of the weights' bit patterns: sum over i of bits[i] * m[i] modulo 2**64,
-  with fixed odd multipliers m[i]. Integer addition is associative, so the hash does not depend on
-  the reduction order a CPU picks, and any change of one weight by fewer than 2**32 ulps changes it;
+- a 64-bit linear hash of the weights' bit patterns: sum over i of word[i] * m[i] modulo 2**64,
+  with fixed odd multipliers m[i]. Each weight's word is its own bit pattern (a float64 weight
+  gives all 64 bits, a float16 one 16 bits; bool weights give 0 or 1), sign-extended to 64 bits.
+  Integer addition is associative, so the hash does not depend on the reduction order a CPU picks;
+  and since every m[i] is odd, a change of any one weight always changes it;
 - the float64 sum of all weights, for charting how far apart two runs drift (its reduction
   order may depend on the CPU, so it is never used to decide identity).
+
+Every tensor is recorded, hashed and digested in its own dtype and bytes (little-endian): float64
+weights that differ below float32 resolution give different digests. ``trail_hash`` is the numpy
+twin of the in-graph hash (the tests check one against the other).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import sys
 from typing import Any, Sequence
 
 import numpy as np
 
 _MULTIPLIER_SEED = 0x5EED
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+# float32 tensors keep the digest header of the first artifacts ("name|shape|"), so float32
+# models' digests did not change when dtypes were added; every other dtype names itself in it.
+_LEGACY_DTYPE = "float32"
+
+
+def dtype_name(array: np.ndarray) -> str:
+    """The tensor's true dtype name: float64, float16, bfloat16, int64, bool, ..."""
+    return str(np.asarray(array).dtype.name)
+
+
+def little_endian_bytes(array: np.ndarray) -> bytes:
+    """The tensor's bytes in its own dtype, little-endian, C order."""
+    contiguous = np.ascontiguousarray(array)
+    order = contiguous.dtype.byteorder
+    if order == ">" or (order == "=" and sys.byteorder == "big"):
+        contiguous = contiguous.byteswap()
+    return contiguous.tobytes()
 
 
 def tensor_records(weights: Sequence[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
-    """Name, shape, SHA-256 and the exact little-endian float32 bytes of each weight tensor."""
+    """Name, shape, dtype, SHA-256 and the exact little-endian bytes of each weight tensor."""
     records = []
     for name, array in weights:
-        raw = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        raw = little_endian_bytes(array)
         records.append(
             {
                 "name": name,
-                "shape": list(array.shape),
-                "dtype": "float32",
+                "shape": list(np.shape(array)),
+                "dtype": dtype_name(array),
                 "sha256": hashlib.sha256(raw).hexdigest(),
                 "data": base64.b64encode(raw).decode("ascii"),
             }
@@ -42,11 +67,14 @@ def tensor_records(weights: Sequence[tuple[str, np.ndarray]]) -> list[dict[str, 
 
 
 def weights_digest(weights: Sequence[tuple[str, np.ndarray]]) -> str:
-    """SHA-256 over every tensor's name, shape and bytes, in model order: the whole-model digest."""
+    """SHA-256 over every tensor's name, shape, dtype and bytes, in model order: the whole-model
+    digest. (A float32 tensor's header leaves its dtype implicit, as it always did.)"""
     digest = hashlib.sha256()
     for name, array in weights:
-        digest.update(f"{name}|{list(array.shape)}|".encode())
-        digest.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+        dtype = dtype_name(array)
+        header = f"{name}|{list(np.shape(array))}|" + ("" if dtype == _LEGACY_DTYPE else f"{dtype}|")
+        digest.update(header.encode())
+        digest.update(little_endian_bytes(array))
     return digest.hexdigest()
 
 
@@ -58,7 +86,45 @@ def multipliers(size: int) -> np.ndarray:
 
 def hash_hex(value: int) -> str:
     """A signed int64 hash as 16 lowercase hex digits (two's complement)."""
-    return f"{value & 0xFFFFFFFFFFFFFFFF:016x}"
+    return f"{value & _MASK64:016x}"
+
+
+def word_width(itemsize: int) -> int:
+    """Bytes per hash word for an element of ``itemsize`` bytes (wider elements, complex128,
+    give several 8-byte words)."""
+    if itemsize not in (1, 2, 4, 8, 16):
+        raise ValueError(f"cannot hash elements of {itemsize} bytes")
+    return min(itemsize, 8)
+
+
+def hash_words(array: np.ndarray) -> np.ndarray:
+    """The int64 words the trail hash multiplies: each element's bit pattern, sign-extended."""
+    flat = np.ascontiguousarray(array).reshape(-1)
+    if flat.dtype.kind == "b":
+        return flat.view(np.int8).astype(np.int64)
+    width = word_width(flat.dtype.itemsize)
+    return flat.view(np.dtype(f"i{width}")).astype(np.int64).reshape(-1)
+
+
+def dtype_offset(dtypes: Sequence[str]) -> int:
+    """A constant that makes the trail hash depend on the tensors' dtypes, not only their bits
+    (an int16 and a float16 tensor of the same bits hash apart); 0 for float32-only models, whose
+    hashes are those of the first artifacts. As a signed int64."""
+    total = 0
+    for index, name in enumerate(dtypes):
+        if name != _LEGACY_DTYPE:
+            tag = int.from_bytes(hashlib.sha256(f"{index}|{name}".encode()).digest()[:8], "little")
+            total = (total + tag) & _MASK64
+    return total - (1 << 64) if total >= 1 << 63 else total
+
+
+def trail_hash(arrays: Sequence[np.ndarray]) -> int:
+    """The trail's hash of these weights, computed with numpy (the recorder computes it in-graph)."""
+    words = [hash_words(a) for a in arrays]
+    flat = np.concatenate(words) if words else np.zeros(0, np.int64)
+    # int64 products and sums wrap modulo 2**64 in numpy as in TensorFlow: that is the hash.
+    total = int(np.sum(flat * multipliers(flat.size), dtype=np.int64))
+    return total + dtype_offset([dtype_name(a) for a in arrays])
 
 
 class TrailRecorder:
@@ -70,21 +136,37 @@ class TrailRecorder:
         self._tf = tf
         self._model = model
         self._original_train_step = model.train_step
-        size = sum(int(np.prod(v.shape)) for v in model.weights)
+        widths = [word_width(v.dtype.size) for v in model.weights]  # ValueError: no trail
+        size = sum(int(np.prod(v.shape)) * v.dtype.size // w for v, w in zip(model.weights, widths))
         self._multipliers = tf.constant(multipliers(size))
+        self._offset = tf.constant(dtype_offset([v.dtype.name for v in model.weights]), tf.int64)
         # Row 0 is the state before training, row k the state after step k: [hash, bits of sum].
         # One buffer and one scatter per step: every op added here runs a thousand times.
         self._rows = tf.Variable(tf.zeros([steps + 1, 2], tf.int64), trainable=False)
         self._rows[0].assign(self._measure())
         model.train_step = self._train_step
 
+    def _words(self, variable: Any) -> Any:
+        """``hash_words`` in the graph: the variable's bits as signed ints of its own width."""
+        tf = self._tf
+        dtype = variable.dtype
+        if dtype == tf.bool:
+            ints = tf.cast(variable, tf.int8)
+        else:
+            target = {1: tf.int8, 2: tf.int16, 4: tf.int32, 8: tf.int64}[word_width(dtype.size)]
+            ints = tf.convert_to_tensor(variable)
+            if dtype != target:
+                ints = tf.bitcast(ints, target)
+        return tf.reshape(tf.cast(ints, tf.int64), [-1])
+
     def _measure(self) -> Any:
         """[hash, float64 sum reinterpreted as int64] of all weights, as one int64 pair."""
         tf = self._tf
-        flat = tf.concat([tf.reshape(v, [-1]) for v in self._model.weights], axis=0)
-        bits = tf.cast(tf.bitcast(flat, tf.int32), tf.int64)
-        weight_hash = tf.reduce_sum(bits * self._multipliers)
-        weight_sum = tf.reduce_sum(tf.cast(flat, tf.float64))
+        weights = self._model.weights
+        words = tf.concat([self._words(v) for v in weights], axis=0)
+        weight_hash = tf.reduce_sum(words * self._multipliers) + self._offset
+        values = tf.concat([tf.reshape(tf.cast(v, tf.float64), [-1]) for v in weights], axis=0)
+        weight_sum = tf.reduce_sum(values)
         return tf.stack([weight_hash, tf.bitcast(weight_sum, tf.int64)])
 
     def _train_step(self, data: Any) -> Any:

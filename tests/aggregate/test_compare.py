@@ -310,3 +310,43 @@ def test_reference_without_result_in_one_variant_falls_back_with_a_note(art, tmp
     assert adam.groups[0].cells == ("ubuntu-amd-1", "ubuntu-amd-2")
     assert any("requested reference cell has no usable result" in n for n in adam.notes)
     assert _variant(agg).groups[0].cells == ("ubuntu-intel",)
+
+
+def test_float64_weights_below_float32_resolution_are_two_groups(art, tmp_path):
+    """The issue's false "bit-identical": float64 weights that differ by 1e-13 (invisible in
+    float32) are two groups, with the first divergent step and the ULP distance in float64 units.
+    Records are made by the runner's own functions."""
+    import numpy as np
+
+    from repromatrix.trail import hash_hex, tensor_records, trail_hash, weights_digest
+
+    kernel = np.array([[0.5, -0.25], [1.0, 2.0]])
+    bias = np.array([0.0, -0.0])
+    moved = kernel.copy()
+    moved[1, 0] += 1e-13
+    docs = []
+    for name, final in (("native", kernel), ("other", moved)):
+        weights = [("dense/kernel:0", final), ("dense/bias:0", bias)]
+        record = art.variant()
+        record["tensors"] = tensor_records(weights)
+        record["digest"] = weights_digest(weights)
+        record["trail"]["digest"] = [hash_hex(trail_hash([k, bias])) for k in (kernel, kernel, final)]
+        record["trail"]["sum"] = [0.0, 1.0, 2.0]
+        record["trail"]["steps"] = 2
+        docs.append(art.cell(name, {"default-optimizer": record}))
+    assert docs[0]["variants"]["default-optimizer"]["tensors"][0]["dtype"] == "float64"
+    result = _variant(_agg(art, tmp_path, docs))
+    assert [g.cells for g in result.groups] == [("native",), ("other",)]
+    comparison = result.comparisons[0]
+    assert comparison.first_divergent_step == 2
+    assert comparison.max_ulp == 450  # float64 steps; as float32 these weights are equal
+    assert [(d.name, d.max_ulp) for d in comparison.tensor_diffs] == [("dense/kernel:0", 450)]
+
+
+def test_tensors_of_another_dtype_differ(art, tmp_path):
+    """Same bytes, another dtype: the tensor is listed as differing, with no ULP figure."""
+    docs = [art.cell("a"), art.cell("b")]
+    docs[1]["variants"]["default-optimizer"]["tensors"][0]["dtype"] = "int32"
+    docs[1]["variants"]["default-optimizer"]["digest"] = "0" * 64
+    comparison = _variant(_agg(art, tmp_path, docs)).comparisons[0]
+    assert [(d.name, d.max_ulp) for d in comparison.tensor_diffs] == [("dense/kernel:0", None)]

@@ -161,3 +161,101 @@ def test_preflight_on_the_default_matrix(pinned_python: str, root: Path) -> None
     for label in ("ubuntu-24.04", "ubuntu-24.04-arm", "windows-2025", "macos-15-intel"):
         assert " resolves " in rows[label], rows[label]
     assert "[1/" in completed.stderr  # progress
+
+
+CRASHING = """\
+import ctypes, os, sys
+import numpy as np
+import tensorflow as tf
+from repromatrix.contract import TrainingPlan
+
+def build(context):
+    if context.variant.name == "crash":
+        {crash}
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(4,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.arange(32, dtype="float32").reshape(8, 4) / 32
+    return TrainingPlan(model, x, x[:, :1], {{"batch_size": 4, "shuffle": False}})
+"""
+
+CRASH_MATRIX = MATRIX.replace("[variants.only]\n", "[variants.first]\n[variants.crash]\n"
+                              "[variants.last]\n")
+
+
+@pytest.mark.parametrize(("crash", "cause"), [
+    ("sys.exit(3)", "SystemExit: the experiment called sys.exit(3)"),
+    ("os._exit(0)", "the process running crash exited with code 0 before it finished"),
+    ("ctypes.string_at(0)", "the process running crash was killed by SIGSEGV"),
+])
+def test_a_variant_ending_the_process_loses_no_other(crash: str, cause: str, pinned_python: str,
+                                                     root: Path, tmp_path: Path) -> None:
+    """In the default shared process, a variant that exits or crashes is one failed variant with
+    its cause; the variants before and after it are kept, the artifact is written, exit 1."""
+    (tmp_path / "matrix.toml").write_text(CRASH_MATRIX.format(entry="exp.py:build"))
+    (tmp_path / "exp.py").write_text(CRASHING.format(crash=crash))
+    output = tmp_path / "out.json"
+    completed = run(pinned_python, root, tmp_path / "matrix.toml", output,
+                    "--variant", "first", "--variant", "crash", "--variant", "last")
+    assert completed.returncode == 1, completed.stderr[-3000:]
+    variants = json.loads(output.read_text())["variants"]
+    assert variants["first"]["status"] == variants["last"]["status"] == "ok"
+    assert variants["first"]["digest"] == variants["last"]["digest"]  # same seed, same model
+    assert variants["crash"]["status"] == "error"
+    assert variants["crash"]["error"]["message"].startswith(cause)
+    assert f"crash FAILED: {cause}" in completed.stderr
+    if "string_at" in crash:  # the Python stack of the crash is in the log tail
+        assert "in build" in variants["crash"]["error"]["log_tail"]
+
+
+FLOAT64 = """\
+import os
+import numpy as np
+import tensorflow as tf
+from repromatrix.contract import TrainingPlan
+
+
+class Nudge(tf.keras.callbacks.Callback):
+    \"\"\"After the second step, move one weight by 1e-13: far below float32 resolution.\"\"\"
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 1 and os.environ.get("NUDGE"):
+            kernel = self.model.layers[0].kernel  # shape (4, 1)
+            kernel.assign_add(tf.constant([[1e-13], [0.0], [0.0], [0.0]], tf.float64))
+
+
+def build(context):
+    tf.keras.backend.set_floatx("float64")
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(4,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.arange(64, dtype="float64").reshape(16, 4) / 64
+    return TrainingPlan(model, x, x[:, :1], {"batch_size": 2, "shuffle": False,
+                                             "callbacks": [Nudge()]})
+"""
+
+
+def test_float64_weights_below_float32_resolution(pinned_python: str, root: Path,
+                                                  tmp_path: Path) -> None:
+    """The issue's false "bit-identical": float64 weights that differ by 1e-13 after step 2 are two
+    groups, diverging at step 3, with ULP distances in float64 units; tensors say float64."""
+    (tmp_path / "matrix.toml").write_text(MATRIX.format(entry="exp.py:build"))
+    (tmp_path / "exp.py").write_text(FLOAT64)
+    folder = tmp_path / "artifacts"
+    for cell, extra in (("plain", []), ("nudged", ["--env", "NUDGE=1"])):
+        completed = run(pinned_python, root, tmp_path / "matrix.toml", folder / f"{cell}.json",
+                        "--cell", cell, *extra)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+    record = json.loads((folder / "plain.json").read_text())["variants"]["only"]
+    assert {t["dtype"] for t in record["tensors"]} == {"float64"}
+    assert record["trail"]["steps"] == 8
+    completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", str(folder),
+                                "--format", "json"], cwd=root, capture_output=True, text=True,
+                               check=False, env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert completed.returncode == 0, completed.stderr
+    verdict = json.loads(completed.stdout)["variants"]["only"]
+    assert verdict["groups"] == {"A": ["nudged"], "B": ["plain"]} or \
+        verdict["groups"] == {"A": ["plain"], "B": ["nudged"]}
+    comparison = verdict["comparisons"]["B"]
+    assert comparison["first_divergent_step"] == 3
+    # 1e-13 on a weight of magnitude < 1 is hundreds of float64 steps (and 0 float32 steps)
+    assert 50 <= comparison["max_ulp"] < 10**6
+    assert comparison["differing_tensors"][0]["dtype"] == "float64"

@@ -10,12 +10,11 @@ between the two machines and that the train step actually uses).
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass
 from typing import Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from repromatrix.aggregate.escape import clean
-from repromatrix.floats import f32_bits, ulp_distance
+from repromatrix.floats import f32_bits, tensor_max_ulp
 from repromatrix.aggregate.model import (
     CellRecord,
     Loaded,
@@ -49,6 +48,12 @@ class FingerprintDiff:
 class TensorDiff:
     name: str
     max_ulp: Optional[int]  # None when the raw data is not in both artifacts
+    dtype: str = "float32"  # the reference tensor's: max_ulp counts steps of this dtype
+
+    @property
+    def units(self) -> str:
+        """``ULP`` for float32 (as the tables always said), else e.g. ``float64 ULP``."""
+        return "ULP" if self.dtype == "float32" else "%s ULP" % self.dtype
 
 
 @dataclass(frozen=True)
@@ -180,21 +185,6 @@ def _representative(
     return min(members, key=missing)
 
 
-def _float32_words(data: bytes) -> Tuple[int, ...]:
-    return struct.unpack("<%dI" % (len(data) // 4), data[: len(data) // 4 * 4])
-
-
-def tensor_max_ulp(a: bytes, b: bytes) -> Optional[int]:
-    """Largest ULP distance between two equally long float32 buffers (None if lengths differ)."""
-    if len(a) != len(b):
-        return None
-    if a == b:
-        return 0
-    return max(
-        (ulp_distance(x, y) for x, y in zip(_float32_words(a), _float32_words(b))), default=0
-    )
-
-
 def first_divergent_step(ref: Sequence[str], other: Sequence[str]) -> Optional[int]:
     """First index at which two trails differ, over their common prefix; None if none."""
     for index, (a, b) in enumerate(zip(ref, other)):
@@ -278,11 +268,13 @@ def _tensor_diffs(
         seen.add(mine.name)
         other_tensor = theirs.get(mine.name)
         if other_tensor is None:
-            diffs.append(TensorDiff(mine.name, None))
+            diffs.append(TensorDiff(mine.name, None, mine.dtype))
             continue
         ulp = None
-        if mine.data is not None and other_tensor.data is not None:
-            ulp = tensor_max_ulp(mine.data, other_tensor.data)
+        same_dtype = mine.dtype == other_tensor.dtype
+        if mine.data is not None and other_tensor.data is not None and same_dtype:
+            # in the tensor's own units: float64 steps for float64 weights
+            ulp = tensor_max_ulp(mine.data, other_tensor.data, mine.dtype)
             if ulp is not None:
                 overall = ulp if overall is None else max(overall, ulp)
         hashes_differ = (
@@ -290,12 +282,13 @@ def _tensor_diffs(
             and other_tensor.sha256 is not None
             and mine.sha256 != other_tensor.sha256
         )
-        if hashes_differ or (ulp is not None and ulp > 0) or (mine.shape != other_tensor.shape):
-            diffs.append(TensorDiff(mine.name, ulp))
+        if (hashes_differ or (ulp is not None and ulp > 0) or mine.shape != other_tensor.shape
+                or not same_dtype):
+            diffs.append(TensorDiff(mine.name, ulp, mine.dtype))
     for tensor in other.tensors:  # tensors only the other cell has
         if tensor.name not in seen:
             seen.add(tensor.name)
-            diffs.append(TensorDiff(tensor.name, None))
+            diffs.append(TensorDiff(tensor.name, None, tensor.dtype))
     return tuple(diffs), overall
 
 

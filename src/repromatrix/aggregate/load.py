@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from repromatrix.files import UnreadableFile, read_bounded
-from repromatrix.floats import to_f32
+from repromatrix.floats import dtype_itemsize, to_f32
 from repromatrix.aggregate.model import (
     CellRecord,
     Duplicate,
@@ -197,6 +197,11 @@ def _tensor(value: object, where: str, problems: _Problems) -> Optional[TensorRe
         shape = tuple(shape_raw)
     else:
         problems.add("%s: tensor %s has no valid shape" % (where, name))
+    dtype = value.get("dtype", "float32")
+    if not isinstance(dtype, str):
+        problems.add("%s: tensor %s dtype is not a string" % (where, name))
+        dtype = "?"
+    itemsize = dtype_itemsize(dtype) or 1  # an unknown dtype: its data is kept, not measured
     data = None
     if isinstance(value.get("data"), str):
         try:
@@ -206,10 +211,11 @@ def _tensor(value: object, where: str, problems: _Problems) -> Optional[TensorRe
         count = 1
         for dim in shape:
             count *= dim
-        if data is not None and (len(data) % 4 or (shape and len(data) != 4 * count)):
+        if data is not None and (len(data) % itemsize or (shape and len(data) != itemsize * count)):
             problems.add("%s: tensor %s data does not match its shape" % (where, name))
             data = None
-    return TensorRecord(name=name, shape=shape, sha256=_str_or_none(value.get("sha256")), data=data)
+    return TensorRecord(name=name, shape=shape, sha256=_str_or_none(value.get("sha256")), data=data,
+                        dtype=dtype)
 
 
 def _trail(value: object, where: str, problems: _Problems) -> Optional[Trail]:

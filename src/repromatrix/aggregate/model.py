@@ -119,7 +119,8 @@ class TensorRecord:
     name: str
     shape: Tuple[int, ...]
     sha256: Optional[str]
-    data: Optional[bytes]  # little-endian float32, already base64-decoded
+    data: Optional[bytes]  # little-endian bytes of ``dtype``, already base64-decoded
+    dtype: str = "float32"  # the artifact's "dtype" (first artifacts: always float32)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ def _comparison(c: Comparison) -> Dict[str, Any]:
         "suspect_ops": list(c.suspect_ops),
         "differs_but_unused_ops": list(c.unused_ops),
         "probe_compared": c.probe_compared,
-        "differing_tensors": [{"name": d.name, "max_ulp": d.max_ulp} for d in c.tensor_diffs],
+        "differing_tensors": [
+            {"name": d.name, "max_ulp": d.max_ulp, "dtype": d.dtype} for d in c.tensor_diffs
+        ],
         "fingerprint_differences": [
             {"key": d.key, "reference": leaf_value(d.reference), "other": leaf_value(d.other)}
             for d in c.fingerprint_diffs

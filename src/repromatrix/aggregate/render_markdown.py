@@ -189,7 +189,9 @@ def tensor_details(result: VariantResult, comparison: Comparison) -> str:
         return ""
     rows = ["| tensor | max ULP distance |", "| --- | --- |"]
     for diff in comparison.tensor_diffs[:MAX_LIST_ITEMS]:
-        rows.append("| %s | %s |" % (md(diff.name), "-" if diff.max_ulp is None else diff.max_ulp))
+        ulp = "-" if diff.max_ulp is None else diff.max_ulp
+        units = "" if diff.dtype == "float32" else " (%s)" % md(diff.dtype)
+        rows.append("| %s | %s%s |" % (md(diff.name), ulp, units))
     if len(comparison.tensor_diffs) > MAX_LIST_ITEMS:
         rows.append("| ... %d more | |" % (len(comparison.tensor_diffs) - MAX_LIST_ITEMS))
     summary = "%s: %s vs %s, %s whose bytes differ" % (

@@ -52,7 +52,8 @@ def _comparison_lines(result: VariantResult, c: Comparison) -> List[str]:
     ]
     if c.tensor_diffs:
         names = [
-            "%s (%s ULP)" % (terminal(d.name, 100), "?" if d.max_ulp is None else d.max_ulp)
+            "%s (%s %s)"
+            % (terminal(d.name, 100), "?" if d.max_ulp is None else d.max_ulp, terminal(d.units, 40))
             for d in c.tensor_diffs
         ]
         lines.append("    tensors whose bytes differ: " + ", ".join(_limited(names)))
