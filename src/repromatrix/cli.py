@@ -54,6 +54,12 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--emulate", metavar="MODEL",
                         help="run under qemu-x86_64 emulating this CPU model (e.g. Haswell)")
     parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
+    trace = parser.add_mutually_exclusive_group()
+    trace.add_argument("--trace-steps", type=int, default=2, metavar="K",
+                       help="record every op's output of the first K training steps in a short "
+                       "extra pass per variant, for the aggregator's root cause (default: 2; 0: none)")
+    trace.add_argument("--trace-step", type=positive, metavar="N",
+                       help="trace only training step N (e.g. a first divergent step beyond K)")
     parser.set_defaults(func=_run)
 
 
@@ -72,8 +78,13 @@ def _run(args: argparse.Namespace) -> int:
         process_per_variant=args.process_per_variant,
         emulated=args.emulated,
         env=dict(args.env),
+        trace_steps=args.trace_steps,
+        trace_step=args.trace_step,
     )
     from repromatrix.matrix import ID_PATTERN
+
+    if args.trace_steps < 0:
+        raise UsageError(f"--trace-steps {args.trace_steps}: must be 0 or more")
 
     if not ID_PATTERN.match(request.cell):
         raise UsageError(f"--cell {request.cell!r}: use letters, digits, '.', '_' and '-' only")

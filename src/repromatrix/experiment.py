@@ -106,7 +106,8 @@ def result_fields(before: list[np.float32] | None, after: list[np.float32],
     }
 
 
-def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool = True) -> dict[str, Any]:
+def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool = True,
+                trace: Any = None) -> dict[str, Any]:
     """Train one variant exactly as the report did and describe the result."""
     tf = tensorflow_module()
     # A fresh Keras graph state per variant, so that running variants one after another in one
@@ -130,6 +131,10 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     }
     if recorder is not None:
         record["trail"] = recorder.result()
+    if trace is not None:  # an optrace.TraceRequest: the short traced pass, after the main run
+        from repromatrix import optrace
+
+        record["op_trace"] = optrace.builtin_trace(variant, data, seed, trace, record.get("trail"))
     return record
 
 

@@ -10,12 +10,14 @@ between the two machines and that the train step actually uses).
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass
 from typing import Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
+from repromatrix.aggregate.differences import ElementStats, element_stats
 from repromatrix.aggregate.escape import clean
-from repromatrix.floats import f32_bits, ulp_distance
+from repromatrix.aggregate.likely_causes import LikelyCause, causes_summary, likely_causes
+from repromatrix.aggregate.root_cause import RootCause, find_root_cause, rerun_command
+from repromatrix.floats import f32_bits
 from repromatrix.aggregate.model import (
     CellRecord,
     Loaded,
@@ -49,6 +51,10 @@ class FingerprintDiff:
 class TensorDiff:
     name: str
     max_ulp: Optional[int]  # None when the raw data is not in both artifacts
+    # Beside the ULP distance (which skips elements that cross zero): the largest absolute and
+    # relative element difference, None when the raw data is not in both artifacts.
+    max_abs: Optional[float] = None
+    max_rel: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class Comparison:
     fingerprint_diffs: Tuple[FingerprintDiff, ...]
     series: Optional[Series]
     notes: Tuple[str, ...]
+    root_cause: Optional[RootCause] = None  # from the op traces (root_cause.py)
+    likely_causes: Tuple[LikelyCause, ...] = ()  # known numeric causes in the fingerprint
 
 
 @dataclass(frozen=True)
@@ -180,19 +188,15 @@ def _representative(
     return min(members, key=missing)
 
 
-def _float32_words(data: bytes) -> Tuple[int, ...]:
-    return struct.unpack("<%dI" % (len(data) // 4), data[: len(data) // 4 * 4])
-
-
 def tensor_max_ulp(a: bytes, b: bytes) -> Optional[int]:
-    """Largest ULP distance between two equally long float32 buffers (None if lengths differ)."""
+    """Largest ULP distance between two equally long float32 buffers (None if lengths differ, or
+    if every differing element crosses zero, where a ULP distance means nothing: differences.py)."""
     if len(a) != len(b):
         return None
     if a == b:
         return 0
-    return max(
-        (ulp_distance(x, y) for x, y in zip(_float32_words(a), _float32_words(b))), default=0
-    )
+    stats = element_stats(a, b, "float32")
+    return None if stats is None else stats.max_ulp
 
 
 def first_divergent_step(ref: Sequence[str], other: Sequence[str]) -> Optional[int]:
@@ -262,6 +266,10 @@ def fingerprint_diffs(ref: CellRecord, other: CellRecord) -> Tuple[FingerprintDi
     )
 
 
+def _abs_rel(stats: Optional[ElementStats]) -> Tuple[Optional[float], Optional[float]]:
+    return (None, None) if stats is None else (stats.max_abs, stats.max_rel)
+
+
 def _tensor_diffs(
     ref: VariantRecord, other: VariantRecord
 ) -> Tuple[Tuple[TensorDiff, ...], Optional[int]]:
@@ -281,8 +289,10 @@ def _tensor_diffs(
             diffs.append(TensorDiff(mine.name, None))
             continue
         ulp = None
+        stats = None
         if mine.data is not None and other_tensor.data is not None:
-            ulp = tensor_max_ulp(mine.data, other_tensor.data)
+            stats = element_stats(mine.data, other_tensor.data, "float32")
+            ulp = None if stats is None else (stats.max_ulp if stats.differing else 0)
             if ulp is not None:
                 overall = ulp if overall is None else max(overall, ulp)
         hashes_differ = (
@@ -290,8 +300,10 @@ def _tensor_diffs(
             and other_tensor.sha256 is not None
             and mine.sha256 != other_tensor.sha256
         )
-        if hashes_differ or (ulp is not None and ulp > 0) or (mine.shape != other_tensor.shape):
-            diffs.append(TensorDiff(mine.name, ulp))
+        if hashes_differ or (stats is not None and stats.differing) or (
+            mine.shape != other_tensor.shape
+        ):
+            diffs.append(TensorDiff(mine.name, ulp, *(_abs_rel(stats))))
     for tensor in other.tensors:  # tensors only the other cell has
         if tensor.name not in seen:
             seen.add(tensor.name)
@@ -376,6 +388,10 @@ def compare_pair(
         set(ref.train_step_ops) | set(other.train_step_ops),
         notes,
     )
+    blame = find_root_cause(ref.op_trace, other.op_trace, (ref_cell.cell, other_cell.cell), first,
+                            rerun_command(ref.name, ref_cell.cell, other_cell.cell))
+    notes.extend(blame.notes)
+    differences = fingerprint_diffs(ref_cell, other_cell)
     return Comparison(
         letter=letter_,
         representative=other_cell.cell,
@@ -387,9 +403,11 @@ def compare_pair(
         unused_ops=unused,
         probe_compared=probed,
         tensor_diffs=tensor_diffs,
-        fingerprint_diffs=fingerprint_diffs(ref_cell, other_cell),
+        fingerprint_diffs=differences,
         series=divergence_series(letter_, ref, other),
         notes=tuple(notes),
+        root_cause=blame.root,
+        likely_causes=likely_causes(differences),
     )
 
 
@@ -425,6 +443,11 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> Tuple[str,
         why = "no probed op differs"
     else:
         why = ""
+    if comparison.root_cause is not None:  # the trace's proof outranks the probe's heuristic
+        root = comparison.root_cause
+        why = "root cause: %s at step %d" % (root.op_type, root.step) + (
+            " (likely: %s)" % causes_summary(comparison.likely_causes)
+            if comparison.likely_causes else "")
     return what, why
 
 

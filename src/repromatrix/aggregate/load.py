@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from repromatrix.floats import to_f32
+from repromatrix.aggregate.root_cause import parse_op_trace
 from repromatrix.aggregate.model import (
     CellRecord,
     Duplicate,
@@ -335,6 +336,7 @@ def _variant(name: str, value: object, kind: str, problems: _Problems) -> Varian
         # Present but unusable gives an empty probe (no suspects named) rather than falling
         # back to the cell's probe, which was run in a different environment.
         probe=None if value.get("probe") is None else _probe(value["probe"], problems, where),
+        op_trace=parse_op_trace(value.get("op_trace"), where, problems.add),
     )
 
 

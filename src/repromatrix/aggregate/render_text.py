@@ -13,6 +13,7 @@ from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
 from repromatrix.aggregate.escape import terminal
 from repromatrix.floats import format_vector
 from repromatrix.aggregate.table import Table, build_table, counts, fingerprint_values, plural
+from repromatrix.aggregate.blame_text import blame_lines, tensor_figures
 
 MAX_LIST_ITEMS = 40
 
@@ -50,9 +51,10 @@ def _comparison_lines(result: VariantResult, c: Comparison) -> List[str]:
         "    suspects: %s; differ but unused: %s"
         % (terminal(", ".join(c.suspect_ops) or "-"), terminal(", ".join(c.unused_ops) or "-")),
     ]
+    lines.extend("    " + terminal(line, 600) for line in blame_lines(c))
     if c.tensor_diffs:
         names = [
-            "%s (%s ULP)" % (terminal(d.name, 100), "?" if d.max_ulp is None else d.max_ulp)
+            "%s (%s)" % (terminal(d.name, 100), tensor_figures(d.max_ulp, d.max_abs, d.max_rel))
             for d in c.tensor_diffs
         ]
         lines.append("    tensors whose bytes differ: " + ", ".join(_limited(names)))
