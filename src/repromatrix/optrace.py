@@ -143,7 +143,42 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
                 data.setdefault(record["sha256"], base64.b64encode(raw).decode("ascii"))
             latest[(trace.graph_id, trace.op_name, int(trace.output_slot))] = len(records)
             records.append(record)
-    return {"records": records, "data": data, "truncated": truncated, "calls": len(calls)}
+    return {"records": canonical_order(records), "data": data, "truncated": truncated,
+            "calls": len(calls)}
+
+
+def canonical_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records in a deterministic execution order: per step, a topological order of the
+    data dependencies with ties broken by (graph, op name, slot), so that independent ops that
+    the executor ran in another order give the same artifact bytes; inputs renumbered."""
+    import heapq
+
+    order: list[int] = []
+    for step in sorted({r["step"] for r in records}):
+        members = [i for i, r in enumerate(records) if r["step"] == step]
+        waiting = {i: 0 for i in members}
+        consumers: dict[int, list[int]] = {i: [] for i in members}
+        for i in members:
+            for source in records[i]["inputs"]:
+                if isinstance(source, int) and source in waiting:
+                    waiting[i] += 1
+                    consumers[source].append(i)
+
+        def key(i: int) -> tuple[str, str, int, int]:
+            return (records[i]["graph"], records[i]["op_name"], records[i]["slot"], i)
+
+        ready = [key(i) for i in members if waiting[i] == 0]
+        heapq.heapify(ready)
+        while ready:
+            index = heapq.heappop(ready)[3]
+            order.append(index)
+            for consumer in consumers[index]:
+                waiting[consumer] -= 1
+                if waiting[consumer] == 0:
+                    heapq.heappush(ready, key(consumer))
+    position = {old: new for new, old in enumerate(order)}
+    return [{**records[i], "inputs": [position[x] if isinstance(x, int) else x
+                                      for x in records[i]["inputs"]]} for i in order]
 
 
 def builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,

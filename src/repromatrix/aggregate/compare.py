@@ -279,6 +279,7 @@ def _tensor_diffs(
         theirs.setdefault(tensor.name, tensor)
     diffs: List[TensorDiff] = []
     overall: Optional[int] = None
+    compared_equal = False
     seen: Set[str] = set()
     for mine in ref.tensors:
         if mine.name in seen:
@@ -293,8 +294,10 @@ def _tensor_diffs(
         if mine.data is not None and other_tensor.data is not None:
             stats = element_stats(mine.data, other_tensor.data, "float32")
             ulp = None if stats is None else (stats.max_ulp if stats.differing else 0)
-            if ulp is not None:
+            if ulp is not None and stats is not None and stats.differing:
                 overall = ulp if overall is None else max(overall, ulp)
+            elif ulp == 0:
+                compared_equal = True
         hashes_differ = (
             mine.sha256 is not None
             and other_tensor.sha256 is not None
@@ -308,6 +311,8 @@ def _tensor_diffs(
         if tensor.name not in seen:
             seen.add(tensor.name)
             diffs.append(TensorDiff(tensor.name, None))
+    if overall is None and compared_equal and not any(d.max_abs is not None for d in diffs):
+        overall = 0  # raw data compared and equal (a difference across zero has no ULP figure)
     return tuple(diffs), overall
 
 
