@@ -27,3 +27,16 @@ def test_trace_window_and_graph_names() -> None:
     assert graph_name("__inference_train_function_1297") == "train_function"
     assert graph_name("train_function") == "train_function"
     assert graph_name(None) == ""
+
+
+def test_trace_options_are_checked_before_any_work(capsys) -> None:
+    from repromatrix import cli
+
+    assert cli.main(["run", "--trace-steps", "-1"]) == 2
+    assert "--trace-steps -1: must be 0 or more" in capsys.readouterr().err
+    try:
+        cli.main(["run", "--trace-steps", "3", "--trace-step", "5"])
+    except SystemExit as exit_:  # argparse: mutually exclusive
+        assert exit_.code == 2
+    else:
+        raise AssertionError("--trace-steps with --trace-step was accepted")

@@ -85,7 +85,6 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.trace_steps < 0:
         raise UsageError(f"--trace-steps {args.trace_steps}: must be 0 or more")
-
     if not ID_PATTERN.match(request.cell):
         raise UsageError(f"--cell {request.cell!r}: use letters, digits, '.', '_' and '-' only")
     if args.emulate and not args.emulated:
