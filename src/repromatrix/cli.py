@@ -56,6 +56,12 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--emulate", metavar="MODEL",
                         help="run under qemu-x86_64 emulating this CPU model (e.g. Haswell)")
     parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
+    trace = parser.add_mutually_exclusive_group()
+    trace.add_argument("--trace-steps", type=int, default=2, metavar="K",
+                       help="record every op's output of the first K training steps in a short "
+                       "extra pass per variant, for the aggregator's root cause (default: 2; 0: none)")
+    trace.add_argument("--trace-step", type=positive, metavar="N",
+                       help="trace only training step N (e.g. a first divergent step beyond K)")
     parser.set_defaults(func=_run)
 
 
@@ -81,7 +87,11 @@ def _run(args: argparse.Namespace) -> int:
         process_per_variant=args.process_per_variant,
         emulated=args.emulated,
         env=dict(args.env),
+        trace_steps=args.trace_steps,
+        trace_step=args.trace_step,
     )
+    if args.trace_steps < 0:
+        raise UsageError(f"--trace-steps {args.trace_steps}: must be 0 or more")
     if args.emulate and not args.emulated:
         prepare(request)  # bad data or variants fail here, not after a slow emulated start
         return _run_emulated(args, request.output)

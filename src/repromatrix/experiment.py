@@ -119,9 +119,9 @@ def training_progress(model: Any, steps: int, log: Log) -> Any:
 
 
 def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool = True,
-                log: Log = None) -> dict[str, Any]:
+                log: Log = None, trace: Any = None) -> dict[str, Any]:
     """Train one variant exactly as the report did and describe the result; ``log`` receives
-    progress lines during a long training."""
+    progress lines during a long training, ``trace`` asks for the short traced pass."""
     tf = tensorflow_module()
     # A fresh Keras graph state per variant, so that running variants one after another in one
     # process gives the same weights as running each in its own process (tested).
@@ -145,6 +145,10 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     }
     if recorder is not None:
         record["trail"] = recorder.result()
+    if trace is not None:  # an optrace.TraceRequest: the short traced pass, after the main run
+        from repromatrix import optrace
+
+        record["op_trace"] = optrace.builtin_trace(variant, data, seed, trace, record.get("trail"))
     return record
 
 

@@ -105,24 +105,6 @@ def dtype_itemsize(dtype: str) -> Optional[int]:
     return None if layout is None else layout.itemsize
 
 
-def tensor_max_ulp(a: bytes, b: bytes, dtype: str = "float32") -> Optional[int]:
-    """Largest distance between two equally long little-endian buffers of ``dtype``, in units of
-    that dtype: float steps for floats (float64 steps for float64), value differences for integers.
-    None if the lengths differ or the dtype is unknown."""
-    layout = LAYOUTS.get(dtype)
-    if layout is None or len(a) != len(b) or len(a) % layout.itemsize:
-        return None
-    if a == b:
-        return 0
-    count = len(a) // struct.calcsize("<" + layout.code)
-    fmt = "<%d%s" % (count, layout.code)
-    pairs = zip(struct.unpack(fmt, a), struct.unpack(fmt, b))
-    width = layout.float_width
-    if width is None:
-        return max(abs(x - y) for x, y in pairs)
-    return max(ulp_distance(x, y, width) for x, y in pairs)
-
-
 def _rounding_interval(bits: int) -> Tuple[Decimal, Decimal, bool]:
     """(low, high, even) such that a decimal in (low, high) parses back to the positive
     finite float32 ``bits``; on the bounds themselves only if the mantissa is even."""

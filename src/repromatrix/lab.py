@@ -38,7 +38,7 @@ def cell_command(python: str, matrix_path: str, lab: Lab, cell: LabCell, output:
                "--rows", str(rows), "--output", str(output)]
     for variant in lab.variants:
         command += ["--variant", variant]
-    for name, value in sorted(lab.env.items()):
+    for name, value in sorted({**lab.env, **cell.env}.items()):  # a cell's own env wins
         command += ["--env", f"{name}={value}"]
     if cell.emulate:
         command += ["--emulate", cell.emulate]

@@ -206,6 +206,7 @@ class Excluded:
 class LabCell:
     id: str
     emulate: str | None = None  # a qemu CPU model name
+    env: Mapping[str, str] = field(default_factory=dict)  # over [lab].env, for this cell only
 
 
 @dataclass(frozen=True)
@@ -511,12 +512,14 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
         if not isinstance(table, dict):
             problems.add(cell_where, f"expected a table, got {describe(table)}")
             continue
-        check_keys(table, ("id", "emulate"), cell_where, problems)
+        check_keys(table, ("id", "emulate", "env"), cell_where, problems)
         cell_id = typed_value(table, "id", str, cell_where, problems, default="", required=True)
         if cell_id and not is_id(cell_id):
             problems.add(cell_where + ("id",), "an id may use letters, digits, '.', '_' and '-' only")
         emulate = typed_value(table, "emulate", str, cell_where, problems)
-        cells.append(LabCell(id=cell_id, emulate=emulate))
+        cell_env = string_table(typed_value(table, "env", dict, cell_where, problems),
+                                cell_where + ("env",), problems)
+        cells.append(LabCell(id=cell_id, emulate=emulate, env=cell_env))
     if not cells:
         problems.add(where + ("cells",), "the lab needs at least one [[lab.cells]]")
     if len({c.id for c in cells}) != len(cells):

@@ -55,6 +55,8 @@ class CellRequest:
     process_per_variant: bool = False
     emulated: str | None = None  # the qemu CPU model when this process runs under emulation
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the whole cell
+    trace_steps: int = 2  # op trace of the first K steps (optrace.py); 0: none
+    trace_step: int | None = None  # or of this one step only
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -214,7 +216,10 @@ def _train(request: CellRequest, prepared: Prepared, variant: Variant, user_func
         assert prepared.dataset is not None  # the built-in experiment always has data
         log(f"{request.cell}: training {variant.name} "
             f"({prepared.dataset.rows} steps, optimizer {variant.optimizer})")
-        return experiment.run_variant(variant, prepared.dataset, seed, log=progress)
+        from repromatrix.optrace import TraceRequest
+
+        return experiment.run_variant(variant, prepared.dataset, seed, log=progress,
+                                      trace=TraceRequest(request.trace_steps, request.trace_step))
     log(f"{request.cell}: training {variant.name} ({prepared.entry.text})")
     return experiment.run_user_variant(user_function, prepared.entry.text, variant,
                                        prepared.dataset, seed, rows=request.rows, log=progress)

@@ -13,8 +13,11 @@ import math
 from dataclasses import dataclass
 from typing import Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
+from repromatrix.aggregate.differences import ElementStats, element_dtype, element_stats
 from repromatrix.aggregate.escape import clean
-from repromatrix.floats import f32_bits, tensor_max_ulp
+from repromatrix.aggregate.likely_causes import LikelyCause, causes_summary, likely_causes
+from repromatrix.aggregate.root_cause import RootCause, find_root_cause, rerun_command
+from repromatrix.floats import f32_bits
 from repromatrix.aggregate.model import (
     CellRecord,
     Loaded,
@@ -49,11 +52,15 @@ class TensorDiff:
     name: str
     max_ulp: Optional[int]  # None when the raw data is not in both artifacts
     dtype: str = "float32"  # the reference tensor's: max_ulp counts steps of this dtype
+    # Beside the ULP distance (which skips elements that cross zero): the largest absolute and
+    # relative element difference, None when the raw data is not in both artifacts.
+    max_abs: Optional[float] = None
+    max_rel: Optional[float] = None
 
     @property
     def units(self) -> str:
         """``ULP`` for float32 (as the tables always said), else e.g. ``float64 ULP``."""
-        return "ULP" if self.dtype == "float32" else "%s ULP" % self.dtype
+        return "ULP" if self.dtype == "float32" else "%s ULP" % element_dtype(self.dtype)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class Comparison:
     fingerprint_diffs: Tuple[FingerprintDiff, ...]
     series: Optional[Series]
     notes: Tuple[str, ...]
+    root_cause: Optional[RootCause] = None  # from the op traces (root_cause.py)
+    likely_causes: Tuple[LikelyCause, ...] = ()  # known numeric causes in the fingerprint
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,17 @@ def _representative(
     return min(members, key=missing)
 
 
+def tensor_max_ulp(a: bytes, b: bytes, dtype: str = "float32") -> Optional[int]:
+    """Largest ULP distance between two equally long buffers of ``dtype``, in that dtype's own
+    steps (float64 steps for float64; value differences for integers). None if the lengths
+    differ, the dtype is unknown, or every differing element crosses zero, where a ULP distance
+    means nothing (differences.py)."""
+    stats = element_stats(a, b, dtype)
+    if stats is None:
+        return None
+    return 0 if not stats.differing else stats.max_ulp
+
+
 def first_divergent_step(ref: Sequence[str], other: Sequence[str]) -> Optional[int]:
     """First index at which two trails differ, over their common prefix; None if none."""
     for index, (a, b) in enumerate(zip(ref, other)):
@@ -252,6 +272,10 @@ def fingerprint_diffs(ref: CellRecord, other: CellRecord) -> Tuple[FingerprintDi
     )
 
 
+def _abs_rel(stats: Optional[ElementStats]) -> Tuple[Optional[float], Optional[float]]:
+    return (None, None) if stats is None else (stats.max_abs, stats.max_rel)
+
+
 def _tensor_diffs(
     ref: VariantRecord, other: VariantRecord
 ) -> Tuple[Tuple[TensorDiff, ...], Optional[int]]:
@@ -261,6 +285,7 @@ def _tensor_diffs(
         theirs.setdefault(tensor.name, tensor)
     diffs: List[TensorDiff] = []
     overall: Optional[int] = None
+    compared_equal = False
     seen: Set[str] = set()
     for mine in ref.tensors:
         if mine.name in seen:
@@ -272,23 +297,29 @@ def _tensor_diffs(
             continue
         ulp = None
         same_dtype = mine.dtype == other_tensor.dtype
+        stats = None
         if mine.data is not None and other_tensor.data is not None and same_dtype:
             # in the tensor's own units: float64 steps for float64 weights
-            ulp = tensor_max_ulp(mine.data, other_tensor.data, mine.dtype)
-            if ulp is not None:
+            stats = element_stats(mine.data, other_tensor.data, mine.dtype)
+            ulp = None if stats is None else (stats.max_ulp if stats.differing else 0)
+            if ulp is not None and stats is not None and stats.differing:
                 overall = ulp if overall is None else max(overall, ulp)
+            elif ulp == 0:
+                compared_equal = True
         hashes_differ = (
             mine.sha256 is not None
             and other_tensor.sha256 is not None
             and mine.sha256 != other_tensor.sha256
         )
-        if (hashes_differ or (ulp is not None and ulp > 0) or mine.shape != other_tensor.shape
-                or not same_dtype):
-            diffs.append(TensorDiff(mine.name, ulp, mine.dtype))
+        if (hashes_differ or (stats is not None and stats.differing)
+                or mine.shape != other_tensor.shape or not same_dtype):
+            diffs.append(TensorDiff(mine.name, ulp, mine.dtype, *(_abs_rel(stats))))
     for tensor in other.tensors:  # tensors only the other cell has
         if tensor.name not in seen:
             seen.add(tensor.name)
             diffs.append(TensorDiff(tensor.name, None, tensor.dtype))
+    if overall is None and compared_equal and not any(d.max_abs is not None for d in diffs):
+        overall = 0  # raw data compared and equal (a difference across zero has no ULP figure)
     return tuple(diffs), overall
 
 
@@ -369,6 +400,10 @@ def compare_pair(
         set(ref.train_step_ops) | set(other.train_step_ops),
         notes,
     )
+    blame = find_root_cause(ref.op_trace, other.op_trace, (ref_cell.cell, other_cell.cell), first,
+                            rerun_command(ref.name, ref_cell.cell, other_cell.cell))
+    notes.extend(blame.notes)
+    differences = fingerprint_diffs(ref_cell, other_cell)
     return Comparison(
         letter=letter_,
         representative=other_cell.cell,
@@ -380,9 +415,11 @@ def compare_pair(
         unused_ops=unused,
         probe_compared=probed,
         tensor_diffs=tensor_diffs,
-        fingerprint_diffs=fingerprint_diffs(ref_cell, other_cell),
+        fingerprint_diffs=differences,
         series=divergence_series(letter_, ref, other),
         notes=tuple(notes),
+        root_cause=blame.root,
+        likely_causes=likely_causes(differences),
     )
 
 
@@ -418,6 +455,11 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> Tuple[str,
         why = "no probed op differs"
     else:
         why = ""
+    if comparison.root_cause is not None:  # the trace's proof outranks the probe's heuristic
+        root = comparison.root_cause
+        why = "root cause: %s at step %d" % (root.op_type, root.step) + (
+            " (likely: %s)" % causes_summary(comparison.likely_causes)
+            if comparison.likely_causes else "")
     return what, why
 
 

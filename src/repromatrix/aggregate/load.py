@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from repromatrix.files import UnreadableFile, read_bounded
 from repromatrix.floats import dtype_itemsize, to_f32
+from repromatrix.aggregate.root_cause import parse_op_trace
 from repromatrix.aggregate.model import (
     CellRecord,
     Duplicate,
@@ -342,6 +343,7 @@ def _variant(name: str, value: object, kind: str, problems: _Problems) -> Varian
         # Present but unusable gives an empty probe (no suspects named) rather than falling
         # back to the cell's probe, which was run in a different environment.
         probe=None if value.get("probe") is None else _probe(value["probe"], problems, where),
+        op_trace=parse_op_trace(value.get("op_trace"), where, problems.add),
     )
 
 

@@ -144,6 +144,7 @@ class VariantRecord:
     # Probe results of the variant's own process (run with a different environment), or None
     # when the artifact has none: then the cell's top-level probe applies.
     probe: Optional[Tuple["ProbeRecord", ...]] = None
+    op_trace: Optional[Any] = None  # root_cause.OpTrace: every op output of the traced steps
 
     @property
     def has_digest(self) -> bool:

@@ -12,6 +12,8 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
+from repromatrix.aggregate.likely_causes import likely_causes_json
+from repromatrix.aggregate.root_cause import root_cause_json
 from repromatrix.artifact import json_safe
 from repromatrix.floats import f32_bits, format_f32
 from repromatrix.aggregate.model import CellRecord, leaf_value, settings_value
@@ -68,6 +70,12 @@ def _cell(cell: CellRecord, agg: Aggregate, status: str) -> Dict[str, Any]:
     }
 
 
+def _finite_values(record: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if record is None:
+        return None
+    return {k: _finite(v) if isinstance(v, float) else v for k, v in record.items()}
+
+
 def _comparison(c: Comparison) -> Dict[str, Any]:
     return {
         "representative": c.representative,
@@ -79,8 +87,12 @@ def _comparison(c: Comparison) -> Dict[str, Any]:
         "differs_but_unused_ops": list(c.unused_ops),
         "probe_compared": c.probe_compared,
         "differing_tensors": [
-            {"name": d.name, "max_ulp": d.max_ulp, "dtype": d.dtype} for d in c.tensor_diffs
+            {"name": d.name, "max_ulp": d.max_ulp, "dtype": d.dtype,
+             "max_abs_diff": _finite(d.max_abs), "max_rel_diff": _finite(d.max_rel)}
+            for d in c.tensor_diffs
         ],
+        "root_cause": _finite_values(root_cause_json(c.root_cause)),
+        "likely_causes": likely_causes_json(c.likely_causes),
         "fingerprint_differences": [
             {"key": d.key, "reference": leaf_value(d.reference), "other": leaf_value(d.other)}
             for d in c.fingerprint_diffs

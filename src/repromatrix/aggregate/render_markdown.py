@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import List, Optional, Sequence
 
 from repromatrix.aggregate import chart
+from repromatrix.aggregate.blame_text import blame_lines, tensor_figures
 from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
 from repromatrix.aggregate.escape import md, md_pre
 from repromatrix.floats import format_vector
@@ -173,6 +174,13 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
                 md(_ops(c.suspect_ops)),
                 md(_ops(c.unused_ops)),
             )
+    blame = [
+        "%s vs %s: %s" % (c.letter, result.groups[0].letter, line)
+        for c in result.comparisons
+        for line in blame_lines(c)
+    ]
+    if blame:
+        body += "\n" + _bullets(blame)
     notes = list(result.notes) + [
         "%s vs %s: %s" % (c.letter, result.groups[0].letter, n)
         for c in result.comparisons
@@ -187,11 +195,10 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
 def tensor_details(result: VariantResult, comparison: Comparison) -> str:
     if not comparison.tensor_diffs:
         return ""
-    rows = ["| tensor | max ULP distance |", "| --- | --- |"]
+    rows = ["| tensor | max ULP distance (largest abs, rel difference) |", "| --- | --- |"]
     for diff in comparison.tensor_diffs[:MAX_LIST_ITEMS]:
-        ulp = "-" if diff.max_ulp is None else diff.max_ulp
-        units = "" if diff.dtype == "float32" else " (%s)" % md(diff.dtype)
-        rows.append("| %s | %s%s |" % (md(diff.name), ulp, units))
+        rows.append("| %s | %s |" % (md(diff.name), md(tensor_figures(
+            diff.max_ulp, diff.max_abs, diff.max_rel, diff.units))))
     if len(comparison.tensor_diffs) > MAX_LIST_ITEMS:
         rows.append("| ... %d more | |" % (len(comparison.tensor_diffs) - MAX_LIST_ITEMS))
     summary = "%s: %s vs %s, %s whose bytes differ" % (

@@ -13,6 +13,7 @@ from repromatrix.aggregate.compare import Aggregate, Comparison, VariantResult
 from repromatrix.aggregate.escape import terminal
 from repromatrix.floats import format_vector
 from repromatrix.aggregate.table import Table, build_table, counts, fingerprint_values, plural
+from repromatrix.aggregate.blame_text import blame_lines, tensor_figures
 
 MAX_LIST_ITEMS = 40
 
@@ -50,10 +51,11 @@ def _comparison_lines(result: VariantResult, c: Comparison) -> List[str]:
         "    suspects: %s; differ but unused: %s"
         % (terminal(", ".join(c.suspect_ops) or "-"), terminal(", ".join(c.unused_ops) or "-")),
     ]
+    lines.extend("    " + terminal(line, 600) for line in blame_lines(c))
     if c.tensor_diffs:
         names = [
-            "%s (%s %s)"
-            % (terminal(d.name, 100), "?" if d.max_ulp is None else d.max_ulp, terminal(d.units, 40))
+            "%s (%s)" % (terminal(d.name, 100),
+                         terminal(tensor_figures(d.max_ulp, d.max_abs, d.max_rel, d.units), 160))
             for d in c.tensor_diffs
         ]
         lines.append("    tensors whose bytes differ: " + ", ".join(_limited(names)))
