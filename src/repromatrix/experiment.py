@@ -113,13 +113,14 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     # process gives the same weights as running each in its own process (tested).
     tf.keras.backend.clear_session()
     reset_seeds(seed)
+    seed_keras3(seed)
     model = build_model(data.features)
     before = weight_sums(model)
     compile_model(model, variant.optimizer)
-    recorder = TrailRecorder(model, steps=data.rows) if record_trail else None
+    recorder = trail_recorder(model, steps=data.rows) if record_trail else None
     history = model.fit(x=data.x, y=data.y, batch_size=1, epochs=1, verbose=0, shuffle=False)
     after = weight_sums(model)
-    weights = [(w.name, w.numpy()) for w in model.weights]
+    weights = [(_weight_name(w), w.numpy()) for w in model.weights]
     loss = np.float32(history.history["loss"][-1])
     record: dict[str, Any] = {
         "status": "ok",
@@ -133,7 +134,16 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     return record
 
 
-def train_step_ops_of(model: Any, recorder: TrailRecorder | None, n_features: int) -> list[str]:
+def trail_recorder(model: Any, steps: int) -> Any:
+    """Keras 2's recorder, or Keras 3's (``keras3.py``); both wrap the compiled train step."""
+    from repromatrix import keras3
+
+    if keras3.keras_major(keras_version()) >= 3:
+        return keras3.Keras3TrailRecorder(model, steps=steps)
+    return TrailRecorder(model, steps=steps)
+
+
+def train_step_ops_of(model: Any, recorder: Any, n_features: int) -> list[str]:
     if recorder is not None:
         recorder.restore()  # trace the report's own train step, not the recording wrapper
     return train_step_ops(model, n_features)
@@ -204,15 +214,10 @@ def _build(model: Any, x: Any) -> None:
         pass
 
 
-def _start_trail(model: Any, steps: int) -> tuple[TrailRecorder | None, str | None]:
+def _start_trail(model: Any, steps: int) -> tuple[Any, str | None]:
     """The recorder, or why there is none (e.g. non-float32 weights, a Keras it cannot wrap)."""
-    version = keras_version()
-    if version.split(".")[0] not in ("", "1", "2"):
-        # The recorder wraps Keras 2's train_step; on Keras 3 a failure would only show inside
-        # fit and cost the whole variant, so the trail is left out rather than risked.
-        return None, f"the trail recorder supports Keras 2 only; this is Keras {version}"
     try:
-        return TrailRecorder(model, steps=steps), None
+        return trail_recorder(model, steps=steps), None
     except Exception as error:  # noqa: BLE001 - a missing trail must not cost the whole result
         return None, f"trail recorder unavailable: {type(error).__name__}: {error}".splitlines()[0]
 
@@ -240,7 +245,7 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     weights = [(_weight_name(w), np.asarray(w.numpy())) for w in model.weights]
     record: dict[str, Any] = {
         "status": "ok",
-        "settings": variant.settings(),
+        "settings": user_settings(variant, model),
         **result_fields(before, after, weights, loss),
         "trail": trail,
         "fit": fit,
@@ -255,6 +260,14 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     else:
         record["train_step_ops_absent"] = "the experiment trained the model itself"
     return record
+
+
+def user_settings(variant: Variant, model: Any) -> dict[str, Any]:
+    """The variant's settings with the optimizer the user's function compiled ("Adam"), not
+    "default": repromatrix chose nothing there, and the table's label must not say it did."""
+    from repromatrix.keras3 import optimizer_label
+
+    return {**variant.settings(), "optimizer": optimizer_label(model)}
 
 
 def _weight_name(variable: Any) -> str:

@@ -168,8 +168,12 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     mark = time.perf_counter()
     pins = prepared.matrix.pins
     platform_key = fingerprint.platform_key()
-    prints = fingerprint.collect(tf, pins.watched_packages(platform_key), environ_at_start,
+    from repromatrix import keras3  # Keras 3: its version and backend's libraries, pinned or not
+
+    prints = fingerprint.collect(tf, pins.watched_packages(platform_key)
+                                 + keras3.fingerprint_packages(), environ_at_start,
                                  emulated=request.emulated)
+    prints.update(keras3.fingerprint_fields())
     log(f"{request.cell}: {prints['cpu']['model'] or 'unknown CPU'}, Python "
         f"{prints['python']['version']}, TensorFlow {prints['tensorflow']['version']}")
     seconds["fingerprint"] = time.perf_counter() - mark
