@@ -4,6 +4,7 @@ additions (none on Keras 2, so its artifacts keep their bytes) and a user varian
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -49,3 +50,69 @@ def test_a_user_variant_is_labelled_with_the_optimizer_its_function_compiled() -
     assert settings["optimizer"] == "Adam"
     uncompiled = user_settings(Variant(name="fast"), SimpleNamespace(optimizer=None))
     assert uncompiled["optimizer"] != "default"
+
+
+# --- the backend setting (matrix.toml) ------------------------------------------------------------
+
+KERAS3_MATRIX = """\
+[experiment]
+entry = "experiment.py:build"
+[pins]
+python = "3.11.7"
+[pins.packages]
+{packages}
+[variants.a]
+[variants.j]
+backend = "{backend}"
+"""
+
+
+def load(tmp_path: Any, packages: str, backend: str = "jax", entry: bool = True) -> Any:
+    from repromatrix.matrix import load_matrix
+
+    text = KERAS3_MATRIX.format(packages=packages, backend=backend)
+    if not entry:
+        text = text.replace('entry = "experiment.py:build"\n', "")
+    path = tmp_path / "matrix.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_matrix(path)
+
+
+def test_backend_is_recorded_and_gets_its_own_process(tmp_path: Any) -> None:
+    matrix = load(tmp_path, 'tensorflow = "2.21.0"\nkeras = "3.15.1"')
+    plain, jax = matrix.variants["a"], matrix.variants["j"]
+    assert "backend" not in plain.settings()  # artifacts without a backend keep their bytes
+    assert jax.settings()["backend"] == "jax"
+    assert jax.process_env() == {"KERAS_BACKEND": "jax"}
+    assert plain.process_key() != jax.process_key()
+
+
+@pytest.mark.parametrize("packages", ['tensorflow = "2.12.0"\nkeras = "2.12.0"',
+                                      'tensorflow = "2.15.1"'])
+def test_backend_on_keras2_pins_is_a_matrix_error(tmp_path: Any, packages: str) -> None:
+    from repromatrix.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"variants\.j\.backend.*Keras 2"):
+        load(tmp_path, packages)
+
+
+def test_unknown_backend_and_builtin_experiment_are_refused(tmp_path: Any) -> None:
+    from repromatrix.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'mxnet' is not one of tensorflow, jax, torch"):
+        load(tmp_path, 'keras = "3.15.1"', backend="mxnet")
+    with pytest.raises(ConfigError, match="needs your own experiment"):
+        load(tmp_path, 'keras = "3.15.1"', entry=False)
+
+
+def test_a_missing_backend_library_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from repromatrix.errors import UsageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: None if name == "jax" else real(name) or object())
+    with pytest.raises(UsageError, match="backend 'jax', but the pinned venv has no 'jax'"):
+        keras3.check_backend_installed(Variant(name="j", backend="jax"))
+    keras3.check_backend_installed(Variant(name="t"))  # no backend: nothing to check

@@ -138,6 +138,10 @@ def trail_recorder(model: Any, steps: int) -> Any:
     """Keras 2's recorder, or Keras 3's (``keras3.py``); both wrap the compiled train step."""
     from repromatrix import keras3
 
+    if keras3.keras_major(keras_version()) >= 3 and keras3.backend_name() == "jax":
+        from repromatrix.jax_backend import JaxTrailRecorder
+
+        return JaxTrailRecorder(model, steps=steps)
     if keras3.keras_major(keras_version()) >= 3:
         return keras3.Keras3TrailRecorder(model, steps=steps)
     return TrailRecorder(model, steps=steps)
@@ -226,6 +230,12 @@ def _user_train_step_ops(model: Any, x: Any, y: Any) -> dict[str, Any]:
     """The op set traced with the real x and y specs; {"ops": [...]} or {"absent": reason}."""
     tf = tensorflow_module()
     try:
+        from repromatrix import keras3
+
+        if keras3.is_keras3() and keras3.backend_name() == "jax":
+            from repromatrix.jax_backend import train_step_primitives
+
+            return {"ops": train_step_primitives(model, x, y)}  # the jaxpr's primitives
         return {"ops": traced_op_types(model, (_spec(tf, x), _spec(tf, y)))}
     except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so
         return {"absent": f"train step not traceable: {type(error).__name__}: {error}"

@@ -62,6 +62,21 @@ BACKEND_PACKAGES = {
 }
 
 
+def check_backend_installed(variant: Any) -> None:
+    """A variant's backend needs its library in the pinned venv: one clear line if it is not."""
+    import importlib.util
+
+    from repromatrix.errors import UsageError
+
+    if variant.backend is None:
+        return
+    for module in BACKEND_PACKAGES[variant.backend][:2]:  # keras, and the backend's library
+        if importlib.util.find_spec(module) is None:
+            raise UsageError(f"variant {variant.name!r} uses backend {variant.backend!r}, but "
+                             f"the pinned venv has no {module!r}: add it to [pins.packages] "
+                             f"(and run `nox -s pinned`)")
+
+
 def fingerprint_packages() -> list[str]:
     """Extra distributions to record: nothing on Keras 2 (its artifacts stay as they were)."""
     if not is_keras3():

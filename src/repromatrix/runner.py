@@ -154,6 +154,9 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     environ_at_start = dict(os.environ)  # reset_seeds() sets PYTHONHASHSEED later
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    from repromatrix import keras3
+
+    keras3.check_backend_installed(group[0])  # one line now, not an ImportError after a minute
     log(f"{request.cell}: importing TensorFlow")
     from repromatrix import experiment, fingerprint, probe
 
@@ -168,8 +171,7 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     mark = time.perf_counter()
     pins = prepared.matrix.pins
     platform_key = fingerprint.platform_key()
-    from repromatrix import keras3  # Keras 3: its version and backend's libraries, pinned or not
-
+    # Keras 3: its version and its backend's libraries, pinned or not (nothing on Keras 2)
     prints = fingerprint.collect(tf, pins.watched_packages(platform_key)
                                  + keras3.fingerprint_packages(), environ_at_start,
                                  emulated=request.emulated)
@@ -239,7 +241,7 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...], log: Lo
     """Run a group in a fresh ``python -m repromatrix _worker`` with the group's environment."""
     child = CellRequest(**{**asdict(request), "variants": tuple(v.name for v in group),
                            "process_per_variant": False})
-    env = {**os.environ, **request.env, **dict(group[0].env)}
+    env = {**os.environ, **request.env, **group[0].process_env()}
     with tempfile.TemporaryDirectory(prefix="repromatrix-") as folder:
         result_path = Path(folder) / "group.json"
         command = [sys.executable, "-m", "repromatrix", "_worker", child.to_json(), str(result_path)]
@@ -267,7 +269,8 @@ def run_cell(request: CellRequest, log: Log = stderr_log) -> int:
     prepared = prepare(request)
     started_utc = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     groups = process_groups(prepared.variants, request.process_per_variant)
-    in_process = len(groups) == 1 and not request.process_per_variant and not groups[0][0].env
+    in_process = (len(groups) == 1 and not request.process_per_variant
+                  and not groups[0][0].process_env())
     results = []
     for group in groups:
         if in_process:

@@ -66,7 +66,8 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
              "--rows", ROWS, "--output", str(output), *extra], repo, env)
         return output
 
-    first, again = cell("native"), cell("native-again")
+    variants = ("--variant", "default-optimizer", "--variant", "adam", "--variant", "jax")
+    first, again = cell("native", *variants), cell("native-again", *variants)
     # XLA auto-clustering fuses the step's ops differently: other bits from step 1 on. (oneDNN
     # off would not do: TensorFlow 2.21 leaves it off on a CPU without AVX512_VNNI, as here.)
     knob = cell("xla", "--variant", "default-optimizer", "--env",
@@ -89,7 +90,11 @@ class TestKeras3OnTensorFlow:
             trail = record["trail"]
             assert trail["steps"] == int(ROWS) and len(trail["digest"]) == int(ROWS) + 1
             assert len(set(trail["digest"])) == int(ROWS) + 1  # every step changes the weights
-            assert {"MatMul", "Sigmoid", "Tanh", "Sqrt"} <= set(record["train_step_ops"])
+            if name != "jax":
+                assert {"MatMul", "Sigmoid", "Tanh", "Sqrt"} <= set(record["train_step_ops"])
+        jax = document["variants"]["jax"]  # Keras 3 on JAX: its own process, jaxpr primitives
+        assert jax["settings"]["backend"] == "jax"
+        assert {"dot_general", "logistic", "tanh", "sqrt"} <= set(jax["train_step_ops"])
         # Keras 3's RMSprop divides by sqrt: no rsqrt left in the report's default optimizer
         assert "Rsqrt" not in document["variants"]["default-optimizer"]["train_step_ops"]
         assert document["variants"]["default-optimizer"]["settings"]["optimizer"] == "RMSprop"
