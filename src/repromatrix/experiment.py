@@ -127,14 +127,15 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     # process gives the same weights as running each in its own process (tested).
     tf.keras.backend.clear_session()
     reset_seeds(seed)
+    seed_keras3(seed)
     model = build_model(data.features)
     before = weight_sums(model)
     compile_model(model, variant.optimizer)
-    recorder = TrailRecorder(model, steps=data.rows) if record_trail else None
+    recorder = trail_recorder(model, steps=data.rows) if record_trail else None
     with training_progress(model, data.rows, log):
         history = model.fit(x=data.x, y=data.y, batch_size=1, epochs=1, verbose=0, shuffle=False)
     after = weight_sums(model)
-    weights = [(w.name, w.numpy()) for w in model.weights]
+    weights = [(_weight_name(w), w.numpy()) for w in model.weights]
     loss = np.float32(history.history["loss"][-1])
     record: dict[str, Any] = {
         "status": "ok",
@@ -152,7 +153,20 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     return record
 
 
-def train_step_ops_of(model: Any, recorder: TrailRecorder | None, n_features: int) -> list[str]:
+def trail_recorder(model: Any, steps: int) -> Any:
+    """Keras 2's recorder, or Keras 3's (``keras3.py``); both wrap the compiled train step."""
+    from repromatrix import keras3
+
+    if keras3.keras_major(keras_version()) >= 3 and keras3.backend_name() == "jax":
+        from repromatrix.jax_backend import JaxTrailRecorder
+
+        return JaxTrailRecorder(model, steps=steps)
+    if keras3.keras_major(keras_version()) >= 3:
+        return keras3.Keras3TrailRecorder(model, steps=steps)
+    return TrailRecorder(model, steps=steps)
+
+
+def train_step_ops_of(model: Any, recorder: Any, n_features: int) -> list[str]:
     if recorder is not None:
         recorder.restore()  # trace the report's own train step, not the recording wrapper
     return train_step_ops(model, n_features)
@@ -224,15 +238,10 @@ def _build(model: Any, x: Any) -> None:
         pass
 
 
-def _start_trail(model: Any, steps: int) -> tuple[TrailRecorder | None, str | None]:
+def _start_trail(model: Any, steps: int) -> tuple[Any, str | None]:
     """The recorder, or why there is none (e.g. a Keras it cannot wrap, string variables)."""
-    version = keras_version()
-    if version.split(".")[0] not in ("", "1", "2"):
-        # The recorder wraps Keras 2's train_step; on Keras 3 a failure would only show inside
-        # fit and cost the whole variant, so the trail is left out rather than risked.
-        return None, f"the trail recorder supports Keras 2 only; this is Keras {version}"
     try:
-        return TrailRecorder(model, steps=steps), None
+        return trail_recorder(model, steps=steps), None
     except Exception as error:  # noqa: BLE001 - a missing trail must not cost the whole result
         return None, f"trail recorder unavailable: {type(error).__name__}: {error}".splitlines()[0]
 
@@ -241,6 +250,12 @@ def _user_train_step_ops(model: Any, x: Any, y: Any) -> dict[str, Any]:
     """The op set traced with the real x and y specs; {"ops": [...]} or {"absent": reason}."""
     tf = tensorflow_module()
     try:
+        from repromatrix import keras3
+
+        if keras3.is_keras3() and keras3.backend_name() == "jax":
+            from repromatrix.jax_backend import train_step_primitives
+
+            return {"ops": train_step_primitives(model, x, y)}  # the jaxpr's primitives
         return {"ops": traced_op_types(model, (_spec(tf, x), _spec(tf, y)))}
     except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so
         return {"absent": f"train step not traceable: {type(error).__name__}: {error}"
@@ -260,7 +275,7 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     weights = [(_weight_name(w), np.asarray(w.numpy())) for w in model.weights]
     record: dict[str, Any] = {
         "status": "ok",
-        "settings": variant.settings(),
+        "settings": user_settings(variant, model),
         **result_fields(before, after, weights, loss),
         "trail": trail,
         "fit": fit,
@@ -275,6 +290,14 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     else:
         record["train_step_ops_absent"] = "the experiment trained the model itself"
     return record
+
+
+def user_settings(variant: Variant, model: Any) -> dict[str, Any]:
+    """The variant's settings with the optimizer the user's function compiled ("Adam"), not
+    "default": repromatrix chose nothing there, and the table's label must not say it did."""
+    from repromatrix.keras3 import optimizer_label
+
+    return {**variant.settings(), "optimizer": optimizer_label(model)}
 
 
 def _weight_name(variable: Any) -> str:

@@ -42,6 +42,7 @@ from repromatrix.files import MiB, UnreadableFile, read_bounded
 DEFAULT_MATRIX = Path("matrix.toml")
 
 OPTIMIZERS = ("default", "adam", "rmsprop", "legacy-rmsprop", "sgd")
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's backends; a variant setting (keras3.py)
 OSES = ("linux", "macos", "windows")
 ARCHES = ("x86_64", "arm64")
 PYTHON_SOURCES = ("setup-python", "uv", "nearest")
@@ -113,15 +114,27 @@ class Variant:
     threads: Mapping[str, int] | None = None  # {"intra_op": n, "inter_op": m}
     op_determinism: bool = False
     description: str = ""
+    backend: str | None = None  # Keras 3 only; None: Keras' own choice (KERAS_BACKEND or TF)
 
     def settings(self) -> dict[str, Any]:
-        """What the artifact records about this variant."""
-        return {
+        """What the artifact records about this variant (``backend`` only when set, so that
+        artifacts without one keep their bytes)."""
+        settings: dict[str, Any] = {
             "optimizer": self.optimizer,
             "env": dict(sorted(self.env.items())),
             "threads": dict(sorted(self.threads.items())) if self.threads else None,
             "op_determinism": self.op_determinism,
         }
+        if self.backend is not None:
+            settings["backend"] = self.backend
+        return settings
+
+    def process_env(self) -> dict[str, str]:
+        """The environment its process needs: its own, and Keras' backend, fixed at import."""
+        env = dict(self.env)
+        if self.backend is not None:
+            env["KERAS_BACKEND"] = self.backend
+        return env
 
     def process_key(self) -> tuple[Any, ...]:
         """Variants with equal keys can share one process.
@@ -130,7 +143,7 @@ class Variant:
         and op determinism cannot be switched off again: any of them needs a fresh process.
         """
         return (
-            tuple(sorted(self.env.items())),
+            tuple(sorted(self.process_env().items())),
             tuple(sorted(self.threads.items())) if self.threads else (),
             self.op_determinism,
         )
@@ -265,8 +278,11 @@ def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
             continue
         if not is_id(name):
             problems.add(where, "a variant name may use letters, digits, '.', '_' and '-' only")
-        check_keys(table, ("optimizer", "env", "threads", "op_determinism", "description"),
-                    where, problems)
+        check_keys(table, ("optimizer", "env", "threads", "op_determinism", "description",
+                           "backend"), where, problems)
+        backend = typed_value(table, "backend", str, where, problems)
+        if backend is not None:
+            check_choice(backend, BACKENDS, where + ("backend",), problems)
         optimizer = typed_value(table, "optimizer", str, where, problems, default="default")
         if optimizer not in OPTIMIZERS:
             problems.add(where + ("optimizer",), f"unknown optimizer {optimizer!r}; one of "
@@ -278,6 +294,7 @@ def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
             threads=_load_threads(table, where, problems),
             op_determinism=typed_value(table, "op_determinism", bool, where, problems, default=False),
             description=typed_value(table, "description", str, where, problems, default=""),
+            backend=backend,
         )
     if not variants:
         problems.add(("variants",), "at least one variant is needed")
@@ -619,6 +636,38 @@ def _check_lab_ids(lab: Lab | None, runners: tuple[Runner, ...], problems: Probl
             problems.add((f"lab.cells[{index}]", "id"), f"{cell.id!r} is also a CI cell id")
 
 
+def keras_generation(packages: Mapping[str, str]) -> int | None:
+    """3 when the pins give Keras 3 (keras >= 3, or tensorflow >= 2.16 whose tf.keras is Keras 3
+    and which pulls it), 2 when they give Keras 2, None when the pins do not say."""
+    def major_minor(version: str) -> tuple[int, int] | None:
+        parts = re.match(r"^(\d+)\.(\d+)", version)
+        return (int(parts.group(1)), int(parts.group(2))) if parts else None
+
+    keras = major_minor(packages.get("keras", ""))
+    if keras is not None:
+        return 3 if keras[0] >= 3 else 2
+    tensorflow = major_minor(packages.get("tensorflow", ""))
+    if tensorflow is not None:
+        return 3 if tensorflow >= (2, 16) else 2
+    return None
+
+
+def _check_backends(variants: Mapping[str, Variant], pins: Pins, experiment: Experiment,
+                    problems: Problems) -> None:
+    """``backend`` needs Keras 3 and the user's own experiment (the built-in one is tf.keras)."""
+    generation = keras_generation(pins.packages)
+    for name, variant in variants.items():
+        if variant.backend is None or variant.backend not in BACKENDS:
+            continue
+        where = ("variants", name, "backend")
+        if generation == 2:
+            problems.add(where, "a backend is a Keras 3 setting, and these pins give Keras 2 "
+                         "(pin keras >= 3, or tensorflow >= 2.16); remove the key")
+        elif experiment.entry is None:
+            problems.add(where, "the built-in experiment is written for tf.keras; a backend "
+                         "needs your own experiment ([experiment] entry)")
+
+
 # --- entry points -------------------------------------------------------------------------------
 
 
@@ -659,6 +708,7 @@ def parse_matrix(doc: Mapping[str, Any], path: Path, text: str = "") -> Matrix:
     _check_runner_facts(runners, excluded, pins, problems)
     _check_excluded_labels(excluded, problems)
     _check_lab_ids(lab, runners, problems)
+    _check_backends(variants, pins, experiment, problems)
     problems.raise_if_any()
     return Matrix(path=path, experiment=experiment, pins=pins, variants=variants, runners=runners,
                   excluded=excluded, lab=lab)

@@ -155,6 +155,9 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     environ_at_start = dict(os.environ)  # reset_seeds() sets PYTHONHASHSEED later
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    from repromatrix import keras3
+
+    keras3.check_backend_installed(group[0])  # one line now, not an ImportError after a minute
     log(f"{request.cell}: importing TensorFlow")
     from repromatrix import experiment, fingerprint, probe
 
@@ -169,8 +172,11 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     mark = time.perf_counter()
     pins = prepared.matrix.pins
     platform_key = fingerprint.platform_key()
-    prints = fingerprint.collect(tf, pins.watched_packages(platform_key), environ_at_start,
+    # Keras 3: its version and its backend's libraries, pinned or not (nothing on Keras 2)
+    prints = fingerprint.collect(tf, pins.watched_packages(platform_key)
+                                 + keras3.fingerprint_packages(), environ_at_start,
                                  emulated=request.emulated)
+    prints.update(keras3.fingerprint_fields())
     log(f"{request.cell}: {prints['cpu']['model'] or 'unknown CPU'}, Python "
         f"{prints['python']['version']}, TensorFlow {prints['tensorflow']['version']}")
     seconds["fingerprint"] = time.perf_counter() - mark
@@ -365,7 +371,7 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...],
 def _run_worker_process(request: CellRequest, group: tuple[Variant, ...], log: Log) -> WorkerOutcome:
     child = CellRequest(**{**asdict(request), "variants": tuple(v.name for v in group),
                            "process_per_variant": False})
-    env = {**os.environ, **request.env, **dict(group[0].env)}
+    env = {**os.environ, **request.env, **group[0].process_env()}
     with tempfile.TemporaryDirectory(prefix="repromatrix-") as folder:
         journal = Path(folder) / "journal.jsonl"
         command = [sys.executable, "-m", "repromatrix", "_worker", child.to_json(), str(journal)]
