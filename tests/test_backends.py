@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from repromatrix import keras3
+from repromatrix import keras3, trail
 from repromatrix.matrix import Variant
 
 
@@ -22,7 +22,7 @@ def test_keras_major(version: str, major: int) -> None:
 def test_trail_result_reads_hash_and_float64_sum_bits() -> None:
     sums = np.array([1.5, -2.25, 7.0], dtype=np.float64).view(np.int64)
     rows = np.stack([np.array([1, -1, 2**40], dtype=np.int64), sums], axis=1)
-    result = keras3.trail_result(steps=1, rows=rows)  # a buffer longer than the steps taken
+    result = trail.trail_result(steps=1, rows=rows)  # a buffer longer than the steps taken
     assert result == {"steps": 1, "digest": ["0000000000000001", "ffffffffffffffff"],
                       "sum": [1.5, -2.25]}
 

@@ -21,11 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from repromatrix.trail import hash_hex, multipliers
-
-# Integer types of the same width, for reinterpreting a float's bits (a bitcast, not a cast).
-_BITS_OF_WIDTH = {2: "int16", 4: "int32", 8: "int64"}
-
+from repromatrix.trail import TrailRecorder
 
 def keras_major(version: str) -> int:
     """2 for "2.12.0", 3 for "3.15.1"; 2 for an unknown or empty version (tf.keras of old)."""
@@ -94,50 +90,19 @@ def fingerprint_fields() -> dict[str, Any]:
                       "floatx": str(keras.config.floatx())}}
 
 
-class Keras3TrailRecorder:
-    """Hash and float64 sum of all weights before training and after every optimizer step,
-    recorded inside Keras 3's compiled TensorFlow train step (same interface as TrailRecorder)."""
+class Keras3TrailRecorder(TrailRecorder):
+    """trail.TrailRecorder inside Keras 3's compiled TensorFlow train step. What differs:
+    ``optimizer.iterations`` is a Keras variable, which TensorFlow does not convert inside a
+    nested Python list, and ``train_step`` may be Keras' own method rather than an attribute."""
 
     def __init__(self, model: Any, steps: int) -> None:
-        import tensorflow as tf
-
-        self._tf = tf
-        self._model = model
         # An instance attribute, or Keras' own method: restore() puts back exactly what was there.
         self._had_own = "train_step" in vars(model)
-        self._original_train_step = model.train_step
-        self._variables = list(model.weights)
-        sizes = [int(np.prod(v.shape)) for v in self._variables]
-        self._multipliers = tf.constant(multipliers(sum(sizes)))
-        # Row 0: before training; row k: after step k. [hash, float64 sum's bits], as on Keras 2.
-        self._rows = tf.Variable(tf.zeros([steps + 1, 2], tf.int64), trainable=False)
-        self._rows[0].assign(self._measure())
-        model.train_step = self._train_step
+        super().__init__(model, steps)
 
-    def _bits(self, variable: Any) -> Any:
-        """The variable's values as int64: a float's bit pattern, an integer as it is."""
+    def _step_number(self) -> Any:
         tf = self._tf
-        value = tf.reshape(tf.convert_to_tensor(variable), [-1])
-        if value.dtype.is_floating:
-            value = tf.bitcast(value, getattr(tf, _BITS_OF_WIDTH[value.dtype.size]))
-        return tf.cast(value, tf.int64)
-
-    def _measure(self) -> Any:
-        tf = self._tf
-        values = [tf.reshape(tf.convert_to_tensor(v), [-1]) for v in self._variables]
-        bits = tf.concat([self._bits(v) for v in values], axis=0)
-        weight_hash = tf.reduce_sum(bits * self._multipliers)
-        weight_sum = tf.reduce_sum(tf.concat([tf.cast(v, tf.float64) for v in values], axis=0))
-        return tf.stack([weight_hash, tf.bitcast(weight_sum, tf.int64)])
-
-    def _train_step(self, data: Any) -> Any:
-        logs = self._original_train_step(data)
-        tf = self._tf
-        # The update above incremented iterations: this is the step's number. Automatic control
-        # dependencies order the reads in _measure after the update.
-        step = tf.cast(tf.convert_to_tensor(self._model.optimizer.iterations), tf.int64)
-        self._rows.scatter_nd_update(tf.reshape(step, [1, 1]), tf.expand_dims(self._measure(), 0))
-        return logs
+        return tf.cast(tf.convert_to_tensor(self._model.optimizer.iterations), tf.int64)
 
     def restore(self) -> None:
         """Give the model its own train step back (for tracing its op set)."""
@@ -146,18 +111,6 @@ class Keras3TrailRecorder:
         else:
             del self._model.train_step
         # Keras 3 caches the compiled function; the op-set trace calls train_step directly.
-
-    def result(self) -> dict[str, Any]:
-        return trail_result(int(np.asarray(self._model.optimizer.iterations)),
-                            self._rows.numpy())
-
-
-def trail_result(steps: int, rows: Any) -> dict[str, Any]:
-    """The artifact's trail object from an int64 [steps + 1, 2] array of [hash, sum bits]."""
-    rows = np.asarray(rows, dtype=np.int64)[: steps + 1]
-    return {"steps": steps,
-            "digest": [hash_hex(int(h)) for h in rows[:, 0]],
-            "sum": [float(s) for s in rows[:, 1].copy().view(np.float64)]}
 
 
 def optimizer_label(model: Any) -> str:

@@ -136,10 +136,13 @@ class TrailRecorder:
         self._tf = tf
         self._model = model
         self._original_train_step = model.train_step
-        widths = [word_width(v.dtype.size) for v in model.weights]  # ValueError: no trail
-        size = sum(int(np.prod(v.shape)) * v.dtype.size // w for v, w in zip(model.weights, widths))
+        # tf.as_dtype: Keras 3 variables name their dtype as a string, Keras 2's as a tf.DType.
+        dtypes = [tf.as_dtype(v.dtype) for v in model.weights]
+        widths = [word_width(d.size) for d in dtypes]  # ValueError: no trail
+        size = sum(int(np.prod(v.shape)) * d.size // w
+                   for v, d, w in zip(model.weights, dtypes, widths))
         self._multipliers = tf.constant(multipliers(size))
-        self._offset = tf.constant(dtype_offset([v.dtype.name for v in model.weights]), tf.int64)
+        self._offset = tf.constant(dtype_offset([d.name for d in dtypes]), tf.int64)
         # Row 0 is the state before training, row k the state after step k: [hash, bits of sum].
         # One buffer and one scatter per step: every op added here runs a thousand times.
         self._rows = tf.Variable(tf.zeros([steps + 1, 2], tf.int64), trainable=False)
@@ -149,12 +152,12 @@ class TrailRecorder:
     def _words(self, variable: Any) -> Any:
         """``hash_words`` in the graph: the variable's bits as signed ints of its own width."""
         tf = self._tf
-        dtype = variable.dtype
+        ints = tf.convert_to_tensor(variable)
+        dtype = ints.dtype
         if dtype == tf.bool:
-            ints = tf.cast(variable, tf.int8)
+            ints = tf.cast(ints, tf.int8)
         else:
             target = {1: tf.int8, 2: tf.int16, 4: tf.int32, 8: tf.int64}[word_width(dtype.size)]
-            ints = tf.convert_to_tensor(variable)
             if dtype != target:
                 ints = tf.bitcast(ints, target)
         return tf.reshape(tf.cast(ints, tf.int64), [-1])
@@ -165,7 +168,8 @@ class TrailRecorder:
         weights = self._model.weights
         words = tf.concat([self._words(v) for v in weights], axis=0)
         weight_hash = tf.reduce_sum(words * self._multipliers) + self._offset
-        values = tf.concat([tf.reshape(tf.cast(v, tf.float64), [-1]) for v in weights], axis=0)
+        values = tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), tf.float64), [-1])
+                            for v in weights], axis=0)
         weight_sum = tf.reduce_sum(values)
         return tf.stack([weight_hash, tf.bitcast(weight_sum, tf.int64)])
 
@@ -173,18 +177,23 @@ class TrailRecorder:
         logs = self._original_train_step(data)
         # optimizer.iterations was incremented by the update above, so it is this step's number;
         # automatic control dependencies order these reads after the update.
-        self._rows.scatter_nd_update([[self._model.optimizer.iterations]], [self._measure()])
+        self._rows.scatter_nd_update([[self._step_number()]], [self._measure()])
         return logs
+
+    def _step_number(self) -> Any:
+        return self._model.optimizer.iterations
 
     def restore(self) -> None:
         """Give the model its own train step back (for tracing its op set)."""
         self._model.train_step = self._original_train_step
 
     def result(self) -> dict[str, Any]:
-        steps = int(self._model.optimizer.iterations.numpy())
-        rows = self._rows.numpy()[: steps + 1]
-        return {
-            "steps": steps,
+        return trail_result(int(np.asarray(self._model.optimizer.iterations)), self._rows.numpy())
+
+
+def trail_result(steps: int, rows: Any) -> dict[str, Any]:
+    """The artifact's trail object from an int64 [steps + 1, 2] array of [hash, sum bits]."""
+    rows = np.asarray(rows, dtype=np.int64)[: steps + 1]
+    return {"steps": steps,
             "digest": [hash_hex(int(h)) for h in rows[:, 0]],
-            "sum": [float(s) for s in rows[:, 1].view(np.float64)],
-        }
+            "sum": [float(s) for s in rows[:, 1].copy().view(np.float64)]}
