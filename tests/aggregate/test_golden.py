@@ -51,7 +51,25 @@ def digest_docs(art):
     return docs
 
 
+def edge_docs(art):
+    """Lists past their limits: many fingerprint differences, several suspects, a tensor
+    without raw data, sums missing on one side, and many unreadable files."""
+    docs = [art.cell("a")]
+    other = art.intel_cell("b")
+    other["fingerprint"]["extra"] = {"k%02d" % i: i for i in range(62)}
+    other["probe"] = art.probe(rsqrt="r-b", sqrt="s-b", exp="e-b")
+    record = other["variants"]["default-optimizer"]
+    record["train_step_ops"] = art.DEFAULT_OPS + ["Sqrt", "Exp"]
+    del record["tensors"][1]["data"]
+    record["tensors"][1]["sha256"] = "0" * 64
+    del record["weight_sums"]["after"]
+    docs.append(other)
+    docs += ["{broken %d" % i for i in range(62)]
+    return docs
+
+
 @pytest.mark.parametrize(("scenario", "fmt", "name"), [
+    (edge_docs, "text", "edge.txt"), (edge_docs, "markdown", "edge.md"),
     (rich_docs, "text", "rich.txt"), (rich_docs, "markdown", "rich.md"),
     (digest_docs, "text", "digest.txt"), (digest_docs, "markdown", "digest.md"),
 ])
@@ -61,7 +79,8 @@ def test_report_bytes(art, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scen
     if scenario is rich_docs:
         (tmp_path / "in" / "notes.json").write_text("{not json", encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # relative sources: no machine path in the report
-    text = render(aggregate([Path("in")], reference="ubuntu-amd-1"), fmt)
+    reference = "a" if scenario is edge_docs else "ubuntu-amd-1"
+    text = render(aggregate([Path("in")], reference=reference), fmt)
     golden = GOLDEN / name
     if os.environ.get("REPROMATRIX_REGOLDEN"):
         golden.write_text(text, encoding="utf-8")
