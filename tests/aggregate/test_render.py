@@ -115,7 +115,8 @@ def test_output_does_not_depend_on_input_order(art, tmp_path, fmt):
 
 
 def test_hostile_strings_are_escaped_everywhere(art, tmp_path):
-    evil = "<script>alert(1)</script> @octocat [x](https://evil.example) | `rm` \n# hi"
+    evil = ("<script>alert(1)</script> @octocat [x](https://evil.example) | `rm` \n# hi "
+            "\x1b[2J\x1b]0;owned\x07")
     doc = art.cell(
         "evil<b>@team",
         {evil: art.variant(status="error")},
@@ -135,7 +136,7 @@ def test_hostile_strings_are_escaped_everywhere(art, tmp_path):
     assert "](" not in md and "https://" not in md
     assert "<script" not in md and "<img" not in md and "<b>" not in md
     text = render(aggregate(paths), "text")
-    assert "\x1b" not in text
+    assert "\x1b" not in text and "\x07" not in text and "\x1b" not in md
 
 
 def test_markdown_stays_under_the_comment_limit_with_many_cells(art, tmp_path):

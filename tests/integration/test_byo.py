@@ -64,12 +64,21 @@ class TestExample:
             variants["sgd"]["weight_sums"]["before_bits"]
 
     def test_aggregates(self, example: dict[str, Any], root: Path, tmp_path: Path) -> None:
-        path = tmp_path / "digits.json"
-        path.write_text(json.dumps(example))
-        completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", str(path),
-                                    "--format", "text"], cwd=root, capture_output=True, text=True, check=False,
+        """The real artifact, and a copy of it under another cell id, compare as identical in
+        every variant by their whole-model digests."""
+        (tmp_path / "digits.json").write_text(json.dumps(example))
+        (tmp_path / "digits-copy.json").write_text(json.dumps({**example, "cell": "digits-copy"}))
+        completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate",
+                                    str(tmp_path), "--format", "json"], cwd=root,
+                                   capture_output=True, text=True, check=False,
                                    env={**os.environ, "PYTHONPATH": str(root / "src")})
         assert completed.returncode == 0, completed.stderr
+        report = json.loads(completed.stdout)
+        verdicts = report["variants"]
+        assert sorted(verdicts) == sorted(example["variants"]) and not report["problems"]
+        for name, verdict in verdicts.items():
+            assert verdict["compared_by"] == "digest", name
+            assert verdict["summary"] == "bit-identical on all 2 cells", name
 
 
 MATRIX = """\

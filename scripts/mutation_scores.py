@@ -1,0 +1,110 @@
+"""Score per module of the last `mutmut run` (read from mutants/**.meta), and the survivors.
+
+Run by `nox -s mutants` after mutmut. Killed and timed-out mutants count as caught; survivors,
+mutants no fast test reaches ("no tests") and suspicious ones do not. Two kinds of mutant leave
+the score: those listed in EQUIVALENT (they behave exactly like the original code; each says
+why), and those that only change the text of an argparse help, description or metavar (text
+for humans in `--help`, found by comparing the functions' syntax trees with those texts
+blanked). Exit status 1 when a module scores below THRESHOLD.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import functools
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from mutmut.stats import status_by_exit_code
+
+THRESHOLD = 90.0
+CAUGHT = {"killed", "timeout", "caught by type check"}
+
+# mutant name -> why no test can tell it from the original.
+EQUIVALENT: dict[str, str] = {
+}
+
+
+HELP_KEYWORDS = {"help", "description", "metavar"}
+
+
+ARGPARSE_CALLS = {"add_argument", "add_parser", "ArgumentParser", "add_subparsers"}
+
+
+class _BlankHelp(ast.NodeTransformer):
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        called = node.func.attr if isinstance(node.func, ast.Attribute) else \
+            getattr(node.func, "id", None)
+        if called in ARGPARSE_CALLS:
+            for keyword in node.keywords:
+                if keyword.arg in HELP_KEYWORDS:
+                    keyword.value = ast.Constant("")
+        return node
+
+
+@functools.lru_cache(maxsize=None)
+def _functions(path: Path) -> dict[str, ast.AST]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name: node for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _shape(function: ast.AST) -> str:
+    function = copy.deepcopy(function)
+    function.name = "f"  # type: ignore[attr-defined]
+    return ast.dump(_BlankHelp().visit(function))
+
+
+def help_text_only(root: Path, name: str) -> bool:
+    """True when the mutant differs from the original only in argparse help texts."""
+    module, function = name.rsplit(".", 1)
+    functions = _functions(root / "src" / (module.replace(".", "/") + ".py"))
+    original = functions.get(function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
+    mutant = functions.get(function)
+    return original is not None and mutant is not None and _shape(original) == _shape(mutant)
+
+
+def main() -> int:
+    root = Path("mutants")
+    metas = sorted(root.glob("src/**/*.py.meta"))
+    if not metas:
+        print("no mutmut results under mutants/: run `nox -s mutants` first", file=sys.stderr)
+        return 2
+    below = []
+    survivors: list[tuple[str, str]] = []
+    print(f"{'module':45} {'mutants':>8} {'caught':>7} {'equiv':>6} {'score':>7}")
+    print("(equiv: equivalent mutants and help-text-only changes, left out of the score)")
+    for meta in metas:
+        module = str(meta.relative_to(root / "src"))[: -len(".meta")]
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        counts: Counter[str] = Counter()
+        for name, code in sorted(codes.items()):
+            status = status_by_exit_code[code]
+            if name in EQUIVALENT or (status not in CAUGHT and help_text_only(root, name)):
+                counts["equivalent"] += 1
+            elif status in CAUGHT:
+                counts["caught"] += 1
+            else:
+                counts["missed"] += 1
+                survivors.append((name, status))
+        scored = counts["caught"] + counts["missed"]
+        score = 100.0 * counts["caught"] / scored if scored else 100.0
+        if score < THRESHOLD:
+            below.append(module)
+        print(f"{module:45} {len(codes):8} {counts['caught']:7} {counts['equivalent']:6} "
+              f"{score:6.1f}%")
+    print(f"\nsurviving mutants ({len(survivors)}; `mutmut show NAME` prints the change):")
+    for name, status in survivors:
+        print(f"  {name}: {status}")
+    if below:
+        print(f"\nbelow {THRESHOLD:.0f}%: {', '.join(below)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
