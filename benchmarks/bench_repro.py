@@ -114,13 +114,18 @@ def _trail(python: str, repeats: int) -> None:
     print(f"2. per-step trail overhead on training ({repeats} alternating rounds)", flush=True)
     output = subprocess.run([python, "-c", TRAIL_SNIPPET, str(ROOT / "matrix.toml"), str(repeats)],
                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    results = json.loads(output.strip().splitlines()[-1])
+    _print_with_without(json.loads(output.strip().splitlines()[-1]), " (budget 1.15)")
+
+
+def _print_with_without(results: dict, budget: str = "") -> None:
+    """One line per variant: training time without and with the feature, their ratio, and
+    whether the digests agree (the feature must not change the weights)."""
     for name in ("default-optimizer", "adam"):
         off, on = results[f"{name}|False"], results[f"{name}|True"]
         per_round = [b / a for a, b in zip(off, on)]
         same = results[f"digest|{name}|False"] == results[f"digest|{name}|True"]
         print(f"   {name}: without {statistics.median(off):.2f} s, with {statistics.median(on):.2f} s, "
-              f"ratio median {statistics.median(per_round):.3f} (budget 1.15); same digest: {same}")
+              f"ratio median {statistics.median(per_round):.3f}{budget}; same digest: {same}")
 
 
 
@@ -165,12 +170,7 @@ def _progress(python: str, repeats: int) -> None:
     output = subprocess.run([python, "-c", PROGRESS_SNIPPET, str(ROOT / "matrix.toml"), str(repeats)],
                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
     results = json.loads(output.strip().splitlines()[-1])
-    for name in ("default-optimizer", "adam"):
-        off, on = results[f"{name}|False"], results[f"{name}|True"]
-        per_round = [b / a for a, b in zip(off, on)]
-        same = results[f"digest|{name}|False"] == results[f"digest|{name}|True"]
-        print(f"   {name}: without {statistics.median(off):.2f} s, with {statistics.median(on):.2f} s, "
-              f"ratio median {statistics.median(per_round):.3f}; same digest: {same}")
+    _print_with_without(results)
     print(f"   progress lines printed: {results['lines']}")
 
 
