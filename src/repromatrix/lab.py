@@ -18,7 +18,7 @@ from pathlib import Path
 from repromatrix import artifact
 from repromatrix.arguments import positive
 from repromatrix.errors import UsageError
-from repromatrix.matrix import Lab, LabCell, load_matrix
+from repromatrix.matrix import Lab, LabCell, Pins, load_matrix
 
 HEARTBEAT_SECONDS = 20
 
@@ -40,6 +40,8 @@ def cell_command(python: str, matrix_path: str, lab: Lab, cell: LabCell, output:
         command += ["--variant", variant]
     for name, value in sorted(lab.env.items()):
         command += ["--env", f"{name}={value}"]
+    if cell.arch:
+        command += ["--emulate-arch", cell.arch]
     if cell.emulate:
         command += ["--emulate", cell.emulate]
     return command
@@ -54,7 +56,7 @@ def plan_runs(python: str, matrix_path: str, lab: Lab, folder: Path, rows: int) 
     return runs
 
 
-def check_emulation(lab: Lab) -> None:
+def check_emulation(lab: Lab, pins: Pins | None = None) -> None:
     """Fail before any slow work if qemu or a CPU model is missing (one clear line).
 
     Without qemu on PATH this fetches Debian's static build into the cache, once, so that the
@@ -63,6 +65,13 @@ def check_emulation(lab: Lab) -> None:
     from repromatrix import qemu
 
     for cell in lab.cells:
+        if cell.arch and pins is not None:  # the sysroot and wheels, fetched once, before the cells
+            from repromatrix import arm64
+
+            found_arm64 = arm64.prepare(pins, cell.emulate or arm64.DEFAULT_MODEL)
+            print(f"repromatrix lab: {cell.id}: {arm64.describe(found_arm64)}", file=sys.stderr,
+                  flush=True)
+            continue
         if cell.emulate:
             found = qemu.located(qemu.find_qemu(cell.emulate))  # fetched from Debian if missing
             if found is not None:
@@ -81,7 +90,8 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
         processes[run.cell.id] = (subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT),
                                   log, run)
         print(f"repromatrix lab: started {run.cell.id}"
-              + (f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
+              + (f" (qemu-aarch64 -cpu {run.cell.emulate or 'neoverse-n1'})" if run.cell.arch
+                 else f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
               file=sys.stderr, flush=True)
     codes: dict[str, int] = {}
     next_report = started + HEARTBEAT_SECONDS
@@ -142,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if matrix.lab is None or not matrix.lab.cells:
         raise UsageError(f"{args.matrix} has no [lab] cells")
     rows = args.rows if args.rows is not None else matrix.lab.rows
-    check_emulation(matrix.lab)
+    check_emulation(matrix.lab, matrix.pins)
     folder = Path(args.output_dir)
     runs = plan_runs(sys.executable, str(args.matrix), matrix.lab, folder, rows)
     codes = execute(runs)

@@ -230,8 +230,7 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...], log: Lo
             # run on the host CPU while the artifact says "emulated".
             from repromatrix import qemu
 
-            command = qemu.qemu_command(qemu.find_qemu(request.emulated), request.emulated,
-                                        command[0], command[1:])
+            command = qemu.emulated_command(request.emulated, command[0], command[1:])
         completed = subprocess.run(command, env=env, check=False)
         if result_path.exists() and completed.returncode == USER_ERROR_EXIT:
             # The worker hit an error the user must fix: raise it here, once, as one line.
