@@ -236,7 +236,10 @@ class Environment:
         """The arm64 Python's environment: only our folders on its path, bytecode kept apart."""
         from repromatrix import qemu
 
-        env = {k: v for k, v in base.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
+        # Bytecode is written (into the pycache folder): the arm64 Python compiling TensorFlow's
+        # modules again at every start would cost minutes under emulation.
+        env = {k: v for k, v in base.items()
+               if k not in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")}
         env["PYTHONPATH"] = os.pathsep.join([str(self.runner), str(self.site.folder)])
         env["PYTHONNOUSERSITE"] = "1"
         env["PYTHONPYCACHEPREFIX"] = str(self.pycache)  # the cached folders' files stay as built
