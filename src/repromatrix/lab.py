@@ -9,6 +9,7 @@ artifact; a cell that fails leaves an error artifact, and the rest is still aggr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 import time
@@ -21,6 +22,9 @@ from repromatrix.errors import UsageError
 from repromatrix.matrix import Lab, LabCell, Pins, load_matrix
 
 HEARTBEAT_SECONDS = 20
+# Cells any lab can add with --cell, beside its own: Linux arm64 under qemu-aarch64 (not in the
+# default lab, which it would make too slow on 2 cores; README "An arm64 cell").
+OPTIONAL_CELLS = (LabCell(id="lab-arm64", arch="arm64"),)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,17 @@ def _last_line(path: Path) -> str:
     return lines[-1].split(": ", 2)[-1] if lines else "starting"
 
 
+def select_cells(lab: Lab, wanted: list[str]) -> Lab:
+    """The lab with only the ``--cell`` ids given (its own cells or the optional ones), in order."""
+    if not wanted:
+        return lab
+    known = {c.id: c for c in (*lab.cells, *OPTIONAL_CELLS)}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise UsageError(f"--cell {unknown[0]}: no such lab cell; known: {', '.join(known)}")
+    return dataclasses.replace(lab, cells=tuple(known[w] for w in dict.fromkeys(wanted)))
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lab",
@@ -144,6 +159,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="where the lab's artifacts and logs go (default: artifacts/lab)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                         help="table format (default: text)")
+    parser.add_argument("--cell", action="append", dest="cells", default=[], metavar="ID",
+                        help="run only this cell (repeatable): one of [lab]'s cells, or "
+                        + ", ".join(c.id for c in OPTIONAL_CELLS) + " (Linux arm64 under "
+                        "qemu-aarch64)")
     parser.set_defaults(func=run)
 
 
@@ -152,9 +171,10 @@ def run(args: argparse.Namespace) -> int:
     if matrix.lab is None or not matrix.lab.cells:
         raise UsageError(f"{args.matrix} has no [lab] cells")
     rows = args.rows if args.rows is not None else matrix.lab.rows
-    check_emulation(matrix.lab, matrix.pins)
+    lab = select_cells(matrix.lab, args.cells)
+    check_emulation(lab, matrix.pins)
     folder = Path(args.output_dir)
-    runs = plan_runs(sys.executable, str(args.matrix), matrix.lab, folder, rows)
+    runs = plan_runs(sys.executable, str(args.matrix), lab, folder, rows)
     codes = execute(runs)
     outputs = [str(r.output) for r in runs]
     completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", *outputs,

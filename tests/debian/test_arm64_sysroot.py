@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-
 from conftest import Archive, make_deb
+
 from repromatrix import arm64, qemu, sysroot
 from repromatrix.debian.archive import Package
 from repromatrix.debian.sources import Source
@@ -229,3 +229,24 @@ def test_missing_qemu_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "repromatrix: error: REPROMATRIX_QEMU_AARCH64='/nowhere/qemu-aarch64' is not an "
         "executable file"]
     assert not (tmp_path / ".nox").exists() or not any((tmp_path / ".nox" / "arm64").iterdir())
+
+
+class TestLabSelection:
+    LAB = Lab(rows=4, env={}, variants=(), cells=(LabCell("lab-native"),
+                                                   LabCell("lab-qemu-haswell", emulate="Haswell")))
+
+    def test_the_arm64_cell_is_one_cell_option_away(self) -> None:
+        from repromatrix.lab import select_cells
+
+        chosen = select_cells(self.LAB, ["lab-native", "lab-arm64"])
+        assert [(c.id, c.arch) for c in chosen.cells] == [("lab-native", None),
+                                                           ("lab-arm64", "arm64")]
+        assert select_cells(self.LAB, []) == self.LAB
+
+    def test_an_unknown_cell_is_one_line(self) -> None:
+        from repromatrix.errors import UsageError
+        from repromatrix.lab import select_cells
+
+        with pytest.raises(UsageError, match="^--cell lab-arm: no such lab cell; known: "
+                                             "lab-native, lab-qemu-haswell, lab-arm64$"):
+            select_cells(self.LAB, ["lab-arm"])
