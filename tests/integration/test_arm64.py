@@ -54,6 +54,6 @@ def test_arm64_cell_aggregates_with_a_native_cell(pinned_python: str, root: Path
     for name in ("default-optimizer", "adam"):  # a verdict either way, on both cells
         groups = report["variants"][name]["groups"]
         assert sorted(cell for cells in groups.values() for cell in cells) == ["arm64", "native"]
-    (root / "artifacts" / "arm64-test").mkdir(parents=True, exist_ok=True)
-    for name in ("arm64.json", "native.json"):  # kept for the README's figures
-        (root / "artifacts" / "arm64-test" / name).write_bytes((tmp_path / name).read_bytes())
+    # The verdict is the real run's: shown with `pytest -s` (README, "An arm64 cell").
+    print({name: (v["diverges"], v.get("first_divergent_step"))
+           for name, v in sorted(report["variants"].items())})
