@@ -2,7 +2,8 @@
 
 One run of the built-in experiment's two variants on a few rows, aggregated with a native cell.
 The verdict is whatever the real run gives (reported in the README); what is asserted is that the
-cell is a normal one: arm64, emulated, its pulled build recorded, probe and trail present.
+cell is a normal one: arm64, emulated, its pulled build recorded, probe and trail present, and
+its worker processes run on arm64 too.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ def test_arm64_cell_aggregates_with_a_native_cell(pinned_python: str, root: Path
     common = ["--matrix", str(root / "matrix.toml"), "--rows", ROWS, "--variant",
               "default-optimizer", "--variant", "adam", "--env", "TF_ENABLE_ONEDNN_OPTS=0"]
     arm = subprocess.run(
+        # --process-per-variant: each variant in a worker, which the host kernel could not exec
+        # (an arm64 python) unless started under the same qemu-aarch64 and sysroot.
         [pinned_python, "-m", "repromatrix", "run", "--cell", "arm64", "--emulate-arch", "arm64",
-         "--output", str(tmp_path / "arm64.json"), *common],
+         "--process-per-variant", "--output", str(tmp_path / "arm64.json"), *common],
         cwd=root, capture_output=True, text=True, timeout=3000, check=False)
     assert arm.returncode == 0, arm.stderr[-4000:]
     native = subprocess.run(
