@@ -214,8 +214,7 @@ def sync_runner(base: Path) -> Path:
 class Environment:
     """What an arm64 cell runs with: qemu, the sysroot, the site-packages and the runner."""
 
-    qemu: str
-    qemu_origin: object  # qemu.Located
+    qemu: str  # the qemu-aarch64 binary (qemu.located() says where it came from)
     sysroot: sysroot.Sysroot
     site: SitePackages
     runner: Path
@@ -289,8 +288,7 @@ def prepare(pins: Pins, model: str = DEFAULT_MODEL, environ: Mapping[str, str] =
         assert lock is not None and pip is not None
         site = build_site(lock, python_minor, tags, pip, site_folder, stream)
     runner = sync_runner(base)
-    located = qemu.located(binary)
-    return Environment(binary, located, root, site, runner, model, base / "pycache")
+    return Environment(binary, root, site, runner, model, base / "pycache")
 
 
 def describe(environment: Environment) -> str:
