@@ -38,8 +38,9 @@ class TestQemu:
     def test_command_line(self) -> None:
         """The emulated process is told where its qemu came from (no commas: -E splits at them)."""
         assert qemu.qemu_command("/q", "Haswell", "/venv/bin/python", ["-m", "repromatrix", "run"]) == [
-            "/q", "-cpu", "Haswell", "-E", "REPROMATRIX_QEMU_PACKAGE=", "-E",
-            "REPROMATRIX_QEMU_SOURCE=unknown", "-E", "REPROMATRIX_QEMU_VERSION=unknown",
+            "/q", "-cpu", "Haswell", "-E", "REPROMATRIX_QEMU_BINARY=q", "-E",
+            "REPROMATRIX_QEMU_PACKAGE=", "-E", "REPROMATRIX_QEMU_SOURCE=unknown", "-E",
+            "REPROMATRIX_QEMU_SYSROOT=", "-E", "REPROMATRIX_QEMU_VERSION=unknown",
             "/venv/bin/python", "-m", "repromatrix", "run"]
 
     def test_version_line(self) -> None:

@@ -55,6 +55,10 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
                         "one process because it gives identical digests)")
     parser.add_argument("--emulate", metavar="MODEL",
                         help="run under qemu-x86_64 emulating this CPU model (e.g. Haswell)")
+    parser.add_argument("--emulate-arch", choices=("arm64",),
+                        help="run Linux arm64's build of the pins under qemu-aarch64 (Debian's "
+                        "arm64 Python, fetched and cached under .nox/arm64; --emulate picks the "
+                        "CPU model, default neoverse-n1)")
     parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
     trace = parser.add_mutually_exclusive_group()
     trace.add_argument("--trace-steps", type=int, default=2, metavar="K",
@@ -92,6 +96,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.trace_steps < 0:
         raise UsageError(f"--trace-steps {args.trace_steps}: must be 0 or more")
+    if args.emulate_arch and not args.emulated:
+        from repromatrix import arm64
+
+        prepared = prepare(request)  # bad data or variants fail before anything is fetched
+        return arm64.run_emulated(sys.argv[1:], args.cell, args.emulate or arm64.DEFAULT_MODEL,
+                                  request.output, prepared.matrix.pins)
     if args.emulate and not args.emulated:
         prepare(request)  # bad data or variants fail here, not after a slow emulated start
         return _run_emulated(args, request.output)

@@ -9,6 +9,7 @@ artifact; a cell that fails leaves an error artifact, and the rest is still aggr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 import time
@@ -18,9 +19,12 @@ from pathlib import Path
 from repromatrix import artifact
 from repromatrix.arguments import positive
 from repromatrix.errors import UsageError
-from repromatrix.matrix import Lab, LabCell, load_matrix
+from repromatrix.matrix import Lab, LabCell, Pins, load_matrix
 
 HEARTBEAT_SECONDS = 20
+# Cells any lab can add with --cell, beside its own: Linux arm64 under qemu-aarch64 (not in the
+# default lab, which it would make too slow on 2 cores; README "An arm64 cell").
+OPTIONAL_CELLS = (LabCell(id="lab-arm64", arch="arm64"),)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ def cell_command(python: str, matrix_path: str, lab: Lab, cell: LabCell, output:
         command += ["--variant", variant]
     for name, value in sorted({**lab.env, **cell.env}.items()):  # a cell's own env wins
         command += ["--env", f"{name}={value}"]
+    if cell.arch:
+        command += ["--emulate-arch", cell.arch]
     if cell.emulate:
         command += ["--emulate", cell.emulate]
     return command
@@ -54,7 +60,7 @@ def plan_runs(python: str, matrix_path: str, lab: Lab, folder: Path, rows: int) 
     return runs
 
 
-def check_emulation(lab: Lab) -> None:
+def check_emulation(lab: Lab, pins: Pins | None = None) -> None:
     """Fail before any slow work if qemu or a CPU model is missing (one clear line).
 
     Without qemu on PATH this fetches Debian's static build into the cache, once, so that the
@@ -63,6 +69,13 @@ def check_emulation(lab: Lab) -> None:
     from repromatrix import qemu
 
     for cell in lab.cells:
+        if cell.arch and pins is not None:  # the sysroot and wheels, fetched once, before the cells
+            from repromatrix import arm64
+
+            found_arm64 = arm64.prepare(pins, cell.emulate or arm64.DEFAULT_MODEL)
+            print(f"repromatrix lab: {cell.id}: {arm64.describe(found_arm64)}", file=sys.stderr,
+                  flush=True)
+            continue
         if cell.emulate:
             found = qemu.located(qemu.find_qemu(cell.emulate))  # fetched from Debian if missing
             if found is not None:
@@ -81,7 +94,8 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
         processes[run.cell.id] = (subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT),
                                   log, run)
         print(f"repromatrix lab: started {run.cell.id}"
-              + (f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
+              + (f" (qemu-aarch64 -cpu {run.cell.emulate or 'neoverse-n1'})" if run.cell.arch
+                 else f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
               file=sys.stderr, flush=True)
     codes: dict[str, int] = {}
     next_report = started + HEARTBEAT_SECONDS
@@ -118,6 +132,17 @@ def _last_line(path: Path) -> str:
     return lines[-1].split(": ", 2)[-1] if lines else "starting"
 
 
+def select_cells(lab: Lab, wanted: list[str]) -> Lab:
+    """The lab with only the ``--cell`` ids given (its own cells or the optional ones), in order."""
+    if not wanted:
+        return lab
+    known = {c.id: c for c in (*lab.cells, *OPTIONAL_CELLS)}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise UsageError(f"--cell {unknown[0]}: no such lab cell; known: {', '.join(known)}")
+    return dataclasses.replace(lab, cells=tuple(known[w] for w in dict.fromkeys(wanted)))
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lab",
@@ -134,6 +159,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="where the lab's artifacts and logs go (default: artifacts/lab)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                         help="table format (default: text)")
+    parser.add_argument("--cell", action="append", dest="cells", default=[], metavar="ID",
+                        help="run only this cell (repeatable): one of [lab]'s cells, or "
+                        + ", ".join(c.id for c in OPTIONAL_CELLS) + " (Linux arm64 under "
+                        "qemu-aarch64)")
     parser.set_defaults(func=run)
 
 
@@ -142,9 +171,10 @@ def run(args: argparse.Namespace) -> int:
     if matrix.lab is None or not matrix.lab.cells:
         raise UsageError(f"{args.matrix} has no [lab] cells")
     rows = args.rows if args.rows is not None else matrix.lab.rows
-    check_emulation(matrix.lab)
+    lab = select_cells(matrix.lab, args.cells)
+    check_emulation(lab, matrix.pins)
     folder = Path(args.output_dir)
-    runs = plan_runs(sys.executable, str(args.matrix), matrix.lab, folder, rows)
+    runs = plan_runs(sys.executable, str(args.matrix), lab, folder, rows)
     codes = execute(runs)
     outputs = [str(r.output) for r in runs]
     completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", *outputs,

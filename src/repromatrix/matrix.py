@@ -215,11 +215,15 @@ class Excluded:
         return f"{self.os}-{self.arch}" if self.os and self.arch else None
 
 
+EMULATED_ARCHES = ("arm64",)  # another architecture a lab cell can run under qemu
+
+
 @dataclass(frozen=True)
 class LabCell:
     id: str
     emulate: str | None = None  # a qemu CPU model name
     env: Mapping[str, str] = field(default_factory=dict)  # over [lab].env, for this cell only
+    arch: str | None = None  # "arm64": Linux arm64's build under qemu-aarch64 (repromatrix.arm64)
 
 
 @dataclass(frozen=True)
@@ -529,14 +533,17 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
         if not isinstance(table, dict):
             problems.add(cell_where, f"expected a table, got {describe(table)}")
             continue
-        check_keys(table, ("id", "emulate", "env"), cell_where, problems)
+        check_keys(table, ("id", "emulate", "env", "arch"), cell_where, problems)
         cell_id = typed_value(table, "id", str, cell_where, problems, default="", required=True)
         if cell_id and not is_id(cell_id):
             problems.add(cell_where + ("id",), "an id may use letters, digits, '.', '_' and '-' only")
         emulate = typed_value(table, "emulate", str, cell_where, problems)
-        cell_env = string_table(typed_value(table, "env", dict, cell_where, problems),
-                                cell_where + ("env",), problems)
-        cells.append(LabCell(id=cell_id, emulate=emulate, env=cell_env))
+        cell_env = _load_env(table, cell_where, problems)
+        arch = typed_value(table, "arch", str, cell_where, problems)
+        if arch is not None and arch not in EMULATED_ARCHES:
+            problems.add(cell_where + ("arch",), f"{arch!r}: the lab emulates "
+                         f"{', '.join(EMULATED_ARCHES)} (or omit arch: this machine's)")
+        cells.append(LabCell(id=cell_id, emulate=emulate, env=cell_env, arch=arch))
     if not cells:
         problems.add(where + ("cells",), "the lab needs at least one [[lab.cells]]")
     if len({c.id for c in cells}) != len(cells):

@@ -11,6 +11,7 @@ PATH, else Debian's statically linked build, fetched once into the cache (``repr
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -26,7 +27,11 @@ INSTALL_HINT = ("install qemu-user (Debian/Ubuntu: sudo apt-get install qemu-use
                 f"or set {QEMU_VARIABLE} to a qemu-x86_64 binary")
 # Set (with qemu's -E) in the emulated process, whose fingerprint records where qemu came from.
 ORIGIN_VARIABLES = {"source": "REPROMATRIX_QEMU_SOURCE", "package": "REPROMATRIX_QEMU_PACKAGE",
-                    "version": "REPROMATRIX_QEMU_VERSION"}
+                    "version": "REPROMATRIX_QEMU_VERSION", "binary": "REPROMATRIX_QEMU_BINARY",
+                    "sysroot": "REPROMATRIX_QEMU_SYSROOT"}
+# Set in an emulated process: the command prefix (JSON list) that runs a child process the same
+# way (an arm64 python cannot be exec'd by the host kernel; an x86_64 one would run natively).
+PREFIX_VARIABLE = "REPROMATRIX_QEMU_PREFIX"
 # Host machine names -> Debian architectures that build qemu-user-static.
 DEBIAN_ARCHITECTURES = {
     "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
@@ -54,12 +59,20 @@ _located: Dict[str, Located] = {}  # path -> how find_qemu found it, for qemu_co
 
 
 def parse_cpu_models(help_text: str) -> list[str]:
-    """CPU model names from ``qemu-x86_64 -cpu help`` ("x86 Haswell   Intel Core ...")."""
+    """CPU model names from ``qemu-x86_64 -cpu help`` ("x86 Haswell   Intel Core ...") or
+    ``qemu-aarch64 -cpu help`` ("Available CPUs:" then one indented name a line)."""
     models = []
+    listing = False
     for line in help_text.splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "x86":
             models.append(parts[1])
+        elif line.strip() == "Available CPUs:":
+            listing = True
+        elif listing and len(parts) == 1 and line[:1].isspace():
+            models.append(parts[0])
+        else:
+            listing = False
     return sorted(set(models))
 
 
@@ -118,6 +131,11 @@ def fetch_from_debian(target: str, architecture: str,
         return str(cached.path(member)), cached.describe()
 
 
+def variable_for(target: str) -> str:
+    """REPROMATRIX_QEMU names qemu-x86_64; REPROMATRIX_QEMU_AARCH64 qemu-aarch64, and so on."""
+    return QEMU_VARIABLE if target == "x86_64" else f"{QEMU_VARIABLE}_{target.upper()}"
+
+
 def locate(target: str = "x86_64",
            which: Callable[[str], Optional[str]] = shutil.which,
            environ: Mapping[str, str] = os.environ,
@@ -125,12 +143,13 @@ def locate(target: str = "x86_64",
            machine: Optional[str] = None) -> Located:
     """The qemu-<target> to use: REPROMATRIX_QEMU, PATH, else Debian's build (fetched once)."""
     name = f"qemu-{target}"
-    explicit = environ.get(QEMU_VARIABLE, "").strip()
+    variable = variable_for(target)
+    explicit = environ.get(variable, "").strip()
     if explicit:
         path = which(explicit)
         if path is None:
-            raise ToolError(f"{QEMU_VARIABLE}={explicit!r} is not an executable file")
-        return Located(path, QEMU_VARIABLE)
+            raise ToolError(f"{variable}={explicit!r} is not an executable file")
+        return Located(path, variable)
     for candidate in (name, f"{name}-static"):
         path = which(candidate)
         if path is not None:
@@ -156,12 +175,13 @@ def find_qemu(
     environ: Mapping[str, str] = os.environ,
     system: Optional[str] = None,
     version_text: Optional[Callable[[str], str]] = None,
+    target: str = "x86_64",
 ) -> str:
-    """Path of qemu-x86_64 after checking the host and the model name; ToolError otherwise."""
+    """Path of qemu-<target> after checking the host and the model name; ToolError otherwise."""
     machine = (machine or platform.machine()).lower()
     if machine not in ("x86_64", "amd64"):
         raise ToolError(f"CPU emulation needs an x86_64 host (this one is {machine})")
-    located = locate("x86_64", which, environ, system, machine)
+    located = locate(target, which, environ, system, machine)
     binary = located.path
     models = parse_cpu_models((help_text or _cpu_help)(binary))
     if model not in models:
@@ -169,7 +189,7 @@ def find_qemu(
 
         # One suggestion: with several, ties (Haswell-v1..v4) come back in no stable order.
         close = difflib.get_close_matches(model, models, n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; see `{QEMU} -cpu help`"
+        hint = f"; did you mean {close[0]}?" if close else f"; see `qemu-{target} -cpu help`"
         raise ToolError(f"qemu knows no CPU model {model!r}{hint}")
     version = parse_version((version_text or _version)(binary))
     _located[binary] = Located(binary, located.source, located.package, version)
@@ -191,18 +211,36 @@ def _version(binary: str) -> str:
     return completed.stdout
 
 
-def qemu_command(binary: str, model: str, python: str, arguments: Sequence[str]) -> list[str]:
+def qemu_command(binary: str, model: str, python: str, arguments: Sequence[str],
+                 sysroot: Optional[str] = None, sysroot_label: str = "") -> list[str]:
     """The command line that runs ``python arguments...`` on the emulated CPU.
 
     ``-E`` hands the emulated process where this qemu came from, for its fingerprint (qemu
-    splits -E values at commas, hence none in them).
+    splits -E values at commas, hence none in them). ``sysroot``: the folder qemu's ``-L``
+    finds a foreign architecture's loader and libraries in (the arm64 cell's).
     """
     found = _located.get(binary) or Located(binary, "unknown")
-    origin = {"source": found.source, "package": found.package or "", "version": found.version}
+    origin = {"source": found.source, "package": found.package or "", "version": found.version,
+              "binary": os.path.basename(binary).replace("-static", ""),
+              "sysroot": sysroot_label}
     settings = []
     for key, variable in sorted(ORIGIN_VARIABLES.items()):
         settings += ["-E", f"{variable}={origin[key].replace(',', ';')}"]
-    return [binary, "-cpu", model, *settings, python, *arguments]
+    root = ["-L", sysroot] if sysroot else []
+    return [binary, *root, "-cpu", model, *settings, python, *arguments]
+
+
+def emulated_command(model: str, python: str, arguments: Sequence[str],
+                     environ: Mapping[str, str] = os.environ) -> list[str]:
+    """How an emulated process starts a child (a worker) on the same emulated CPU.
+
+    The process that started this one under qemu left the exact prefix in the environment (an
+    arm64 cell's includes ``-L SYSROOT``); without it, qemu-x86_64 is looked up as before.
+    """
+    prefix = environ.get(PREFIX_VARIABLE)
+    if prefix:
+        return [*json.loads(prefix), python, *arguments]
+    return qemu_command(find_qemu(model), model, python, arguments)
 
 
 def fingerprint_fields(environ: Mapping[str, str]) -> dict:

@@ -380,8 +380,7 @@ def _run_worker_process(request: CellRequest, group: tuple[Variant, ...], log: L
             # run on the host CPU while the artifact says "emulated".
             from repromatrix import qemu
 
-            command = qemu.qemu_command(qemu.find_qemu(request.emulated), request.emulated,
-                                        command[0], command[1:])
+            command = qemu.emulated_command(request.emulated, command[0], command[1:])
         returncode, log_text = _pass_through(command, env)
         return outcome_of(group, read_journal(journal), returncode, log_text)
 

@@ -67,7 +67,7 @@ class Archive:
         return sum(1 for r in self.requests if r.endswith(suffix))
 
     def publish(self, packages: List[Dict[str, str]], debs: Dict[str, bytes],
-                listed: Optional[Dict[str, bytes]] = None) -> None:
+                listed: Optional[Dict[str, bytes]] = None, architecture: str = "amd64") -> None:
         """Write pool files, Packages.xz and an (unsigned) InRelease naming their SHA-256.
 
         ``listed``: bytes whose checksum the index states instead of the served .deb's (a
@@ -80,10 +80,10 @@ class Archive:
             stanzas.append("".join(f"{k}: {v}\n" for k, v in stanza.items()))
             self.files[filename] = debs[filename]
         index = lzma.compress("\n".join(stanzas).encode())
-        path = "main/binary-amd64/Packages.xz"
+        path = f"main/binary-{architecture}/Packages.xz"
         self.files[f"dists/{SUITE}/{path}"] = index
         self.files[f"dists/{SUITE}/InRelease"] = (
-            f"Suite: {SUITE}\nArchitectures: amd64\nComponents: main\nSHA256:\n"
+            f"Suite: {SUITE}\nArchitectures: {architecture}\nComponents: main\nSHA256:\n"
             f" {sha(index)} {len(index)} {path}\n").encode()
 
 

@@ -177,7 +177,7 @@ class TestChoice:
     def test_fingerprint_fields_from_the_environment(self) -> None:
         assert qemu.fingerprint_fields({"REPROMATRIX_QEMU_SOURCE": "PATH",
                                         "REPROMATRIX_QEMU_VERSION": "7.2.0"}) == {
-            "package": None, "source": "PATH", "version": "7.2.0"}
+            "binary": None, "package": None, "source": "PATH", "sysroot": None, "version": "7.2.0"}
 
 
 def test_progress_in_a_log_is_rate_limited() -> None:

@@ -52,6 +52,7 @@ class Package:
     depends: str
     source: Source
     signature: str
+    pre_depends: str = ""
 
     @property
     def url(self) -> str:
@@ -212,7 +213,8 @@ def package_from(stanza: Stanza, source: Source, signature: str) -> Package:
         return Package(name=stanza["package"], version=stanza["version"],
                        architecture=stanza.get("architecture", ""), filename=stanza["filename"],
                        sha256=stanza["sha256"].lower(), size=int(stanza["size"]),
-                       depends=stanza.get("depends", ""), source=source, signature=signature)
+                       depends=stanza.get("depends", ""), source=source, signature=signature,
+                       pre_depends=stanza.get("pre-depends", ""))
     except (KeyError, ValueError) as error:
         raise ToolError(f"{source.url('dists/' + source.suite)}: the index entry of "
                         f"{stanza.get('package', '?')} lacks a usable {error}") from None

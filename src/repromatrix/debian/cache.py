@@ -133,16 +133,7 @@ class Store:
         """Download ``package`` (SHA-256-checked), unpack ``members`` and record them."""
         deb = self.debs / Path(package.filename).name
         self.forget(package.name, keep_deb=deb.name)  # another version's files and record
-        if not (deb.is_file() and sha256_file(deb) == package.sha256):
-            for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-                try:
-                    fetch_verified(package.url, package.sha256, package.size, deb,
-                                   f"{package.describe()} from {package.source.uri}", self.stream)
-                    break
-                except ChecksumError as error:
-                    if attempt == DOWNLOAD_ATTEMPTS:
-                        raise
-                    self._say(f"{error}; downloading again")
+        self.download(package)
         self.base.mkdir(parents=True, exist_ok=True)
         folder_name = f"{package.name}_{_escape(package.version)}"
         staging = Path(tempfile.mkdtemp(prefix=f".{folder_name}.", dir=self.base))
@@ -170,6 +161,22 @@ class Store:
         }
         self._write_record(package.name, record)
         return Cached(package.name, package.version, self.architecture, final, record)
+
+    def download(self, package: Package) -> Path:
+        """The verified ``.deb`` in the cache: kept if its SHA-256 matches, else downloaded."""
+        deb = self.debs / Path(package.filename).name
+        if deb.is_file() and sha256_file(deb) == package.sha256:
+            return deb
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                return fetch_verified(package.url, package.sha256, package.size, deb,
+                                      f"{package.describe()} from {package.source.uri}",
+                                      self.stream)
+            except ChecksumError as error:
+                if attempt == DOWNLOAD_ATTEMPTS:
+                    raise
+                self._say(f"{error}; downloading again")
+        raise AssertionError("unreachable")
 
     def _write_record(self, package: str, record: Dict) -> None:
         path = self._record_path(package)
