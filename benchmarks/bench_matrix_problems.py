@@ -36,7 +36,7 @@ tensorflow = "2.12.0"
 SNIPPET = r"""
 import json, sys, time
 from repromatrix.errors import ConfigError
-from repromatrix.matrix import load_matrix
+from repromatrix.config.matrix import load_matrix
 started = time.perf_counter()
 try:
     load_matrix(sys.argv[1])

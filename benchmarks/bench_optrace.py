@@ -17,9 +17,9 @@ import json
 import statistics
 import time
 
-from repromatrix import experiment, optrace
-from repromatrix.data import load_dataset
-from repromatrix.matrix import load_matrix
+from repromatrix.cell import experiment, optrace
+from repromatrix.cell.data import load_dataset
+from repromatrix.config.matrix import load_matrix
 
 
 def main() -> None:

@@ -33,9 +33,9 @@ POINTER = ROOT / ".nox" / "pinned-python.txt"
 
 TRAIL_SNIPPET = r"""
 import json, sys, time
-from repromatrix.data import load_dataset
-from repromatrix.matrix import load_matrix
-from repromatrix import experiment
+from repromatrix.cell.data import load_dataset
+from repromatrix.config.matrix import load_matrix
+from repromatrix.cell import experiment
 matrix = load_matrix(sys.argv[1])
 data = load_dataset("builtin")
 results = {}
@@ -53,9 +53,9 @@ print(json.dumps(results))
 
 PROGRESS_SNIPPET = r"""
 import json, sys, time
-from repromatrix.data import load_dataset
-from repromatrix.matrix import load_matrix
-from repromatrix import experiment, progress
+from repromatrix.cell.data import load_dataset
+from repromatrix.config.matrix import load_matrix
+from repromatrix.cell import experiment, progress
 matrix = load_matrix(sys.argv[1])
 data = load_dataset("builtin")
 lines = []

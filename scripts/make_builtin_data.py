@@ -7,7 +7,7 @@ mixed scales and correlated columns, like real business data, from a fixed legac
 
     python scripts/make_builtin_data.py
 
-then paste the printed SHA-256 into BUILTIN_SHA256 in src/repromatrix/data.py.
+then paste the printed SHA-256 into BUILTIN_SHA256 in src/repromatrix/cell/data.py.
 """
 
 from __future__ import annotations

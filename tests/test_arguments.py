@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from repromatrix.arguments import env_pair, positive
+from repromatrix.config.arguments import env_pair, positive
 
 
 def test_env_pair() -> None:

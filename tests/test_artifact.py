@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from repromatrix import artifact
+from repromatrix.config.matrix import Pins, Platform
 from repromatrix.floats import float32_bits, float32_value
-from repromatrix.matrix import Pins, Platform
 
 PINS = Pins(python="3.9.2", packages={"tensorflow": "2.12.0", "numpy": "1.23.5"},
             platforms={"macos-arm64": Platform(key="macos-arm64", replace={"tensorflow": "tensorflow-macos"})})
@@ -80,7 +80,7 @@ class TestWriteErrors:
         import io
         import os
 
-        from repromatrix import cli
+        from repromatrix.cli import main as cli
 
         class Full(io.StringIO):
             def write(self, text: str) -> int:

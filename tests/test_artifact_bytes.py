@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from repromatrix import artifact
-from repromatrix.matrix import Pins
+from repromatrix.config.matrix import Pins
 
 
 def test_canonical_text_exactly() -> None:

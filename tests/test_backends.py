@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from repromatrix import keras3, trail
-from repromatrix.matrix import Variant
+from repromatrix.cell import keras3, trail
+from repromatrix.config.matrix import Variant
 
 
 @pytest.mark.parametrize("version, major", [("2.12.0", 2), ("", 2), ("3.15.1", 3), ("3.0.0rc1", 3),
@@ -41,7 +41,7 @@ def test_keras3_records_keras_and_the_backends_libraries(monkeypatch: pytest.Mon
 
 
 def test_a_user_variant_is_labelled_with_the_optimizer_its_function_compiled() -> None:
-    from repromatrix.experiment import user_settings
+    from repromatrix.cell.experiment import user_settings
 
     class Adam:
         pass
@@ -68,7 +68,7 @@ backend = "{backend}"
 
 
 def load(tmp_path: Any, packages: str, backend: str = "jax", entry: bool = True) -> Any:
-    from repromatrix.matrix import load_matrix
+    from repromatrix.config.matrix import load_matrix
 
     text = KERAS3_MATRIX.format(packages=packages, backend=backend)
     if not entry:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import cli
+from repromatrix.cli import main as cli
 
 
 class TestErrors:

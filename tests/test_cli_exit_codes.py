@@ -12,7 +12,8 @@ from typing import Callable
 
 import pytest
 
-from repromatrix import artifact, cli
+from repromatrix import artifact
+from repromatrix.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 MATRIX = str(ROOT / "matrix.toml")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import __version__, cli, runner
+from repromatrix import __version__
+from repromatrix.cell import runner
+from repromatrix.cli import main as cli
 from repromatrix.errors import ConfigError, ToolError
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repromatrix import data
+from repromatrix.cell import data
 from repromatrix.errors import DataError
 
 

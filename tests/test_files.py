@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import cli, comment, data, files
-from repromatrix.aggregate.load import read_file
-from repromatrix.aggregate.model import Rejected
+from repromatrix import files
+from repromatrix.cell import data
+from repromatrix.ci import comment
+from repromatrix.cli import main as cli
+from repromatrix.config.matrix import load_matrix
 from repromatrix.errors import ConfigError, DataError, UsageError
-from repromatrix.matrix import load_matrix
+from repromatrix.report.load import read_file
+from repromatrix.report.model import Rejected
 
 posix_only = pytest.mark.skipif(sys.platform == "win32" or not Path("/dev/zero").exists(),
                                 reason="needs /dev/zero and FIFOs")
@@ -139,7 +142,7 @@ def test_error_artifact_reads_only_the_end_of_a_large_log(tmp_path: Path) -> Non
 
 
 def test_step_summary_file_is_bounded(tmp_path: Path) -> None:
-    from repromatrix import github
+    from repromatrix.ci import github
 
     big = tmp_path / "big.md"
     big.write_bytes(b"x" * (github.MAX_SUMMARY_BYTES + 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repromatrix import fingerprint
+from repromatrix.cell import fingerprint
 
 X86_CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel

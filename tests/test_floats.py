@@ -113,7 +113,7 @@ class TestTensorUlp:
     """ULP distance of whole buffers in each tensor's own dtype."""
 
     def test_float64_in_float64_units(self) -> None:
-        from repromatrix.aggregate.compare import tensor_max_ulp
+        from repromatrix.report.compare import tensor_max_ulp
 
         a = struct.pack("<2d", 1.0, -2.0)
         b = struct.pack("<2d", 1.0 + 1e-13, -2.0)
@@ -123,8 +123,8 @@ class TestTensorUlp:
         assert tensor_max_ulp(struct.pack("<d", 5e-324), struct.pack("<d", -5e-324), "float64") == 2
 
     def test_half_precision_and_integers(self) -> None:
-        from repromatrix.aggregate.compare import tensor_max_ulp
         from repromatrix.floats import dtype_itemsize
+        from repromatrix.report.compare import tensor_max_ulp
 
         one, next_one = struct.pack("<H", 0x3C00), struct.pack("<H", 0x3C01)
         assert tensor_max_ulp(one, next_one, "float16") == 1
@@ -137,7 +137,7 @@ class TestTensorUlp:
                 dtype_itemsize("complex128"), dtype_itemsize("x")) == (8, 2, 1, 16, None)
 
     def test_float32_default_unchanged(self) -> None:
-        from repromatrix.aggregate.compare import tensor_max_ulp
+        from repromatrix.report.compare import tensor_max_ulp
 
         a, b = struct.pack("<f", 1.0), struct.pack("<I", 0x3F800003)
         assert tensor_max_ulp(a, b) == tensor_max_ulp(a, b, "float32") == 3

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import interpreters
 from repromatrix.errors import ToolError
+from repromatrix.host import interpreters
 
 
 def fake_python(folder: Path, windows: bool = False) -> Path:

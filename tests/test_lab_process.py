@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import artifact, lab
+from repromatrix import artifact
+from repromatrix.host import lab
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repromatrix.optrace import TraceRequest, canonical_order, graph_name
+from repromatrix.cell.optrace import TraceRequest, canonical_order, graph_name
 
 
 def record(step: int, name: str, inputs: list) -> dict:
@@ -30,7 +30,7 @@ def test_trace_window_and_graph_names() -> None:
 
 
 def test_trace_options_are_checked_before_any_work(capsys) -> None:
-    from repromatrix import cli
+    from repromatrix.cli import main as cli
 
     assert cli.main(["run", "--trace-steps", "-1"]) == 2
     assert "--trace-steps -1: must be 0 or more" in capsys.readouterr().err

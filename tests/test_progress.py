@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-
 from types import SimpleNamespace
 
-from repromatrix.progress import (
+from repromatrix.cell.progress import (
     FIRST_REPORT,
     LONGEST_INTERVAL,
     Progress,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repromatrix import qemu
+from repromatrix.emulation import qemu
 from repromatrix.errors import ToolError
 
 HELP = """Available CPUs:

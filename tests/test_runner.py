@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import runner
+from repromatrix.cell import runner
+from repromatrix.config.matrix import Variant
 from repromatrix.errors import DataError, ReproError, UsageError
-from repromatrix.matrix import Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from repromatrix.trail import (
+from repromatrix.cell.trail import (
     dtype_offset,
     hash_hex,
     multipliers,

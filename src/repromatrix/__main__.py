@@ -1,3 +1,3 @@
-from repromatrix.cli import main
+from repromatrix.cli.main import main
 
 raise SystemExit(main())

@@ -12,9 +12,10 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from repromatrix.matrix import Pins
+if TYPE_CHECKING:  # only a type here: the artifact format imports no layer
+    from repromatrix.config.matrix import Pins
 
 SCHEMA = 1
 KIND_CELL = "repromatrix-cell"

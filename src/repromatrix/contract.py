@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from repromatrix.errors import ExperimentError
 
 if TYPE_CHECKING:  # only for the annotations: data pulls numpy, matrix is loaded by the caller
-    from repromatrix.data import Dataset
-    from repromatrix.matrix import Variant
+    from repromatrix.cell.data import Dataset
+    from repromatrix.config.matrix import Variant
 
 BUILTIN_NAME = "report-41"  # the artifact's experiment.name when no entry is given
 # fit() arguments the runner owns: x and y come from the plan; a validation set would add

@@ -21,10 +21,10 @@ from typing import Any
 
 import nox
 
-from repromatrix import interpreters
+from repromatrix.cell.fingerprint import platform_key
+from repromatrix.config.matrix import load_matrix
 from repromatrix.errors import ReproError
-from repromatrix.fingerprint import platform_key
-from repromatrix.matrix import load_matrix
+from repromatrix.host import interpreters
 
 INSTALL_ENV = "REPROMATRIX_INSTALL"
 MATRIX_ENV = "REPROMATRIX_MATRIX"
@@ -43,8 +43,8 @@ def run_output(args: list[str]) -> Path | None:
     import contextlib
     import io
 
-    from repromatrix.cli import build_parser
-    from repromatrix.cli import run_output as parsed_output
+    from repromatrix.cli.main import build_parser
+    from repromatrix.cli.main import run_output as parsed_output
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):

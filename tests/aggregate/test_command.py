@@ -7,9 +7,9 @@ import xml.dom.minidom
 
 import pytest
 
-from repromatrix.aggregate import add_parser, run
-from repromatrix.cli import main
+from repromatrix.cli.main import main
 from repromatrix.errors import ReproError, UsageError
+from repromatrix.report import add_parser, run
 
 
 def _args(*argv: str) -> argparse.Namespace:

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from repromatrix.aggregate import aggregate
-from repromatrix.aggregate.compare import (
+from repromatrix.errors import UsageError
+from repromatrix.report import aggregate
+from repromatrix.report.compare import (
     FLOOR_LOG10,
     MAX_CHART_POINTS,
     first_divergent_step,
@@ -13,7 +14,6 @@ from repromatrix.aggregate.compare import (
     order_groups,
     tensor_max_ulp,
 )
-from repromatrix.errors import UsageError
 
 
 def _agg(art, tmp_path, docs, reference=None):
@@ -318,7 +318,7 @@ def test_float64_weights_below_float32_resolution_are_two_groups(art, tmp_path):
     Records are made by the runner's own functions."""
     import numpy as np
 
-    from repromatrix.trail import hash_hex, tensor_records, trail_hash, weights_digest
+    from repromatrix.cell.trail import hash_hex, tensor_records, trail_hash, weights_digest
 
     kernel = np.array([[0.5, -0.25], [1.0, 2.0]])
     bias = np.array([0.0, -0.0])

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from repromatrix.aggregate.escape import ZWJ, file_stem, md, md_pre, mermaid_label, terminal, xml
+from repromatrix.report.escape import ZWJ, file_stem, md, md_pre, mermaid_label, terminal, xml
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from repromatrix.aggregate.escape import ZWJ, clean, file_stem, md, md_pre, mermaid_label, \
-    terminal, xml
+from repromatrix.report.escape import (
+    ZWJ,
+    clean,
+    file_stem,
+    md,
+    md_pre,
+    mermaid_label,
+    terminal,
+    xml,
+)
 
 
 def test_clean_bounds_and_replacements() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from repromatrix.aggregate import aggregate, render
+from repromatrix.report import aggregate, render
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "original-report"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix.aggregate import aggregate, render
+from repromatrix.report import aggregate, render
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

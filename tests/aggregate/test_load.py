@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from repromatrix.aggregate import aggregate, render
-from repromatrix.aggregate.load import decode_bytes, expand_paths, load, parse_artifact
-from repromatrix.aggregate.model import CellRecord, Rejected
+from repromatrix.report import aggregate, render
+from repromatrix.report.load import decode_bytes, expand_paths, load, parse_artifact
+from repromatrix.report.model import CellRecord, Rejected
 
 
 def _parse(doc) -> object:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from repromatrix import artifact
-from repromatrix.aggregate import aggregate, render
+from repromatrix.report import aggregate, render
 
 
 def test_nan_sums_written_by_the_runner_are_read_as_nan(tmp_path: Path, art: Any) -> None:

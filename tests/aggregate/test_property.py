@@ -9,10 +9,10 @@ from typing import Any, List
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from repromatrix.aggregate.command import render
-from repromatrix.aggregate.compare import compare
-from repromatrix.aggregate.load import collect, decode_bytes, parse_artifact
-from repromatrix.aggregate.render_markdown import MARKER, MAX_CHARS
+from repromatrix.report.command import render
+from repromatrix.report.compare import compare
+from repromatrix.report.load import collect, decode_bytes, parse_artifact
+from repromatrix.report.render_markdown import MARKER, MAX_CHARS
 
 SETTINGS = settings(
     max_examples=150,

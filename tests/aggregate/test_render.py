@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from repromatrix.aggregate import aggregate, render
-from repromatrix.aggregate.render_markdown import MARKER, MAX_CHARS
 from repromatrix.errors import UsageError
+from repromatrix.report import aggregate, render
+from repromatrix.report.render_markdown import MARKER, MAX_CHARS
 
 
 @pytest.fixture()

@@ -9,9 +9,9 @@ import re
 import struct
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from repromatrix.aggregate.command import aggregate, render
-from repromatrix.aggregate.differences import element_stats
-from repromatrix.aggregate.render_markdown import MARKER, MAX_CHARS
+from repromatrix.report.command import aggregate, render
+from repromatrix.report.differences import element_stats
+from repromatrix.report.render_markdown import MARKER, MAX_CHARS
 
 # (op_type, op_name, inputs, float32 values); an input is an earlier op name, or "@name" for an
 # untraced input (a resource handle).

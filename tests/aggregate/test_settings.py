@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-from repromatrix.aggregate import aggregate, render
-from repromatrix.aggregate.compare import compare
-from repromatrix.aggregate.escape import ZWJ
-from repromatrix.aggregate.load import collect, parse_artifact
-from repromatrix.aggregate.model import CellRecord, settings_text
+from repromatrix.report import aggregate, render
+from repromatrix.report.compare import compare
+from repromatrix.report.escape import ZWJ
+from repromatrix.report.load import collect, parse_artifact
+from repromatrix.report.model import CellRecord, settings_text
 
 
 def _parse(doc) -> CellRecord:

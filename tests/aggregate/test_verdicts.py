@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from repromatrix.aggregate import aggregate, render
-from repromatrix.aggregate.compare import FLOOR_LOG10, max_abs_sum_diff, summarize, tensor_max_ulp
+from repromatrix.report import aggregate, render
+from repromatrix.report.compare import FLOOR_LOG10, max_abs_sum_diff, summarize, tensor_max_ulp
 
 
 def _result(art, tmp_path, docs, name="default-optimizer", reference=None):

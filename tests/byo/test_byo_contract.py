@@ -126,7 +126,7 @@ def test_fit_kwargs(kwargs: dict[str, Any], message: str) -> None:
 
 def test_contract_imports_without_tensorflow() -> None:
     """The contract module must not pull TensorFlow (users import it at module level)."""
-    code = ("import sys, repromatrix.contract, repromatrix.preflight, repromatrix.runner; "
+    code = ("import sys, repromatrix.contract, repromatrix.host.preflight, repromatrix.cell.runner; "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import contract, runner
+from repromatrix import contract
+from repromatrix.cell import runner
+from repromatrix.config.matrix import load_matrix
 from repromatrix.errors import ConfigError, ExperimentError
-from repromatrix.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from repromatrix import preflight
-from repromatrix.matrix import load_matrix
+from repromatrix.config.matrix import load_matrix
+from repromatrix.host import preflight
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -134,7 +134,7 @@ def test_a_failing_runner_exits_1() -> None:
 
 
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from repromatrix.cli import main
+    from repromatrix.cli.main import main
 
     assert main(["preflight", "--matrix", str(tmp_path / "none.toml")]) == 2
     assert main(["preflight", "--jobs", "0"]) == 2

@@ -7,8 +7,8 @@ from typing import Callable
 
 import pytest
 
+from repromatrix.config.matrix import Matrix, load_matrix
 from repromatrix.errors import ConfigError
-from repromatrix.matrix import Matrix, load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ from typing import Any, Sequence
 
 import pytest
 
-from repromatrix import comment
-from repromatrix.comment import MARKER, CommentRequest, Outcome
+from repromatrix.ci import comment
+from repromatrix.ci.comment import MARKER, CommentRequest, Outcome
 from repromatrix.errors import ToolError, UsageError
 
 REPO = "octo/repromatrix"
@@ -325,7 +325,7 @@ class TestRunGh:
 
 def test_marker_matches_the_aggregator() -> None:
     """The markdown report starts with the marker this command looks for."""
-    from repromatrix.aggregate import render_markdown
+    from repromatrix.report import render_markdown
 
     assert render_markdown.MARKER == MARKER
     assert render_markdown.MAX_CHARS == comment.MAX_BODY_CHARS

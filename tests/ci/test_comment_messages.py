@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from test_comment import BODY, REPO, SHA, FakeGh, bot_comment, pull_request, request
 
-from repromatrix import comment
-from repromatrix.comment import MARKER, Outcome
+from repromatrix.ci import comment
+from repromatrix.ci.comment import MARKER, Outcome
 from repromatrix.errors import ToolError, UsageError
 
 

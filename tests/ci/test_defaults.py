@@ -7,9 +7,9 @@ from typing import Callable
 
 import pytest
 
-from repromatrix import plan
-from repromatrix.defaults import derived_platforms, load_defaults
-from repromatrix.matrix import Matrix, load_matrix
+from repromatrix.ci import plan
+from repromatrix.config.defaults import derived_platforms, load_defaults
+from repromatrix.config.matrix import Matrix, load_matrix
 
 PINS = """
 [pins]
@@ -138,7 +138,8 @@ class TestDerivedPlatforms:
 
 def test_defaults_ship_in_the_package() -> None:
     """The defaults file sits inside the package (so the wheel carries it)."""
-    from repromatrix import defaults
+    import repromatrix
+    from repromatrix.config import defaults
 
-    assert Path(defaults.__file__).parent in defaults.DEFAULTS_PATH.parents
+    assert Path(repromatrix.__file__).parent in defaults.DEFAULTS_PATH.parents
     assert load_matrix  # the loader imports the layer

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import github
+from repromatrix.ci import github
 from repromatrix.errors import UsageError
 
 ON_GITHUB = {"GITHUB_ACTIONS": "true"}

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import __version__, plan, scaffold
-from repromatrix.cli import main
-from repromatrix.matrix import load_matrix
+from repromatrix import __version__
+from repromatrix.ci import plan, scaffold
+from repromatrix.cli.main import main
+from repromatrix.config.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = ["matrix.toml", "noxfile.py", ".github/workflows/repromatrix.yml",

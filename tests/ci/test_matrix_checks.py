@@ -12,7 +12,7 @@ from typing import Callable
 import pytest
 from ci_samples import VALID_MATRIX
 
-from repromatrix.matrix import MAX_SEED, Matrix
+from repromatrix.config.matrix import MAX_SEED, Matrix
 
 Problems = Callable[[str], "list[str]"]
 

@@ -8,13 +8,13 @@ from typing import Callable
 import pytest
 from ci_samples import VALID_MATRIX
 
-from repromatrix.errors import ConfigError, ReproError
-from repromatrix.matrix import (
+from repromatrix.config.matrix import (
     EXACT_PYTHON,
     HOSTED_LABELS,
     Matrix,
     load_matrix,
 )
+from repromatrix.errors import ConfigError, ReproError
 
 Problems = Callable[[str], "list[str]"]
 
@@ -449,7 +449,7 @@ class TestManyProblems:
     and the report is capped: the first problems in file order, then a count of the rest."""
 
     def test_report_is_capped_with_a_count(self, write_matrix: Callable[[str], Path]) -> None:
-        from repromatrix.config_checks import MAX_REPORTED
+        from repromatrix.config.checks import MAX_REPORTED
 
         blocks = "".join(f'\n[variants.v{i}]\noptimiser = "adam"\n' for i in range(100))
         path = write_matrix(VALID_MATRIX.replace("\n[[runners]]", blocks + "\n[[runners]]", 1))

@@ -10,9 +10,9 @@ from typing import Callable
 import pytest
 from ci_samples import VALID_MATRIX
 
-from repromatrix import plan
+from repromatrix.ci import plan
+from repromatrix.config.matrix import Matrix, load_matrix
 from repromatrix.errors import ConfigError
-from repromatrix.matrix import Matrix, load_matrix
 
 
 def run_plan(path: Path, env: dict[str, str]) -> int:

@@ -20,8 +20,8 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from repromatrix import plan
-from repromatrix.matrix import load_matrix
+from repromatrix.ci import plan
+from repromatrix.config.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -241,7 +241,7 @@ class TestAgreementWithTheCode:
         assert calls[("aggregate", "aggregate")] == ["artifacts", "--format", "markdown",
                                                      "--output", "comment.md"]
         # and the commands behind the sessions really accept them
-        from repromatrix.cli import build_parser
+        from repromatrix.cli.main import build_parser
 
         parser = build_parser()
         run = parser.parse_args(["run", *calls[("run", "repro")]])
@@ -310,7 +310,7 @@ class TestAgreementWithTheCode:
 
     def test_zizmor_version_pinned(self) -> None:
         """zizmor-action runs the release the tests lint with, on the two workflows only."""
-        from repromatrix.scaffold import ZIZMOR_VERSION
+        from repromatrix.ci.scaffold import ZIZMOR_VERSION
 
         step = load(REPRO)["jobs"]["zizmor"]["steps"][-1]
         assert step["with"]["version"] == ZIZMOR_VERSION
@@ -406,13 +406,13 @@ class TestCliWiring:
     """The subcommands the workflows call are reachable through ``repromatrix``'s own parser."""
 
     @pytest.mark.parametrize(("argv", "module"), [
-        (["plan"], "repromatrix.plan"),
-        (["step-summary", "comment.md"], "repromatrix.github"),
+        (["plan"], "repromatrix.ci.plan"),
+        (["step-summary", "comment.md"], "repromatrix.ci.github"),
         (["comment", "--body", "b", "--pr-number-file", "p", "--run-pr-numbers", "[]"],
-         "repromatrix.comment"),
+         "repromatrix.ci.comment"),
     ])
     def test_subcommand(self, argv: list[str], module: str) -> None:
-        from repromatrix.cli import build_parser
+        from repromatrix.cli.main import build_parser
 
         args = build_parser().parse_args(argv)
         assert args.func.__module__ == module

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix.debian.archive import clearsigned_text, dearmor
-from repromatrix.debian.control import find_stanza
-from repromatrix.debian.sources import Source, configured_sources, parse_deb822, parse_one_line
+from repromatrix.emulation.debian.archive import clearsigned_text, dearmor
+from repromatrix.emulation.debian.control import find_stanza
+from repromatrix.emulation.debian.sources import (
+    Source,
+    configured_sources,
+    parse_deb822,
+    parse_one_line,
+)
 from repromatrix.errors import ToolError
 
 DEB822 = """\

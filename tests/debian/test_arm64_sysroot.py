@@ -17,12 +17,13 @@ from typing import Dict, List
 import pytest
 from conftest import Archive, make_deb
 
-from repromatrix import arm64, qemu, sysroot
-from repromatrix.debian.archive import Package
-from repromatrix.debian.sources import Source
+from repromatrix.config.matrix import Lab, LabCell, Pins, Platform
+from repromatrix.emulation import qemu, sysroot
+from repromatrix.host import arm64
+from repromatrix.emulation.debian.archive import Package
+from repromatrix.emulation.debian.sources import Source
 from repromatrix.errors import ToolError
-from repromatrix.lab import cell_command
-from repromatrix.matrix import Lab, LabCell, Pins, Platform
+from repromatrix.host.lab import cell_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,7 +147,7 @@ class TestWheels:
             "tensorflow==2.12.0", "numpy==1.23.5", "tensorflow-cpu-aws==2.12.0"]
 
     def test_the_defaults_map_tensorflow_to_tensorflow_cpu_aws(self) -> None:
-        from repromatrix.matrix import load_matrix
+        from repromatrix.config.matrix import load_matrix
 
         assert "tensorflow-cpu-aws==2.12.0" in arm64.requirements(
             load_matrix(ROOT / "matrix.toml").pins)
@@ -236,7 +237,7 @@ class TestLabSelection:
                                                    LabCell("lab-qemu-haswell", emulate="Haswell")))
 
     def test_the_arm64_cell_is_one_cell_option_away(self) -> None:
-        from repromatrix.lab import select_cells
+        from repromatrix.host.lab import select_cells
 
         chosen = select_cells(self.LAB, ["lab-native", "lab-arm64"])
         assert [(c.id, c.arch) for c in chosen.cells] == [("lab-native", None),
@@ -245,7 +246,7 @@ class TestLabSelection:
 
     def test_an_unknown_cell_is_one_line(self) -> None:
         from repromatrix.errors import UsageError
-        from repromatrix.lab import select_cells
+        from repromatrix.host.lab import select_cells
 
         with pytest.raises(UsageError, match="^--cell lab-arm: no such lab cell; known: "
                                              "lab-native, lab-qemu-haswell, lab-arm64$"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import _tar, make_deb, sha
 
-from repromatrix.debian.deb import extract
+from repromatrix.emulation.debian.deb import extract
 
 
 @pytest.mark.parametrize("compression", ["xz", "gz", ""])

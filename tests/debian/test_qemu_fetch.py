@@ -14,8 +14,8 @@ from typing import Dict
 import pytest
 from conftest import GOOD_VERSION, Archive, fake_qemu, make_deb
 
-from repromatrix import qemu
-from repromatrix.debian.download import Progress
+from repromatrix.emulation import qemu
+from repromatrix.emulation.debian.download import Progress
 from repromatrix.errors import ToolError
 
 BINARY = "usr/bin/qemu-x86_64-static"

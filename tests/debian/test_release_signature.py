@@ -10,8 +10,8 @@ from typing import Dict
 import pytest
 from conftest import Archive, fake_qemu, make_deb
 
-from repromatrix.debian.archive import read_release
-from repromatrix.debian.sources import configured_sources
+from repromatrix.emulation.debian.archive import read_release
+from repromatrix.emulation.debian.sources import configured_sources
 from repromatrix.errors import ToolError
 
 pytestmark = pytest.mark.skipif(not (shutil.which("gpg") and shutil.which("gpgv")),

@@ -124,9 +124,9 @@ class TestDeterminism:
 def test_trail_recording_changes_no_weight(pinned_python: str, root: Path) -> None:
     """Training with the in-graph trail recorder gives the same weights as training without it."""
     script = (
-        "from repromatrix.data import load_dataset\n"
-        "from repromatrix.matrix import load_matrix\n"
-        "from repromatrix.experiment import run_variant\n"
+        "from repromatrix.cell.data import load_dataset\n"
+        "from repromatrix.config.matrix import load_matrix\n"
+        "from repromatrix.cell.experiment import run_variant\n"
         f"m = load_matrix({str(root / 'matrix.toml')!r})\n"
         "d = load_dataset('builtin', rows=200)\n"
         "for name in ('default-optimizer', 'adam'):\n"

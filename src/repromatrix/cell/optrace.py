@@ -1,0 +1,231 @@
+"""Op trace: every op output of the first training steps, in execution order, for root-cause search.
+
+Runs inside the pinned venv (Python 3.9). The recorder is TensorFlow's debugger dump
+(``tf.debugging.experimental.enable_dump_debug_info`` with ``FULL_TENSOR``, read back with
+``DebugDataReader``), a TensorFlow feature that sees every op of a ``tf.function`` whatever built
+it: ``collect`` is Keras-agnostic and takes the name fragment of the train function's graph
+(``train_function`` for Keras 2), so a Keras 3 on TensorFlow pass can reuse it with its own
+fragment. ``builtin_trace`` is the Keras 2 pass of the built-in experiment.
+
+The trace is taken in a separate, short pass (re-seeded, same initial weights) after the main
+training, so the main run keeps its speed; the pass records its own trail and says whether it
+reproduced the main run's trail for the traced steps. It does not always: the debugger inserts a
+debug op after every op, which keeps grappler's arithmetic optimizer from rewriting the graph
+(measured: the default optimizer's RMSprop update then rounds differently, Adam's does not).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+DATA_LIMIT = 16384  # keep the bytes of outputs up to this size (a 41x64 float32 kernel: 10,496)
+MAX_RECORDS = 5000  # per trace; about 240 per step for the built-in experiment
+TOOL = "tf.debugging.experimental.enable_dump_debug_info(FULL_TENSOR)"
+KERAS2_TRAIN_FUNCTION = "train_function"
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    """``--trace-steps K`` (the first K steps; 0: no trace) or ``--trace-step N`` (only step N)."""
+
+    steps: int = 2
+    step: Optional[int] = None
+
+    def window(self) -> Optional[tuple[int, int]]:
+        """(first, last) traced step, 1-based and inclusive; None when nothing is traced."""
+        if self.step is not None:
+            return (self.step, self.step)
+        return (1, self.steps) if self.steps > 0 else None
+
+
+def graph_name(name: Optional[str]) -> str:
+    """A graph's name without TensorFlow's per-process uid (``__inference_f_123`` -> ``f``)."""
+    match = re.match(r"^__inference_(.*)_\d+$", name or "")
+    return match.group(1) if match else (name or "")
+
+
+def output_bytes(value: Any) -> tuple[str, list[int], bytes]:
+    """(dtype, shape, canonical little-endian bytes) of one op output."""
+    array = np.asarray(value)
+    if array.dtype.kind in "biufc":
+        raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    else:  # strings, objects: their repr stands for the bytes (equal values, equal text)
+        raw = repr(array.tolist()).encode("utf-8", "backslashreplace")
+    return str(array.dtype), [int(n) for n in array.shape], raw
+
+
+def _skip_source_capture() -> None:
+    """The dump copies every Python source file on each op's stack, which took 4 of 10 s of a
+    two-step pass here; the trace needs no stack, so it records none (best effort)."""
+    try:
+        from tensorflow.core.protobuf import debug_event_pb2
+        from tensorflow.python.debug.lib import dumping_callback
+
+        callback = dumping_callback._state.dumping_callback  # noqa: SLF001 - see docstring
+        host = callback._hostname  # noqa: SLF001
+        callback._process_stack_frames = lambda: debug_event_pb2.CodeLocation(host_name=host)
+    except Exception:  # noqa: BLE001 - another TensorFlow: slower, not wrong
+        pass
+
+
+def collect(run: Callable[[], Any], first_step: int,
+            function_fragment: str = KERAS2_TRAIN_FUNCTION) -> dict[str, Any]:
+    """Run ``run`` (K calls of the train function) under the debugger dump; return the records."""
+    import tensorflow as tf
+
+    root = tempfile.mkdtemp(prefix="repromatrix-optrace-")
+    try:
+        tf.debugging.experimental.enable_dump_debug_info(
+            root, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1)
+        try:
+            _skip_source_capture()
+            run()
+        finally:
+            tf.debugging.experimental.disable_dump_debug_info()
+        return read_dump(root, first_step, function_fragment)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, Any]:
+    """Records of the train function's graphs, split into steps by the function's executions.
+
+    Each call of the train function is one eager "execution", written after the call returns;
+    an op output belongs to the first call that ended after it was recorded (its wall time).
+    Inputs point to the latest earlier record of the same graph, op and slot, or stay a name
+    when they were not traced (resource handles, function arguments).
+    """
+    from tensorflow.python.debug.lib import debug_events_reader
+
+    with debug_events_reader.DebugDataReader(root) as reader:
+        reader.update()
+        calls = [e for e in reader.executions()
+                 if e.graph_id and function_fragment in graph_name(e.op_type)]
+        train_graphs = {e.graph_id for e in calls}
+        ends = [e.wall_time for e in calls]
+        records: list[dict[str, Any]] = []
+        data: dict[str, str] = {}  # sha256 -> base64 of the output bytes
+        latest: dict[tuple[str, str, int], int] = {}
+        truncated = 0
+        for trace in reader.graph_execution_traces():
+            if not train_graphs.intersection(trace.graph_ids):
+                continue  # tf.data's functions and other graphs: not the train step
+            if len(records) >= MAX_RECORDS:
+                truncated += 1
+                continue
+            call = next((i for i, end in enumerate(ends) if trace.wall_time <= end), len(ends) - 1)
+            graph = reader.graph_by_id(trace.graph_id)
+            path = "/".join(graph_name(reader.graph_by_id(g).name) for g in trace.graph_ids
+                            if reader.graph_by_id(g).name)
+            creation = graph.get_op_creation_digest(trace.op_name)
+            inputs: list[Any] = []
+            for name in creation.input_names or ():
+                op_name, _, slot = name.rpartition(":")
+                index = latest.get((trace.graph_id, op_name, int(slot or 0)))
+                inputs.append(index if index is not None else name)
+            dtype, shape, raw = output_bytes(reader.graph_execution_trace_to_tensor_value(trace))
+            record: dict[str, Any] = {
+                "step": first_step + call, "graph": path, "op_type": trace.op_type,
+                "op_name": trace.op_name, "slot": int(trace.output_slot), "dtype": dtype,
+                "shape": shape, "sha256": hashlib.sha256(raw).hexdigest()[:32], "inputs": inputs,
+            }
+            # Bytes are kept only where the aggregator may need them: an op whose inputs were
+            # all traced (only such an op can be blamed), small, and once per distinct content.
+            if len(raw) <= DATA_LIMIT and all(isinstance(i, int) for i in inputs):
+                data.setdefault(record["sha256"], base64.b64encode(raw).decode("ascii"))
+            latest[(trace.graph_id, trace.op_name, int(trace.output_slot))] = len(records)
+            records.append(record)
+    return {"records": canonical_order(records), "data": data, "truncated": truncated,
+            "calls": len(calls)}
+
+
+def canonical_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records in a deterministic execution order: per step, a topological order of the
+    data dependencies with ties broken by (graph, op name, slot), so that independent ops that
+    the executor ran in another order give the same artifact bytes; inputs renumbered."""
+    import heapq
+
+    order: list[int] = []
+    for step in sorted({r["step"] for r in records}):
+        members = [i for i, r in enumerate(records) if r["step"] == step]
+        waiting = {i: 0 for i in members}
+        consumers: dict[int, list[int]] = {i: [] for i in members}
+        for i in members:
+            for source in records[i]["inputs"]:
+                if isinstance(source, int) and source in waiting:
+                    waiting[i] += 1
+                    consumers[source].append(i)
+
+        def key(i: int) -> tuple[str, str, int, int]:
+            return (records[i]["graph"], records[i]["op_name"], records[i]["slot"], i)
+
+        ready = [key(i) for i in members if waiting[i] == 0]
+        heapq.heapify(ready)
+        while ready:
+            index = heapq.heappop(ready)[3]
+            order.append(index)
+            for consumer in consumers[index]:
+                waiting[consumer] -= 1
+                if waiting[consumer] == 0:
+                    heapq.heappush(ready, key(consumer))
+    position = {old: new for new, old in enumerate(order)}
+    return [{**records[i], "inputs": [position[x] if isinstance(x, int) else x
+                                      for x in records[i]["inputs"]]} for i in order]
+
+
+def builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
+                  main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The trace of one variant, or why there is none: a failing trace never costs the result."""
+    try:
+        return _builtin_trace(variant, data, seed, request, main_trail)
+    except Exception as error:  # noqa: BLE001 - the main run's record is complete without it
+        return {"absent": f"trace failed: {type(error).__name__}: {error}".splitlines()[0][:300]}
+
+
+def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
+                   main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The traced pass of the built-in experiment (Keras 2): same seed, model and data as the
+    main run, steps before the window untraced, the window under the dump."""
+    window = request.window()
+    if window is None:
+        return {"absent": "not requested (--trace-steps 0)"}
+    first, last = window
+    if last > data.rows:
+        return {"absent": f"step {last} is beyond the {data.rows} training steps"}
+    from repromatrix.cell import experiment as ex
+    from repromatrix.cell.trail import TrailRecorder
+
+    tf = ex.tensorflow_module()
+    tf.keras.backend.clear_session()
+    ex.reset_seeds(seed)
+    model = ex.build_model(data.features)
+    ex.compile_model(model, variant.optimizer)
+    recorder = TrailRecorder(model, steps=last)  # the main run's graph: train step plus trail
+
+    def fit(rows: slice) -> None:
+        model.fit(x=data.x[rows], y=data.y[rows], batch_size=1, epochs=1, verbose=0,
+                  shuffle=False)
+
+    if first > 1:
+        fit(slice(0, first - 1))
+        model.train_function = None  # retrace under the dump (it instruments new graphs only)
+    dump = collect(lambda: fit(slice(first - 1, last)), first)
+    trail = recorder.result()["digest"]
+    recorder.restore()
+    return {
+        "tool": TOOL,
+        "steps": list(range(first, last + 1)),
+        "data_limit": DATA_LIMIT,
+        "trail": trail,
+        "reproduces_main_trail": (None if not main_trail else
+                                  list(main_trail["digest"][:last + 1]) == trail),
+        **dump,
+    }

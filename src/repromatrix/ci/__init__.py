@@ -1,0 +1,1 @@
+"""GitHub Actions glue: the plan, outputs, the sticky comment, what `init` writes."""

@@ -1,0 +1,1 @@
+"""The `repromatrix` command line (argparse only; the logic lives in the layers)."""

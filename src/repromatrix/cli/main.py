@@ -1,0 +1,236 @@
+"""The ``repromatrix`` command line: init, run, aggregate, lab, plan, error-artifact.
+
+Every error a user can cause ends in one ``repromatrix: error: ...`` line and exit code 2;
+set REPROMATRIX_TRACEBACK=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from repromatrix import __version__
+from repromatrix.config.arguments import check_cell_id, env_pair, positive
+from repromatrix.errors import ConfigError, ReproError, UsageError
+from repromatrix.files import MiB, UnreadableFile, read_bounded
+
+MAX_LOG_BYTES = 1 * MiB  # the end of a failed run's log: far more than the lines an artifact keeps
+DESCRIPTION = """\
+Does a Keras training run give bit-identical results across operating systems, CPU
+architectures and CPU vendors? `run` trains the experiment on this machine and writes one JSON
+artifact per cell; `aggregate` turns artifacts from many machines into one comparison table that
+says where results diverge and which TensorFlow op is to blame."""
+
+
+def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="train the experiment's variants on this machine and write the cell's artifact",
+        description="Train every requested variant of the experiment on this machine, probe "
+        "single TensorFlow ops, record the machine's fingerprint, and write one JSON artifact "
+        "(format: docs/artifact.md). Runs inside the pinned venv; `nox -s repro` calls it.",
+    )
+    parser.add_argument("--cell", default="local", help="cell id, used as the artifact's name "
+                        "(default: local)")
+    parser.add_argument("--runner-label", help="the CI runner label this cell ran on, if any")
+    parser.add_argument("--matrix", default="matrix.toml", help="matrix file (default: ./matrix.toml)")
+    parser.add_argument("--variant", action="append", dest="variants", default=[], metavar="NAME",
+                        help="run only this variant (repeatable; default: the matrix's "
+                        "experiment.variants)")
+    parser.add_argument("--data", help="a CSV with a header row: any number of feature columns "
+                        "and a target (default: the matrix's data, normally the built-in set)")
+    parser.add_argument("--target", help="the target column of --data: a name or a 0-based index "
+                        "(default: the matrix's target, normally 'target')")
+    parser.add_argument("--rows", type=positive, help="use only the first N rows (steps)")
+    parser.add_argument("--output", help="artifact path (default: artifacts/<cell>.json)")
+    parser.add_argument("--env", action="append", type=env_pair, default=[], metavar="NAME=VALUE",
+                        help="environment for the whole cell, set before TensorFlow loads "
+                        "(repeatable), e.g. TF_ENABLE_ONEDNN_OPTS=0")
+    parser.add_argument("--process-per-variant", action="store_true",
+                        help="run each variant in its own process (slower; the default shares "
+                        "one process because it gives identical digests)")
+    parser.add_argument("--emulate", metavar="MODEL",
+                        help="run under qemu-x86_64 emulating this CPU model (e.g. Haswell)")
+    parser.add_argument("--emulate-arch", choices=("arm64",),
+                        help="run Linux arm64's build of the pins under qemu-aarch64 (Debian's "
+                        "arm64 Python, fetched and cached under .nox/arm64; --emulate picks the "
+                        "CPU model, default neoverse-n1)")
+    parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
+    trace = parser.add_mutually_exclusive_group()
+    trace.add_argument("--trace-steps", type=int, default=2, metavar="K",
+                       help="record every op's output of the first K training steps in a short "
+                       "extra pass per variant, for the aggregator's root cause (default: 2; 0: none)")
+    trace.add_argument("--trace-step", type=positive, metavar="N",
+                       help="trace only training step N (e.g. a first divergent step beyond K)")
+    parser.set_defaults(func=_run)
+
+
+def run_output(args: argparse.Namespace) -> str:
+    """Where ``run`` writes its artifact (``nox -s repro`` looks there too)."""
+    return args.output or str(Path("artifacts") / f"{args.cell}.json")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from repromatrix.cell.runner import CellRequest, prepare, run_cell
+
+    check_cell_id(args.cell)  # before it becomes the default --output path
+
+    request = CellRequest(
+        cell=args.cell,
+        matrix_path=args.matrix,
+        variants=tuple(args.variants),
+        output=run_output(args),
+        runner_label=args.runner_label,
+        data=args.data,
+        target=args.target,
+        rows=args.rows,
+        process_per_variant=args.process_per_variant,
+        emulated=args.emulated,
+        env=dict(args.env),
+        trace_steps=args.trace_steps,
+        trace_step=args.trace_step,
+    )
+    if args.trace_steps < 0:
+        raise UsageError(f"--trace-steps {args.trace_steps}: must be 0 or more")
+    if args.emulate_arch and not args.emulated:
+        from repromatrix.host import arm64
+
+        prepared = prepare(request)  # bad data or variants fail before anything is fetched
+        return arm64.run_emulated(sys.argv[1:], args.cell, args.emulate or arm64.DEFAULT_MODEL,
+                                  request.output, prepared.matrix.pins)
+    if args.emulate and not args.emulated:
+        prepare(request)  # bad data or variants fail here, not after a slow emulated start
+        return _run_emulated(args, request.output)
+    os.environ.update(request.env)  # before TensorFlow is imported, so that it sees them
+    return run_cell(request)
+
+
+def _run_emulated(args: argparse.Namespace, output: str) -> int:
+    """Re-run this same command under qemu, on the same interpreter and venv."""
+    from repromatrix.emulation import qemu
+
+    binary = qemu.find_qemu(args.emulate)
+    argv = [a for a in sys.argv[1:]]
+    child = ["-m", "repromatrix", *argv, "--emulated", args.emulate, "--output", output]
+    command = qemu.qemu_command(binary, args.emulate, sys.executable, child)
+    print(f"repromatrix: {args.cell}: running under {qemu.QEMU} -cpu {args.emulate} "
+          "(emulation is about 10x slower; TensorFlow alone takes a minute or two to load)",
+          file=sys.stderr, flush=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        # qemu warns once per CPUID bit it cannot emulate; nothing the user can act on.
+        if "TCG doesn't support requested feature" not in line:
+            sys.stderr.write(line)
+    return process.wait()
+
+
+def add_error_artifact_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "error-artifact",
+        help="write the artifact of a cell that failed, with the tail of its log",
+        description="Write an error artifact for a cell whose run produced none, so the "
+        "aggregated table shows the failure instead of silently missing a row. An existing valid "
+        "artifact at --output is kept (a run that failed in one variant still wrote its results).",
+    )
+    parser.add_argument("--cell", required=True)
+    parser.add_argument("--runner-label")
+    parser.add_argument("--log", help="the failed run's log file (its last lines are kept)")
+    parser.add_argument("--message", default="the cell's run failed before writing its artifact")
+    parser.add_argument("--output", required=True)
+    parser.set_defaults(func=_error_artifact)
+
+
+def _error_artifact(args: argparse.Namespace) -> int:
+    from repromatrix import artifact
+
+    check_cell_id(args.cell)  # refused as `run` refuses it
+    output = Path(args.output)
+    if output.exists() and not output.is_file():  # never read (or replace) a device or a FIFO
+        raise UsageError(f"--output {output}: exists and is not a regular file")
+    if artifact.is_cell_artifact(output):
+        print(f"repromatrix: {output} already holds an artifact; kept", file=sys.stderr)
+        return 0
+    log = ""
+    if args.log:
+        try:  # only its last lines are kept: read the end of a large log
+            log = read_bounded(args.log, MAX_LOG_BYTES, tail=True).decode("utf-8", "replace")
+        except UnreadableFile as error:
+            log = f"(log {args.log} unreadable: {error.reason})"
+    artifact.write(output, artifact.error_document(args.cell, args.runner_label, args.message, log))
+    print(f"repromatrix: wrote error artifact {output}", file=sys.stderr)
+    return 0
+
+
+def add_worker_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("_worker")  # internal: one process group of `run`
+    parser.add_argument("request")
+    parser.add_argument("result")
+    parser.set_defaults(func=lambda args: _worker(args))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from repromatrix.cell.runner import CellRequest, run_worker
+
+    os.environ.update(CellRequest.from_json(args.request).env)
+    return run_worker(args.request, args.result)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repromatrix", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"repromatrix {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    add_run_parser(subparsers)
+    for module_name in ("repromatrix.report.command", "repromatrix.host.lab", "repromatrix.ci.plan",
+                        "repromatrix.ci.github", "repromatrix.ci.comment", "repromatrix.host.preflight",
+                        "repromatrix.ci.scaffold"):
+        _add_subcommand(subparsers, module_name)
+    add_error_artifact_parser(subparsers)
+    add_worker_parser(subparsers)
+    return parser
+
+
+def _add_subcommand(subparsers: argparse._SubParsersAction, module_name: str) -> None:
+    """Each command module declares its own parser (``add_parser``) and entry point (``run``)."""
+    import importlib
+
+    importlib.import_module(module_name).add_parser(subparsers)
+
+
+def _report(message: str) -> None:
+    """One error line; on GitHub also an annotation, so the failure shows on the run's page."""
+    print(f"repromatrix: error: {message}", file=sys.stderr)
+    from repromatrix.ci import github
+
+    if github.on_github(os.environ):
+        github.error(message, os.environ, stream=sys.stderr, title="repromatrix")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        for problem in error.problems:
+            _report(problem)
+        return error.exit_code
+    except ReproError as error:
+        if os.environ.get("REPROMATRIX_TRACEBACK"):
+            raise
+        _report(str(error))
+        return error.exit_code
+    except OSError as error:  # an unwritable --output, a full disk: the user's to fix, in one line
+        if os.environ.get("REPROMATRIX_TRACEBACK"):
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        _report(f"{where}{error.strerror or error}")
+        return 2
+    except KeyboardInterrupt:
+        print("repromatrix: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""matrix.toml -> the model: loading, checks, the package defaults layer."""

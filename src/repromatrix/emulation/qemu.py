@@ -1,0 +1,248 @@
+"""Running a cell under qemu-user, emulating another x86_64 CPU on this machine.
+
+qemu's TCG computes approximate instructions (rsqrtps, rcpps) its own way, not as any real chip
+does: an emulated cell stands for "another vendor", not a faithful copy of the named model.
+Only x86_64 hosts are supported: TensorFlow's x86 wheel needs AVX, which qemu-x86_64 emulates
+(models Haswell and newer) since qemu 7.2.
+
+Which qemu: ``REPROMATRIX_QEMU`` if set, else ``qemu-x86_64`` (or ``qemu-x86_64-static``) on
+PATH, else Debian's statically linked build, fetched once into the cache (``repromatrix.emulation.debian``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+from repromatrix.errors import ToolError
+
+QEMU = "qemu-x86_64"
+QEMU_VARIABLE = "REPROMATRIX_QEMU"
+INSTALL_HINT = ("install qemu-user (Debian/Ubuntu: sudo apt-get install qemu-user-static) "
+                f"or set {QEMU_VARIABLE} to a qemu-x86_64 binary")
+# Set (with qemu's -E) in the emulated process, whose fingerprint records where qemu came from.
+ORIGIN_VARIABLES = {"source": "REPROMATRIX_QEMU_SOURCE", "package": "REPROMATRIX_QEMU_PACKAGE",
+                    "version": "REPROMATRIX_QEMU_VERSION", "binary": "REPROMATRIX_QEMU_BINARY",
+                    "sysroot": "REPROMATRIX_QEMU_SYSROOT"}
+# Set in an emulated process: the command prefix (JSON list) that runs a child process the same
+# way (an arm64 python cannot be exec'd by the host kernel; an x86_64 one would run natively).
+PREFIX_VARIABLE = "REPROMATRIX_QEMU_PREFIX"
+# Host machine names -> Debian architectures that build qemu-user-static.
+DEBIAN_ARCHITECTURES = {
+    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+    "armv7l": "armhf", "i386": "i386", "i686": "i386", "ppc64le": "ppc64el",
+    "s390x": "s390x", "riscv64": "riscv64", "mips64": "mips64el",
+}
+
+
+@dataclass(frozen=True)
+class Located:
+    """A qemu binary and where it came from (recorded in the emulated cell's fingerprint)."""
+
+    path: str
+    source: str  # "PATH", "REPROMATRIX_QEMU" or "debian"
+    package: Optional[str] = None  # the Debian package and version, when fetched
+    version: str = "unknown"
+
+    def describe(self) -> str:
+        if self.source == "debian":
+            return f"{self.path} (from Debian's {self.package}, cached)"
+        return f"{self.path} (from {self.source})"
+
+
+_located: Dict[str, Located] = {}  # path -> how find_qemu found it, for qemu_command
+
+
+def parse_cpu_models(help_text: str) -> list[str]:
+    """CPU model names from ``qemu-x86_64 -cpu help`` ("x86 Haswell   Intel Core ...") or
+    ``qemu-aarch64 -cpu help`` ("Available CPUs:" then one indented name a line)."""
+    models = []
+    listing = False
+    for line in help_text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "x86":
+            models.append(parts[1])
+        elif line.strip() == "Available CPUs:":
+            listing = True
+        elif listing and len(parts) == 1 and line[:1].isspace():
+            models.append(parts[0])
+        else:
+            listing = False
+    return sorted(set(models))
+
+
+def parse_version(text: str) -> str:
+    """``qemu-x86_64 version 7.2.18 (Debian 1:7.2+dfsg-7+deb12u18)`` -> ``7.2.18 (Debian ...)``."""
+    first = (text.strip().splitlines() or [""])[0]
+    _, sep, version = first.partition(" version ")
+    return version.strip() if sep else (first.strip() or "unknown")
+
+
+def debian_architecture(machine: str) -> str:
+    try:
+        return DEBIAN_ARCHITECTURES[machine.lower()]
+    except KeyError:
+        raise ToolError(f"Debian builds no qemu for this machine's architecture ({machine}): "
+                        f"{INSTALL_HINT}") from None
+
+
+def dependency_names(depends: str) -> list[str]:
+    """Package names of a Depends field (``a (>= 1), b | c``)."""
+    return [alternative.split()[0] for part in depends.split(",")
+            for alternative in part.split("|") if alternative.split()]
+
+
+def fetch_from_debian(target: str, architecture: str,
+                      environ: Mapping[str, str]) -> Tuple[str, str]:
+    """(path, "package version (arch)") of Debian's static qemu-<target>, cached.
+
+    Until Debian 12 the static binaries are in qemu-user-static (``qemu-x86_64-static``); from
+    Debian 13 that package is a transitional one depending on qemu-user, whose binaries are
+    static themselves (``qemu-x86_64``).
+    """
+    from repromatrix.emulation.debian.archive import find_package
+    from repromatrix.emulation.debian.cache import Store, cache_root
+    from repromatrix.emulation.debian.sources import configured_sources
+
+    candidates = (("qemu-user-static", f"usr/bin/qemu-{target}-static"),
+                  ("qemu-user", f"usr/bin/qemu-{target}"))
+    store = Store(cache_root(environ), architecture)
+    with store.locked():
+        for package, member in candidates:
+            cached = store.lookup(package, [member])
+            if cached is not None:
+                return str(cached.path(member)), cached.describe()
+        sources = configured_sources(environ)
+        indexes: dict = {}
+        found = find_package(sources, candidates[0][0], architecture, indexes)
+        member = candidates[0][1]
+        if candidates[1][0] in dependency_names(found.depends):
+            found = find_package(sources, candidates[1][0], architecture, indexes)
+            member = candidates[1][1]
+        print(f"repromatrix: qemu-{target} is not installed: fetching it from Debian "
+              f"({found.describe()}, {found.size / 1e6:.0f} MB, once; the index's Release "
+              f"signature: {found.signature})", file=store.stream, flush=True)
+        cached = store.fetch(found, [member])
+        return str(cached.path(member)), cached.describe()
+
+
+def variable_for(target: str) -> str:
+    """REPROMATRIX_QEMU names qemu-x86_64; REPROMATRIX_QEMU_AARCH64 qemu-aarch64, and so on."""
+    return QEMU_VARIABLE if target == "x86_64" else f"{QEMU_VARIABLE}_{target.upper()}"
+
+
+def locate(target: str = "x86_64",
+           which: Callable[[str], Optional[str]] = shutil.which,
+           environ: Mapping[str, str] = os.environ,
+           system: Optional[str] = None,
+           machine: Optional[str] = None) -> Located:
+    """The qemu-<target> to use: REPROMATRIX_QEMU, PATH, else Debian's build (fetched once)."""
+    name = f"qemu-{target}"
+    variable = variable_for(target)
+    explicit = environ.get(variable, "").strip()
+    if explicit:
+        path = which(explicit)
+        if path is None:
+            raise ToolError(f"{variable}={explicit!r} is not an executable file")
+        return Located(path, variable)
+    for candidate in (name, f"{name}-static"):
+        path = which(candidate)
+        if path is not None:
+            return Located(path, "PATH")
+    system = system or platform.system()
+    if system != "Linux":
+        raise ToolError(f"{name} not found on PATH, and qemu's user-mode emulation runs on Linux "
+                        f"only (this is {system}): run the lab on a Linux x86_64 machine")
+    architecture = debian_architecture(machine or platform.machine())
+    try:
+        path, package = fetch_from_debian(target, architecture, environ)
+    except ToolError as error:
+        raise ToolError(f"{name} not found on PATH and fetching it from Debian failed: {error}; "
+                        f"{INSTALL_HINT}") from None
+    return Located(path, "debian", package)
+
+
+def find_qemu(
+    model: str,
+    which: Callable[[str], Optional[str]] = shutil.which,
+    machine: Optional[str] = None,
+    help_text: Optional[Callable[[str], str]] = None,
+    environ: Mapping[str, str] = os.environ,
+    system: Optional[str] = None,
+    version_text: Optional[Callable[[str], str]] = None,
+    target: str = "x86_64",
+) -> str:
+    """Path of qemu-<target> after checking the host and the model name; ToolError otherwise."""
+    machine = (machine or platform.machine()).lower()
+    if machine not in ("x86_64", "amd64"):
+        raise ToolError(f"CPU emulation needs an x86_64 host (this one is {machine})")
+    located = locate(target, which, environ, system, machine)
+    binary = located.path
+    models = parse_cpu_models((help_text or _cpu_help)(binary))
+    if model not in models:
+        import difflib
+
+        # One suggestion: with several, ties (Haswell-v1..v4) come back in no stable order.
+        close = difflib.get_close_matches(model, models, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; see `qemu-{target} -cpu help`"
+        raise ToolError(f"qemu knows no CPU model {model!r}{hint}")
+    version = parse_version((version_text or _version)(binary))
+    _located[binary] = Located(binary, located.source, located.package, version)
+    return binary
+
+
+def located(binary: str) -> Optional[Located]:
+    """How find_qemu found ``binary`` in this process (None if it did not)."""
+    return _located.get(binary)
+
+
+def _cpu_help(binary: str) -> str:
+    completed = subprocess.run([binary, "-cpu", "help"], capture_output=True, text=True, check=False)
+    return completed.stdout
+
+
+def _version(binary: str) -> str:
+    completed = subprocess.run([binary, "-version"], capture_output=True, text=True, check=False)
+    return completed.stdout
+
+
+def qemu_command(binary: str, model: str, python: str, arguments: Sequence[str],
+                 sysroot: Optional[str] = None, sysroot_label: str = "") -> list[str]:
+    """The command line that runs ``python arguments...`` on the emulated CPU.
+
+    ``-E`` hands the emulated process where this qemu came from, for its fingerprint (qemu
+    splits -E values at commas, hence none in them). ``sysroot``: the folder qemu's ``-L``
+    finds a foreign architecture's loader and libraries in (the arm64 cell's).
+    """
+    found = _located.get(binary) or Located(binary, "unknown")
+    origin = {"source": found.source, "package": found.package or "", "version": found.version,
+              "binary": os.path.basename(binary).replace("-static", ""),
+              "sysroot": sysroot_label}
+    settings = []
+    for key, variable in sorted(ORIGIN_VARIABLES.items()):
+        settings += ["-E", f"{variable}={origin[key].replace(',', ';')}"]
+    root = ["-L", sysroot] if sysroot else []
+    return [binary, *root, "-cpu", model, *settings, python, *arguments]
+
+
+def emulated_command(model: str, python: str, arguments: Sequence[str],
+                     environ: Mapping[str, str] = os.environ) -> list[str]:
+    """How an emulated process starts a child (a worker) on the same emulated CPU.
+
+    The process that started this one under qemu left the exact prefix in the environment (an
+    arm64 cell's includes ``-L SYSROOT``); without it, qemu-x86_64 is looked up as before.
+    """
+    prefix = environ.get(PREFIX_VARIABLE)
+    if prefix:
+        return [*json.loads(prefix), python, *arguments]
+    return qemu_command(find_qemu(model), model, python, arguments)
+
+
+def fingerprint_fields(environ: Mapping[str, str]) -> dict:
+    """The ``cpu.qemu`` fingerprint entry of an emulated process: version, source, package."""
+    return {key: (environ.get(variable) or None) for key, variable in sorted(ORIGIN_VARIABLES.items())}

@@ -1,0 +1,1 @@
+"""Orchestration on the host: nox sessions, the lab, interpreters, preflight."""

@@ -1,0 +1,183 @@
+"""The local cross-CPU lab: the same cell natively and under qemu emulating another CPU.
+
+Waiting for CI to learn whether a change reproduces across CPU vendors is slow; emulation shows a
+vendor-style divergence on one machine. The lab's cells (matrix.toml's ``[lab]``) run in parallel
+as separate ``repromatrix run`` processes on the same pinned interpreter, each writing its own
+artifact; a cell that fails leaves an error artifact, and the rest is still aggregated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from repromatrix import artifact
+from repromatrix.config.arguments import positive
+from repromatrix.config.matrix import Lab, LabCell, Pins, load_matrix
+from repromatrix.errors import UsageError
+
+HEARTBEAT_SECONDS = 20
+# Cells any lab can add with --cell, beside its own: Linux arm64 under qemu-aarch64 (not in the
+# default lab, which it would make too slow on 2 cores; README "An arm64 cell").
+OPTIONAL_CELLS = (LabCell(id="lab-arm64", arch="arm64"),)
+
+
+@dataclass(frozen=True)
+class LabRun:
+    cell: LabCell
+    command: list[str]
+    output: Path
+    log: Path
+
+
+def cell_command(python: str, matrix_path: str, lab: Lab, cell: LabCell, output: Path,
+                 rows: int) -> list[str]:
+    """The ``repromatrix run`` command line of one lab cell."""
+    command = [python, "-m", "repromatrix", "run", "--cell", cell.id, "--matrix", matrix_path,
+               "--rows", str(rows), "--output", str(output)]
+    for variant in lab.variants:
+        command += ["--variant", variant]
+    for name, value in sorted({**lab.env, **cell.env}.items()):  # a cell's own env wins
+        command += ["--env", f"{name}={value}"]
+    if cell.arch:
+        command += ["--emulate-arch", cell.arch]
+    if cell.emulate:
+        command += ["--emulate", cell.emulate]
+    return command
+
+
+def plan_runs(python: str, matrix_path: str, lab: Lab, folder: Path, rows: int) -> list[LabRun]:
+    runs = []
+    for cell in lab.cells:
+        output = folder / f"{cell.id}.json"
+        runs.append(LabRun(cell=cell, output=output, log=folder / f"{cell.id}.log",
+                           command=cell_command(python, matrix_path, lab, cell, output, rows)))
+    return runs
+
+
+def check_emulation(lab: Lab, pins: Pins | None = None) -> None:
+    """Fail before any slow work if qemu or a CPU model is missing (one clear line).
+
+    Without qemu on PATH this fetches Debian's static build into the cache, once, so that the
+    cells (started next, in parallel) all find it there.
+    """
+    from repromatrix.emulation import qemu
+
+    for cell in lab.cells:
+        if cell.arch and pins is not None:  # the sysroot and wheels, fetched once, before the cells
+            from repromatrix.host import arm64
+
+            found_arm64 = arm64.prepare(pins, cell.emulate or arm64.DEFAULT_MODEL)
+            print(f"repromatrix lab: {cell.id}: {arm64.describe(found_arm64)}", file=sys.stderr,
+                  flush=True)
+            continue
+        if cell.emulate:
+            found = qemu.located(qemu.find_qemu(cell.emulate))  # fetched from Debian if missing
+            if found is not None:
+                print(f"repromatrix lab: qemu {found.version}: {found.describe()}",
+                      file=sys.stderr, flush=True)
+
+
+def execute(runs: list[LabRun]) -> dict[str, int]:
+    """Start every cell at once (emulation is the slow one; the native cell runs beside it)."""
+    started = time.monotonic()
+    processes = {}
+    for run in runs:
+        run.output.parent.mkdir(parents=True, exist_ok=True)
+        run.output.unlink(missing_ok=True)  # never aggregate a stale result as this run's
+        log = run.log.open("w", encoding="utf-8")
+        processes[run.cell.id] = (subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT),
+                                  log, run)
+        print(f"repromatrix lab: started {run.cell.id}"
+              + (f" (qemu-aarch64 -cpu {run.cell.emulate or 'neoverse-n1'})" if run.cell.arch
+                 else f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
+              file=sys.stderr, flush=True)
+    codes: dict[str, int] = {}
+    next_report = started + HEARTBEAT_SECONDS
+    while len(codes) < len(processes):
+        time.sleep(0.5)
+        for cell_id, (process, log, run) in processes.items():
+            if cell_id in codes or process.poll() is None:
+                continue
+            log.close()
+            codes[cell_id] = process.returncode
+            state = "done" if process.returncode == 0 else f"FAILED (exit {process.returncode})"
+            print(f"repromatrix lab: {cell_id} {state} after {time.monotonic() - started:.0f} s",
+                  file=sys.stderr, flush=True)
+            if not run.output.exists():  # nothing lost: the table shows the failure and its log
+                log_text = run.log.read_text(encoding="utf-8", errors="replace")
+                artifact.write(run.output, artifact.error_document(
+                    cell_id, None, f"lab cell exited with {process.returncode}", log_text))
+        if time.monotonic() >= next_report and len(codes) < len(processes):
+            next_report += HEARTBEAT_SECONDS
+            for cell_id, (_, _, run) in sorted(processes.items()):
+                if cell_id not in codes:
+                    print(f"repromatrix lab: {cell_id} running {time.monotonic() - started:.0f} s: "
+                          f"{_last_line(run.log)}", file=sys.stderr, flush=True)
+    return codes
+
+
+def _last_line(path: Path) -> str:
+    """The cell's latest progress message, without the 'repromatrix: <cell>:' prefix."""
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                 if line.startswith("repromatrix")]
+    except OSError:
+        return ""
+    return lines[-1].split(": ", 2)[-1] if lines else "starting"
+
+
+def select_cells(lab: Lab, wanted: list[str]) -> Lab:
+    """The lab with only the ``--cell`` ids given (its own cells or the optional ones), in order."""
+    if not wanted:
+        return lab
+    known = {c.id: c for c in (*lab.cells, *OPTIONAL_CELLS)}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise UsageError(f"--cell {unknown[0]}: no such lab cell; known: {', '.join(known)}")
+    return dataclasses.replace(lab, cells=tuple(known[w] for w in dict.fromkeys(wanted)))
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "lab",
+        help="reproduce a CPU-vendor divergence on this machine: native vs qemu-emulated CPU",
+        description="Run matrix.toml's [lab] cells (natively and under qemu-x86_64 emulating "
+        "another CPU) on a few rows, then print the aggregated comparison. An emulated CPU "
+        "computes approximate instructions differently from real silicon: it stands for "
+        "'another vendor', not for the named chip.",
+    )
+    parser.add_argument("--matrix", default="matrix.toml", help="matrix file (default: ./matrix.toml)")
+    parser.add_argument("--rows", type=positive, help="rows (training steps) per cell "
+                        "(default: [lab].rows)")
+    parser.add_argument("--output-dir", default="artifacts/lab",
+                        help="where the lab's artifacts and logs go (default: artifacts/lab)")
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                        help="table format (default: text)")
+    parser.add_argument("--cell", action="append", dest="cells", default=[], metavar="ID",
+                        help="run only this cell (repeatable): one of [lab]'s cells, or "
+                        + ", ".join(c.id for c in OPTIONAL_CELLS) + " (Linux arm64 under "
+                        "qemu-aarch64)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    matrix = load_matrix(args.matrix)
+    if matrix.lab is None or not matrix.lab.cells:
+        raise UsageError(f"{args.matrix} has no [lab] cells")
+    rows = args.rows if args.rows is not None else matrix.lab.rows
+    lab = select_cells(matrix.lab, args.cells)
+    check_emulation(lab, matrix.pins)
+    folder = Path(args.output_dir)
+    runs = plan_runs(sys.executable, str(args.matrix), lab, folder, rows)
+    codes = execute(runs)
+    outputs = [str(r.output) for r in runs]
+    completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", *outputs,
+                                "--format", args.format, "--chart-dir", str(folder)], check=False)
+    # The table is printed either way (failed cells are rows of it); the exit code says a cell failed.
+    return completed.returncode or (1 if any(codes.values()) else 0)

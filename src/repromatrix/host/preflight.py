@@ -1,0 +1,477 @@
+"""``repromatrix preflight``: can every CI runner's platform install the pinned stack?
+
+The loader's platform facts (matrix.py) cover the stack they were checked for; a user's own pins
+(a newer TensorFlow, Keras 3) are only known to work somewhere once pip has resolved them there.
+This asks pip's own resolver, for each runner's platform, without installing anything:
+
+    pip install --dry-run --ignore-installed --report FILE --only-binary=:all:
+        --platform TAG... --python-version 3.9 --implementation cp --abi cp39 ... REQUIREMENTS
+
+A failed resolution is then narrowed down to the pins that have no wheel at all (one ``--no-deps``
+resolution per pin), and each ``[platforms.*] replace`` mapping is checked both ways: the mapped
+pin must resolve, and the plain one is tried too, to show whether the mapping is really needed.
+Resolutions run a few at a time (each fetches package metadata from PyPI: tens of seconds).
+Exit status: 0 every runner resolves, 1 some runner does not, 2 usage errors (bad matrix, no pip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from repromatrix.config.matrix import DEFAULT_MATRIX, HOSTED_LABELS, Matrix, load_matrix
+from repromatrix.errors import ToolError, UsageError
+
+# Wheel platform tags per "<os>-<arch>": what pip on the runner itself would accept, spelled out
+# (pip does not expand manylinux_2_x tags by itself). Linux: glibc 2.17 (manylinux2014) up to
+# ubuntu-22.04's 2.35; macOS: pip expands macosx_15_0 down to 11.0 (and 10.x on Intel).
+PLATFORM_TAGS: Mapping[str, tuple[str, ...]] = {
+    "linux-x86_64": tuple(f"manylinux_2_{v}_x86_64" for v in (35, 34, 31, 28, 27, 24, 17))
+    + ("manylinux2014_x86_64",),
+    "linux-arm64": tuple(f"manylinux_2_{v}_aarch64" for v in (35, 34, 31, 28, 27, 24, 17))
+    + ("manylinux2014_aarch64",),
+    "windows-x86_64": ("win_amd64",),
+    "windows-arm64": ("win_arm64",),
+    "macos-x86_64": ("macosx_15_0_x86_64", "macosx_11_0_x86_64", "macosx_10_15_x86_64",
+                     "macosx_10_9_x86_64"),
+    "macos-arm64": ("macosx_15_0_arm64", "macosx_12_0_arm64", "macosx_11_0_arm64"),
+}
+# What environment markers see on each platform. pip evaluates the markers of dependencies on
+# the machine it runs on, whatever --platform says (a known pip limitation), so tensorflow's
+# `tensorflow-intel; platform_system == "Windows"` would be skipped from Linux. preflight
+# re-evaluates every dependency's marker for the target and resolves again with what was missed.
+MARKER_ENV: Mapping[str, Mapping[str, str]] = {
+    "linux-x86_64": {"sys_platform": "linux", "platform_system": "Linux",
+                     "platform_machine": "x86_64", "os_name": "posix"},
+    "linux-arm64": {"sys_platform": "linux", "platform_system": "Linux",
+                    "platform_machine": "aarch64", "os_name": "posix"},
+    "windows-x86_64": {"sys_platform": "win32", "platform_system": "Windows",
+                       "platform_machine": "AMD64", "os_name": "nt"},
+    "windows-arm64": {"sys_platform": "win32", "platform_system": "Windows",
+                      "platform_machine": "ARM64", "os_name": "nt"},
+    "macos-x86_64": {"sys_platform": "darwin", "platform_system": "Darwin",
+                     "platform_machine": "x86_64", "os_name": "posix"},
+    "macos-arm64": {"sys_platform": "darwin", "platform_system": "Darwin",
+                    "platform_machine": "arm64", "os_name": "posix"},
+}
+PYPI = "https://pypi.org/simple"
+DEFAULT_JOBS = 4
+MIN_PIP = (22, 2)  # --dry-run --report
+NETWORK_HINTS = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",
+                 "ConnectTimeoutError", "ProxyError")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where pip resolves: a platform's tags, the pinned Python's minor version, CPython."""
+
+    platform: str
+    tags: tuple[str, ...]
+    python_minor: str  # "3.9"
+
+    @property
+    def abis(self) -> tuple[str, ...]:
+        return (f"cp{self.python_minor.replace('.', '')}", "abi3", "none")
+
+    def short_tags(self) -> str:
+        """One readable name for messages: "win_arm64", "macosx_*_arm64", "manylinux_*_aarch64"."""
+        return self.tags[0] if len(self.tags) == 1 else re.sub(r"_\d+_\d+_", "_*_", self.tags[0])
+
+
+def pip_command(pip: Sequence[str], target: Target, requirements: Sequence[str], report: Path,
+                no_deps: bool = False, index_url: str = PYPI, cert: str | None = None
+                ) -> list[str]:
+    """The resolver-only pip call: nothing is installed, nothing is built from source.
+
+    ``--isolated`` ignores the local pip configuration (constraints, extra indexes, find-links)
+    so the answer is PyPI's, as on a CI runner; ``--target`` is never written (``--dry-run``)
+    but pip refuses --platform without it.
+    """
+    command = [*pip, "--isolated", "install", "--dry-run", "--ignore-installed",
+               "--target", str(report.parent / "target"), "--report", str(report),
+               "--index-url", index_url, "--only-binary=:all:",
+               "--python-version", target.python_minor, "--implementation", "cp",
+               "--disable-pip-version-check", "--no-input", "--quiet"]
+    if cert:
+        command += ["--cert", cert]
+    for tag in target.tags:
+        command += ["--platform", tag]
+    for abi in target.abis:
+        command += ["--abi", abi]
+    if no_deps:
+        command.append("--no-deps")
+    return command + list(requirements)
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    version: str
+    wheel: str  # the wheel's file name, which carries the platform tag pip chose
+    requires: tuple[str, ...] = ()  # Requires-Dist, markers included
+
+
+@dataclass(frozen=True)
+class Resolution:
+    ok: bool
+    installs: tuple[Installed, ...] = ()
+    missing: tuple[str, ...] = ()  # requirements pip found no matching wheel for
+    message: str = ""  # pip's first error line when not ok
+    network: bool = False  # the failure was PyPI being unreachable, not a missing wheel
+
+    def version_of(self, name: str) -> str | None:
+        wanted = _normal(name)
+        return next((i.version for i in self.installs if _normal(i.name) == wanted), None)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_report(document: Mapping[str, Any]) -> tuple[Installed, ...]:
+    """The packages of a ``pip install --report`` (format version 1), sorted by name."""
+    installs = []
+    for item in document.get("install", []):
+        metadata = item.get("metadata", {})
+        url = item.get("download_info", {}).get("url", "")
+        installs.append(Installed(name=str(metadata.get("name", "?")),
+                                  version=str(metadata.get("version", "?")),
+                                  wheel=url.rsplit("/", 1)[-1].split("#")[0],
+                                  requires=tuple(metadata.get("requires_dist") or ())))
+    return tuple(sorted(installs, key=lambda i: _normal(i.name)))
+
+
+def parse_failure(stderr: str) -> Resolution:
+    """What a failed pip resolution says: the requirements it found no wheel for, or why not."""
+    missing = tuple(dict.fromkeys(re.findall(r"No matching distribution found for (\S+)", stderr)))
+    errors = [line[len("ERROR: "):].strip() for line in stderr.splitlines()
+              if line.startswith("ERROR: ")]
+    network = any(hint in stderr for hint in NETWORK_HINTS)
+    message = errors[-1] if errors else (stderr.strip().splitlines() or ["pip failed"])[-1]
+    if network:
+        message = "PyPI could not be reached: " + message
+    return Resolution(ok=False, missing=missing, message=message, network=network)
+
+
+def missed_by_markers(installs: Sequence[Installed], platform: str, python: str) -> list[str]:
+    """Dependencies whose marker is true on the target but that pip left out (see MARKER_ENV)."""
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+    except ImportError:  # pip's own copy, present wherever pip is
+        from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+    environment = {**MARKER_ENV[platform], "python_version": ".".join(python.split(".")[:2]),
+                   "python_full_version": python, "implementation_name": "cpython",
+                   "platform_python_implementation": "CPython", "platform_release": "",
+                   "platform_version": "", "implementation_version": python, "extra": ""}
+    present = {_normal(i.name) for i in installs}
+    missed: dict[str, str] = {}
+    for install in installs:
+        for text in install.requires:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement:
+                continue
+            name = _normal(requirement.name)
+            if requirement.marker is None or name in present or name in missed:
+                continue
+            if requirement.marker.evaluate(environment):
+                missed[name] = f"{requirement.name}{requirement.specifier}"
+    return sorted(missed.values())
+
+
+Runner = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
+
+
+def _run_pip(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+@dataclass(frozen=True)
+class PipSettings:
+    pip: tuple[str, ...]  # e.g. (python, "-m", "pip")
+    index_url: str = PYPI
+    cert: str | None = None  # a CA bundle (from PIP_CERT), since --isolated ignores the env
+
+
+def resolve(settings: PipSettings, target: Target, requirements: Sequence[str],
+            no_deps: bool = False, run: Runner = _run_pip, python: str = "") -> Resolution:
+    """A pip resolution, redone with the target's marker-selected dependencies pip skipped."""
+    resolution = _resolve_once(settings, target, requirements, no_deps, run)
+    if resolution.ok and not no_deps and python:
+        extra = missed_by_markers(resolution.installs, target.platform, python)
+        if extra:
+            resolution = _resolve_once(settings, target, [*requirements, *extra], no_deps, run)
+    return resolution
+
+
+def _resolve_once(settings: PipSettings, target: Target, requirements: Sequence[str],
+                  no_deps: bool, run: Runner) -> Resolution:
+    """One pip resolution in a scratch folder (the report file is all we keep)."""
+    with tempfile.TemporaryDirectory(prefix="repromatrix-preflight-") as folder:
+        report = Path(folder) / "report.json"
+        completed = run(pip_command(settings.pip, target, requirements, report, no_deps,
+                                    settings.index_url, settings.cert))
+        if completed.returncode == 0 and report.exists():
+            return Resolution(ok=True, installs=parse_report(json.loads(report.read_text("utf-8"))))
+        return parse_failure(completed.stderr or "")
+
+
+# --- what to check ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a CI runner, or an excluded entry (expected to fail)."""
+
+    label: str
+    platform: str | None  # None: an excluded self-hosted label on an unknown platform
+    excluded: bool
+    reason: str = ""
+
+
+def rows_of(matrix: Matrix) -> list[Row]:
+    rows = [Row(r.label, r.platform, False) for r in matrix.runners]
+    for rule in matrix.excluded:
+        platform = rule.platform
+        if platform is None and rule.label in HOSTED_LABELS:
+            platform = "-".join(HOSTED_LABELS[rule.label])
+        rows.append(Row(rule.label, platform, True, rule.reason))
+    return rows
+
+
+def target_of(platform: str, matrix: Matrix) -> Target:
+    return Target(platform=platform, tags=PLATFORM_TAGS[platform],
+                  python_minor=matrix.pins.python_minor)
+
+
+@dataclass(frozen=True)
+class PlatformResult:
+    platform: str
+    requirements: tuple[str, ...]
+    full: Resolution
+    unavailable: tuple[str, ...]  # pins with no wheel at all (checked one by one when full fails)
+    mappings: tuple[tuple[str, str, bool], ...]  # (plain pin, mapped pin, plain one resolves)
+    pulls: tuple[tuple[str, str | None], ...]  # [platforms.*] pulls and their resolved version
+
+    @property
+    def ok(self) -> bool:
+        return self.full.ok
+
+
+class Progress:
+    """``[3/9] macos-arm64 full: resolves (21.4 s)`` on stderr as each resolution finishes."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.lock = threading.Lock()
+
+    def more(self, count: int) -> None:
+        with self.lock:
+            self.total += count
+
+    def report(self, what: str, resolution: Resolution, seconds: float) -> None:
+        with self.lock:
+            self.done += 1
+            verdict = "resolves" if resolution.ok else "fails"
+            print(f"repromatrix preflight: [{self.done}/{self.total}] {what}: {verdict} "
+                  f"({seconds:.1f} s)", file=sys.stderr, flush=True)
+
+
+def check_platforms(matrix: Matrix, platforms: Sequence[str], pip: PipSettings, jobs: int,
+                    run: Runner = _run_pip) -> dict[str, PlatformResult]:
+    """Full resolutions and mapping checks in parallel; per-pin checks only where a full fails."""
+    work: dict[tuple[str, str, str], tuple[Target, tuple[str, ...], bool]] = {}
+    for platform in platforms:
+        target = target_of(platform, matrix)
+        work[(platform, "full", "")] = (target, tuple(matrix.pins.requirements(platform)), False)
+        for plain, mapped in _mappings(matrix, platform):
+            work[(platform, "plain", plain)] = (target, (plain,), True)
+    progress = Progress(len(work))
+    results = _resolve_all(work, pip, jobs, run, progress, matrix.pins.python)
+    pin_checks = {(platform, "pin", requirement): (target_of(platform, matrix), (requirement,), True)
+                  for platform in platforms if not results[(platform, "full", "")].ok
+                  for requirement in matrix.pins.requirements(platform)}
+    progress.more(len(pin_checks))
+    results.update(_resolve_all(pin_checks, pip, jobs, run, progress, matrix.pins.python))
+    return {platform: _platform_result(matrix, platform, results) for platform in platforms}
+
+
+def _mappings(matrix: Matrix, platform: str) -> list[tuple[str, str]]:
+    """(plain pin, mapped pin) for each ``replace`` of the platform."""
+    rules = matrix.pins.platforms.get(platform)
+    if rules is None:
+        return []
+    return [(f"{name}=={matrix.pins.packages[name]}", f"{other}=={matrix.pins.packages[name]}")
+            for name, other in rules.replace.items() if name in matrix.pins.packages]
+
+
+def _resolve_all(work: Mapping[tuple[str, str, str], tuple[Target, tuple[str, ...], bool]],
+                 pip: PipSettings, jobs: int, run: Runner, progress: Progress, python: str
+                 ) -> dict[tuple[str, str, str], Resolution]:
+    def one(key: tuple[str, str, str]) -> Resolution:
+        target, requirements, no_deps = work[key]
+        started = time.monotonic()
+        resolution = resolve(pip, target, requirements, no_deps, run, python)
+        what = f"{key[0]} {key[1]}" + (f" {key[2]}" if key[2] else "")
+        progress.report(what, resolution, time.monotonic() - started)
+        return resolution
+
+    results: dict[tuple[str, str, str], Resolution] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(one, key): key for key in work}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+    return results
+
+
+def _platform_result(matrix: Matrix, platform: str,
+                     results: Mapping[tuple[str, str, str], Resolution]) -> PlatformResult:
+    full = results[(platform, "full", "")]
+    requirements = tuple(matrix.pins.requirements(platform))
+    unavailable = tuple(r for r in requirements
+                        if (platform, "pin", r) in results and not results[(platform, "pin", r)].ok)
+    mappings = tuple((plain, mapped, results[(platform, "plain", plain)].ok)
+                     for plain, mapped in _mappings(matrix, platform))
+    rules = matrix.pins.platforms.get(platform)
+    pulls = tuple((name, full.version_of(name)) for name in (rules.pulls if rules else ()))
+    return PlatformResult(platform, requirements, full, unavailable, mappings, pulls)
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def problems_of(row: Row, result: PlatformResult | None, target: Target | None) -> list[str]:
+    """``windows-11-arm: no wheel for tensorflow==2.12.0 on win_arm64`` lines for one row."""
+    if result is None or target is None or result.ok:
+        return []
+    where = target.short_tags()
+    if result.full.network:
+        return [f"{row.label}: could not check: {result.full.message}"]
+    missing = list(result.unavailable) or list(result.full.missing)
+    if missing:
+        return [f"{row.label}: no wheel for {m} on {where}" for m in missing]
+    return [f"{row.label}: the pins do not resolve on {where}: {result.full.message}"]
+
+
+def details_of(result: PlatformResult) -> str:
+    parts = []
+    if result.ok:
+        names = {_normal(r.split("==")[0]) for r in result.requirements}
+        chosen = [i for i in result.full.installs if _normal(i.name) in names]
+        tf_like = [f"{i.name} {i.version}" for i in chosen if "tensorflow" in _normal(i.name)]
+        parts.append(f"{len(result.full.installs)} wheels" + (f"; {', '.join(tf_like)}"
+                                                              if tf_like else ""))
+        for name, version in result.pulls:
+            parts.append(f"pulls {name} {version}" if version else f"{name} NOT pulled")
+    else:
+        missing = list(result.unavailable) or list(result.full.missing)
+        parts.append(f"missing: {', '.join(missing)}" if missing else result.full.message)
+    for plain, mapped, plain_resolves in result.mappings:
+        parts.append(f"{mapped} replaces {plain}: "
+                     + ("not needed, the plain pin resolves too" if plain_resolves
+                        else "needed, the plain pin has no wheel here"))
+    return "; ".join(parts)
+
+
+def verdict_of(row: Row, result: PlatformResult | None) -> str:
+    if result is None:
+        return "skipped" if row.excluded else "unknown"
+    if row.excluded:
+        return "fails (excluded, expected)" if not result.ok else "resolves (excluded: stale?)"
+    if result.full.network:
+        return "not checked"
+    return "resolves" if result.ok else "FAILS"
+
+
+def render(rows: Sequence[Row], results: Mapping[str, PlatformResult], matrix: Matrix) -> str:
+    table = [("runner", "platform", "result", "details")]
+    for row in rows:
+        result = results.get(row.platform or "")
+        details = details_of(result) if result else ("unknown platform: give the entry os and "
+                                                     "arch" if row.platform is None else "")
+        table.append((row.label + (" (excluded)" if row.excluded else ""), row.platform or "?",
+                      verdict_of(row, result), details))
+    widths = [max(len(line[i]) for line in table) for i in range(3)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line[:3], widths)) + "  " + line[3]
+             for line in table]
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 7)
+    problems = [p for row in rows
+                for p in problems_of(row, results.get(row.platform or ""),
+                                     target_of(row.platform, matrix) if row.platform else None)]
+    head = (f"pins: Python {matrix.pins.python}, "
+            + ", ".join(f"{n}=={v}" for n, v in matrix.pins.packages.items()))
+    return "\n".join([head, "", *lines] + (["", *problems] if problems else [])) + "\n"
+
+
+def exit_code(rows: Sequence[Row], results: Mapping[str, PlatformResult]) -> int:
+    """1 when a CI runner (not an excluded entry) cannot install the pins, else 0."""
+    failing = [r for r in rows if not r.excluded
+               and not (r.platform in results and results[r.platform].ok)]
+    return 1 if failing else 0
+
+
+# --- command ------------------------------------------------------------------------------------
+
+
+def pip_available(python: str) -> tuple[str, ...]:
+    """``[python, -m, pip]`` if that pip can do ``--dry-run --report``; else a ToolError."""
+    try:
+        completed = subprocess.run([python, "-m", "pip", "--version"], capture_output=True,
+                                   text=True, check=False)
+    except OSError as error:
+        raise ToolError(f"cannot run {python}: {error.strerror}") from None
+    found = re.match(r"pip (\d+)\.(\d+)", completed.stdout)
+    if completed.returncode != 0 or not found:
+        raise ToolError(f"{python} has no pip; install it (`nox -s preflight` does), or pass "
+                        "--pip-python PATH")
+    if (int(found.group(1)), int(found.group(2))) < MIN_PIP:
+        raise ToolError(f"{python}'s pip is {found.group(1)}.{found.group(2)}; preflight needs "
+                        f"pip {MIN_PIP[0]}.{MIN_PIP[1]} or newer (--dry-run --report)")
+    return (python, "-m", "pip")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "preflight",
+        help="check with pip's resolver that every CI runner's platform can install the pins",
+        description="For every [[runners]] entry (and every [[excluded]] one, expected to fail), "
+        "resolve matrix.toml's pins for that platform with `pip install --dry-run --report` "
+        "(wheels only, the pinned Python's minor version), without installing anything. Prints a "
+        "table and what is missing. Exit 0: every runner resolves; 1: some runner cannot; 2: "
+        "usage error. Needs PyPI.",
+    )
+    parser.add_argument("--matrix", default=str(DEFAULT_MATRIX),
+                        help="matrix file (default: ./matrix.toml)")
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                        help=f"pip resolutions at a time (default: {DEFAULT_JOBS})")
+    parser.add_argument("--pip-python", default=sys.executable,
+                        help="the interpreter whose pip resolves (default: this one)")
+    parser.add_argument("--index-url", default=PYPI, help=f"package index (default: {PYPI}); "
+                        "local pip configuration is ignored so the answer is the index's")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    matrix = load_matrix(args.matrix)
+    pip = PipSettings(pip_available(args.pip_python), args.index_url,
+                      os.environ.get("PIP_CERT") or None)
+    rows = rows_of(matrix)
+    platforms = sorted({r.platform for r in rows if r.platform in PLATFORM_TAGS})
+    print(f"repromatrix preflight: resolving {len(platforms)} platforms with pip "
+          f"({args.jobs} at a time; each takes a while)", file=sys.stderr, flush=True)
+    results = check_platforms(matrix, platforms, pip, args.jobs)
+    sys.stdout.write(render(rows, results, matrix))
+    return exit_code(rows, results)

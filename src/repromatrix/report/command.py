@@ -1,0 +1,180 @@
+"""``repromatrix aggregate``: many cell artifacts in, one comparison table out."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Union
+
+from repromatrix.errors import UsageError
+from repromatrix.report import chart
+from repromatrix.report.compare import Aggregate, compare
+from repromatrix.report.escape import clean, file_stem
+from repromatrix.report.load import expand_paths, load
+from repromatrix.report.render_json import render_json
+from repromatrix.report.render_markdown import render_markdown
+from repromatrix.report.render_text import render_text
+
+FORMATS = ("markdown", "text", "json")
+
+DESCRIPTION = """\
+Compare the artifacts of several cells (one JSON file per machine, written by
+`repromatrix run`) and tell, for each variant (e.g. default optimizer vs adam), whether
+training gave bit-identical weights everywhere. If not, cells are grouped by identical
+results (A = reference group, B, C, ...) and for each other group the report gives the
+first training step at which the weights differ, the largest ULP distance, and the
+suspect TensorFlow ops: ops whose probe result differs between the machines and that the
+train step uses. Broken or unreadable artifact files are reported in the output,
+never fatal."""
+
+EPILOG = """\
+examples:
+  repromatrix aggregate artifacts/                    # terminal table
+  repromatrix aggregate artifacts/ --format markdown --output report.md
+  repromatrix aggregate artifacts/ --fail-on-divergence --chart-dir charts/
+  repromatrix aggregate examples/original-report/     # the original AMD vs Intel report
+
+exit status: 0 report written; 1 with --fail-on-divergence when some variant diverges;
+2 usage error (no artifact found, unknown --reference cell, output not writable)."""
+
+
+def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "aggregate",
+        help="compare cell artifacts: are the trained weights bit-identical, and if not, why?",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="artifact files, or folders whose *.json files are read (not recursively)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text: for a terminal (default); markdown: for a PR comment or job summary; "
+        "json: for scripts (see docs/aggregate.md)",
+    )
+    parser.add_argument(
+        "--reference",
+        metavar="CELL",
+        help="cell id whose group is A, the reference the others are compared with "
+        "(default: the largest group; ties go to the group with the smallest cell id)",
+    )
+    parser.add_argument(
+        "--output", metavar="FILE", help="write the report to FILE instead of stdout"
+    )
+    parser.add_argument(
+        "--fail-on-divergence",
+        action="store_true",
+        help="exit with status 1 when any variant gives different results on different cells",
+    )
+    parser.add_argument(
+        "--chart-dir",
+        metavar="DIR",
+        help="also write one SVG chart per diverging variant to DIR (divergence-<variant>.svg)",
+    )
+    parser.set_defaults(func=run)
+
+
+def aggregate(paths: Iterable[Union[str, Path]], reference: Optional[str] = None) -> Aggregate:
+    """Read artifacts from files/folders and compare them. Raises ``UsageError`` only for
+    argument problems (missing path, no artifact at all, unknown reference), never for content."""
+    paths = list(paths)
+    files, missing = expand_paths(paths)
+    if missing:
+        raise UsageError("no such file or folder: %s" % ", ".join(clean(m, 200) for m in missing))
+    if not files:
+        raise UsageError(
+            "no artifact files (*.json) found in: %s" % ", ".join(clean(str(p), 200) for p in paths)
+        )
+    loaded = load(files)
+    if reference is not None and reference not in {c.cell for c in loaded.cells}:
+        known = ", ".join(clean(c.cell, 60) for c in loaded.cells[:20]) or "none"
+        raise UsageError(
+            "--reference %s is not a cell in these artifacts (cells: %s)"
+            % (clean(reference, 100), known)
+        )
+    return compare(loaded, reference)
+
+
+def render(agg: Aggregate, fmt: str = "text") -> str:
+    """The report in one of ``FORMATS``; the same artifacts always give the same string."""
+    if fmt == "markdown":
+        return render_markdown(agg)
+    if fmt == "json":
+        return render_json(agg)
+    if fmt == "text":
+        return render_text(agg)
+    raise UsageError("unknown format %s (choose from %s)" % (clean(fmt, 40), ", ".join(FORMATS)))
+
+
+def chart_files(agg: Aggregate) -> Dict[str, str]:
+    """File name -> SVG for every diverging variant that has per-step trails.
+
+    Variant names come from artifacts, so they are reduced to safe file-name characters;
+    a short hash keeps two names that reduce to the same text apart.
+    """
+    out: Dict[str, str] = {}
+    for result in agg.variants:
+        picture = chart.svg(result) if result.diverges else None
+        if picture is None:
+            continue
+        stem = file_stem(result.name)
+        if stem != result.name or "divergence-%s.svg" % stem in out:
+            stem += (
+                "-" + hashlib.sha256(result.name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            )
+        out["divergence-%s.svg" % stem] = picture
+    return out
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(
+            "cannot write %s: %s" % (clean(path, 200), exc.strerror or type(exc).__name__)
+        ) from None
+
+
+def _write_stdout(text: str, fmt: str) -> None:
+    """Markdown and JSON go out as UTF-8 whatever the locale (a Windows pipe defaults to
+    cp1252, but a job summary is read as UTF-8); text follows the terminal's encoding and
+    replaces what it cannot show instead of crashing."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        return
+    encoding = "utf-8" if fmt != "text" else (getattr(sys.stdout, "encoding", None) or "utf-8")
+    sys.stdout.flush()
+    buffer.write(text.encode(encoding, errors="replace"))
+    buffer.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    agg = aggregate(args.paths, reference=args.reference)
+    text = render(agg, args.format)
+    if args.chart_dir:
+        try:
+            os.makedirs(args.chart_dir, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                "cannot create %s: %s"
+                % (clean(args.chart_dir, 200), exc.strerror or type(exc).__name__)
+            ) from None
+        for name, picture in sorted(chart_files(agg).items()):
+            _write(os.path.join(args.chart_dir, name), picture)
+    if args.output:
+        _write(args.output, text)
+    else:
+        _write_stdout(text, args.format)
+    return 1 if args.fail_on_divergence and agg.diverges else 0

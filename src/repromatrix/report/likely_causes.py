@@ -1,0 +1,96 @@
+"""Likely cause: the fingerprint differences known to change TensorFlow's numerics, ranked.
+
+Next to the root op ("MatMul at step 1"), this says which difference between the two machines
+makes that op compute differently. The ranking is what was measured or is documented for the
+pinned stack: oneDNN on versus off changes even Adam's weights (TensorFlow 2.12 turns it on for
+CPUs with AVX512_VNNI only), ``ONEDNN_MAX_CPU_ISA=SSE41`` changes both optimizers, emulation and
+the CPU's vector ISA change the approximate and fused instructions kernels use, then op
+determinism, threads (reduction order) and package versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from repromatrix.report.model import leaf_text, leaf_value
+
+# (prefix of a flattened fingerprint key, the cause's name), most likely first.
+KNOWN: Tuple[Tuple[str, str], ...] = (
+    ("tensorflow.onednn", "oneDNN"),
+    ("env.TF_ENABLE_ONEDNN_OPTS", "oneDNN"),
+    ("env.ONEDNN_MAX_CPU_ISA", "ISA cap"),
+    ("env.DNNL_MAX_CPU_ISA", "ISA cap"),
+    ("cpu.emulated", "emulation"),
+    ("cpu.flags", "CPU ISA"),
+    ("tensorflow.op_determinism", "op determinism"),
+    ("env.TF_DETERMINISTIC_OPS", "op determinism"),
+    ("tensorflow.intra_op_threads", "threads"),
+    ("tensorflow.inter_op_threads", "threads"),
+    ("env.OMP_NUM_THREADS", "threads"),
+    ("env.TF_NUM_INTRAOP_THREADS", "threads"),
+    ("env.TF_NUM_INTEROP_THREADS", "threads"),
+    ("env.TF_XLA_FLAGS", "XLA"),
+    ("tensorflow.version", "package versions"),
+    ("packages.", "package versions"),
+)
+# ISA extensions whose presence changes which kernels run (vector width, FMA contraction, AMX).
+ISA_FLAGS = ("avx512", "amx", "fma", "avx2", "avx_vnni", "f16c", "avx", "sse4")
+
+
+@dataclass(frozen=True)
+class LikelyCause:
+    cause: str  # e.g. "oneDNN", "ISA cap"
+    key: str  # the flattened fingerprint key, e.g. "tensorflow.onednn"
+    reference: object  # leaf values as in FingerprintDiff
+    other: object
+
+
+def _rank(key: str) -> Optional[int]:
+    for index, (prefix, _) in enumerate(KNOWN):
+        if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
+            return index
+    return None
+
+
+def _isa_changed(reference: object, other: object) -> bool:
+    """cpu.flags differ in an ISA extension that kernels use (not only in, say, 'ht')."""
+    def flags(leaf: object) -> set:
+        value = leaf_value(leaf)
+        return {str(f).lower() for f in value} if isinstance(value, list) else set()
+
+    return any(f.startswith(ISA_FLAGS) for f in flags(reference) ^ flags(other))
+
+
+def likely_causes(diffs: Sequence[Any]) -> Tuple[LikelyCause, ...]:
+    """The known numeric causes among fingerprint differences (FingerprintDiff), ranked."""
+    ranked: List[Tuple[int, str, LikelyCause]] = []
+    for diff in diffs:
+        rank = _rank(diff.key)
+        if rank is None or (diff.key == "cpu.flags" and not _isa_changed(diff.reference, diff.other)):
+            continue
+        ranked.append((rank, diff.key, LikelyCause(KNOWN[rank][1], diff.key, diff.reference,
+                                                   diff.other)))
+    return tuple(item[2] for item in sorted(ranked, key=lambda item: (item[0], item[1])))
+
+
+def likely_causes_json(causes: Sequence[LikelyCause]) -> List[Dict[str, Any]]:
+    return [{"cause": c.cause, "key": c.key, "reference": leaf_value(c.reference),
+             "other": leaf_value(c.other)} for c in causes]
+
+
+def causes_summary(causes: Sequence[LikelyCause]) -> str:
+    """Distinct cause names in rank order, e.g. "oneDNN, ISA cap" (raw text)."""
+    names: List[str] = []
+    for cause in causes:
+        if cause.cause not in names:
+            names.append(cause.cause)
+    return ", ".join(names)
+
+
+def cause_text(cause: LikelyCause) -> str:
+    """e.g. "oneDNN (tensorflow.onednn: false | true)" (raw; renderers escape)."""
+    def show(leaf: object) -> str:
+        return "(absent)" if leaf is None else leaf_text(leaf)
+
+    return "%s (%s: %s | %s)" % (cause.cause, cause.key, show(cause.reference), show(cause.other))

@@ -1,0 +1,287 @@
+"""Markdown for PR comments and job summaries.
+
+Layout: hidden marker (so CI can update one sticky comment), verdict lines, the cell table,
+then optional sections (charts, problems, collapsible details) added while they fit under
+GitHub's 65,536-character comment limit. Every artifact string goes through ``escape.md``.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+from repromatrix.floats import format_vector
+from repromatrix.report import chart
+from repromatrix.report.blame_text import blame_lines, tensor_figures
+from repromatrix.report.compare import Aggregate, Comparison, VariantResult
+from repromatrix.report.escape import md, md_pre
+from repromatrix.report.table import Table, build_table, counts, fingerprint_values, plural
+
+MARKER = "<!-- repromatrix-report -->"
+MAX_CHARS = 65_536  # GitHub's limit for an issue or PR comment body
+_RESERVE = 400  # room kept for the truncation notes
+MAX_LIST_ITEMS = 60  # per details list: enough to diagnose, small enough to post
+_JSON_HINT = "run `repromatrix aggregate --format json` on the same artifacts for everything"
+
+
+def _trusted(cell: str) -> str:
+    """Our own text: vectors as code so they read exactly as printed, the rest as is."""
+    return "`%s`" % cell if cell.startswith("[") else cell
+
+
+def gfm_table(table: Table) -> str:
+    """A GitHub table with every cell escaped (no padding: smaller, and nothing to misalign)."""
+    lines = ["| " + " | ".join(md(h) for h in table.headers) + " |"]
+    lines.append("|" + "|".join(" --- " for _ in table.headers) + "|")
+    for row in table.rows:
+        cells = [_trusted(cell) if i in table.trusted else md(cell) for i, cell in enumerate(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def heading(agg: Aggregate) -> str:
+    line = "### repromatrix: " + counts(agg)
+    if agg.problems:
+        line += " — %s with the input, listed below" % plural(len(agg.problems), "problem")
+    return MARKER + "\n\n" + line + "\n\n"
+
+
+def verdicts(agg: Aggregate) -> str:
+    if not agg.variants:
+        return "- no variant results in any artifact\n\n"
+    lines = [
+        "- **%s**%s: %s"
+        % (
+            md(v.name),
+            "" if v.settings_text is None else " (%s)" % md(v.settings_text),
+            md(v.summary),
+        )
+        for v in agg.variants
+    ]
+    return "\n".join(lines) + "\n\n"
+
+
+def _fit_table(agg: Aggregate, budget: int) -> str:
+    """The full table, else without the sums columns, else (last resort) the first rows only."""
+    full = gfm_table(build_table(agg))
+    if len(full) <= budget:
+        return full
+    compact = build_table(agg, with_sums=False)
+    text = gfm_table(compact)
+    note = (
+        "\n_Weight sums left out of the table to stay under the comment size limit; "
+        "they are in the details._\n"
+    )
+    if len(text) + len(note) <= budget:
+        return text + note
+    kept = len(compact.rows)
+    while kept > 0 and len(text) + 300 > budget:
+        kept = kept * 9 // 10
+        text = gfm_table(Table(compact.headers, compact.rows[:kept]))
+    return text + "\n_Only the first %d of %d rows fit in a comment; %s._\n" % (
+        kept,
+        len(compact.rows),
+        _JSON_HINT,
+    )
+
+
+def chart_section(result: VariantResult) -> str:
+    block = chart.mermaid(result)
+    if block is None:
+        if result.diverges:
+            return (
+                "_%s: the artifacts have no per-step trail, so there is no divergence chart._\n\n"
+                % md(result.name)
+            )
+        return ""
+    return (
+        "**%s**: log10 of |weight sum of %s - weight sum of the other group| per training step "
+        "(%s). Steps with equal weights and differences below 1e-16 are drawn at -16.\n\n%s\n\n"
+        % (md(result.name), result.groups[0].letter, chart.legend(result), block)
+    )
+
+
+def _bullets(items: Sequence[str]) -> str:
+    shown = ["- " + md(item, 500) for item in items[:MAX_LIST_ITEMS]]
+    if len(items) > MAX_LIST_ITEMS:
+        shown.append("- ... and %d more; %s" % (len(items) - MAX_LIST_ITEMS, _JSON_HINT))
+    return "\n".join(shown) + "\n"
+
+
+def problems_section(agg: Aggregate) -> str:
+    if not agg.problems:
+        return ""
+    return (
+        "**Problems with the input** (these files or cells are marked in the table):\n\n"
+        + _bullets(agg.problems)
+        + "\n"
+    )
+
+
+def _details(summary: str, body: str) -> str:
+    """A collapsible block; ``summary`` must already be escaped."""
+    return "<details>\n<summary>%s</summary>\n\n%s\n</details>\n\n" % (
+        summary,
+        body.rstrip("\n") + "\n",
+    )
+
+
+def _num(value: Optional[float]) -> str:
+    return "-" if value is None else repr(value)
+
+
+def _ops(ops: Sequence[str]) -> str:
+    return ", ".join(ops) if ops else "-"
+
+
+def groups_details(result: VariantResult, agg: Aggregate) -> str:
+    cells = {c.cell: c for c in agg.loaded.cells}
+    rows = ["| group | cells | before training | after training |", "| --- | --- | --- | --- |"]
+    for group in result.groups:
+        variant = cells[group.representative].variant(result.name)
+        before = format_vector(variant.before) if variant else "-"
+        after = format_vector(variant.after) if variant else "-"
+        members = ", ".join(group.cells[:MAX_LIST_ITEMS]) + (
+            " ..." if len(group.cells) > MAX_LIST_ITEMS else ""
+        )
+        rows.append(
+            "| %s%s | %s | `%s` | `%s` |"
+            % (
+                group.letter,
+                " (reference)" if group is result.groups[0] else "",
+                md(members, 2000),
+                before,
+                after,
+            )
+        )
+    body = (
+        "\n".join(rows) + "\n\nSums are float32, one per weight array (kernel, bias per layer), "
+        "from the group's representative cell %s.\n"
+        % (", ".join("%s: %s" % (g.letter, md(g.representative)) for g in result.groups))
+    )
+    if result.comparisons:
+        body += (
+            "\n| group | first divergent step | max abs sum difference | max ULP distance "
+            "| suspects | differ but unused |\n"
+        )
+        body += "| --- | --- | --- | --- | --- | --- |\n"
+        for c in result.comparisons:
+            body += "| %s vs %s | %s | %s | %s | %s | %s |\n" % (
+                c.letter,
+                result.groups[0].letter,
+                "-" if c.first_divergent_step is None else c.first_divergent_step,
+                _num(c.max_abs_sum_diff),
+                "-" if c.max_ulp is None else c.max_ulp,
+                md(_ops(c.suspect_ops)),
+                md(_ops(c.unused_ops)),
+            )
+    blame = [
+        "%s vs %s: %s" % (c.letter, result.groups[0].letter, line)
+        for c in result.comparisons
+        for line in blame_lines(c)
+    ]
+    if blame:
+        body += "\n" + _bullets(blame)
+    notes = list(result.notes) + [
+        "%s vs %s: %s" % (c.letter, result.groups[0].letter, n)
+        for c in result.comparisons
+        for n in c.notes
+    ]
+    notes += ["%s not compared: %s" % (n.cell, n.reason) for n in result.not_compared]
+    if notes:
+        body += "\nNotes:\n\n" + _bullets(notes)
+    return _details("%s: groups, weight sums and differences" % md(result.name), body)
+
+
+def tensor_details(result: VariantResult, comparison: Comparison) -> str:
+    if not comparison.tensor_diffs:
+        return ""
+    rows = ["| tensor | max ULP distance (largest abs, rel difference) |", "| --- | --- |"]
+    for diff in comparison.tensor_diffs[:MAX_LIST_ITEMS]:
+        rows.append("| %s | %s |" % (md(diff.name), md(tensor_figures(
+            diff.max_ulp, diff.max_abs, diff.max_rel, diff.units))))
+    if len(comparison.tensor_diffs) > MAX_LIST_ITEMS:
+        rows.append("| ... %d more | |" % (len(comparison.tensor_diffs) - MAX_LIST_ITEMS))
+    summary = "%s: %s vs %s, %s whose bytes differ" % (
+        md(result.name),
+        comparison.letter,
+        result.groups[0].letter,
+        plural(len(comparison.tensor_diffs), "tensor"),
+    )
+    return _details(summary, "\n".join(rows))
+
+
+def fingerprint_details(result: VariantResult, comparison: Comparison) -> str:
+    if not comparison.fingerprint_diffs:
+        return ""
+    ref = result.groups[0]
+    rows = [
+        "| key | %s (%s) | %s (%s) |"
+        % (ref.letter, md(ref.representative), comparison.letter, md(comparison.representative)),
+        "| --- | --- | --- |",
+    ]
+    for diff in comparison.fingerprint_diffs[:MAX_LIST_ITEMS]:
+        a, b = fingerprint_values(diff)
+        rows.append("| %s | %s | %s |" % (md(diff.key), md(a, 400), md(b, 400)))
+    if len(comparison.fingerprint_diffs) > MAX_LIST_ITEMS:
+        rows.append("| ... %d more | | |" % (len(comparison.fingerprint_diffs) - MAX_LIST_ITEMS))
+    summary = "%s: %s vs %s, %s that differ" % (
+        md(result.name),
+        comparison.letter,
+        ref.letter,
+        plural(len(comparison.fingerprint_diffs), "fingerprint key"),
+    )
+    return _details(summary, "\n".join(rows))
+
+
+def failure_details(agg: Aggregate) -> List[str]:
+    out = []
+    for cell in agg.loaded.cells:
+        failures = []
+        if cell.status == "error":
+            failures.append(("cell %s failed" % md(cell.cell), cell.error))
+        for variant in cell.variants:
+            if variant.status == "error":
+                failures.append(
+                    (
+                        "cell %s, variant %s failed" % (md(cell.cell), md(variant.name)),
+                        variant.error,
+                    )
+                )
+        for title, error in failures:
+            message = error.message if error else "no error message in the artifact"
+            log_tail = error.log_tail if error else ""
+            body = "Message: %s\n\n<pre>\n%s\n</pre>\n" % (
+                md(message, 1000),
+                md_pre(log_tail or "(no log tail)"),
+            )
+            out.append(_details("%s: %s" % (title, md(message, 200)), body))
+    return out
+
+
+def optional_sections(agg: Aggregate) -> List[str]:
+    """In order of importance: charts, problems, then the collapsible details."""
+    sections = [chart_section(v) for v in agg.variants]
+    sections.append(problems_section(agg))
+    for result in agg.variants:
+        sections.append(groups_details(result, agg) if result.groups else "")
+        for comparison in result.comparisons:
+            sections.append(tensor_details(result, comparison))
+            sections.append(fingerprint_details(result, comparison))
+    sections.extend(failure_details(agg))
+    return [s for s in sections if s]
+
+
+def render_markdown(agg: Aggregate, limit: int = MAX_CHARS) -> str:
+    head = heading(agg) + verdicts(agg)
+    out = head + _fit_table(agg, limit - len(head) - _RESERVE) + "\n"
+    sections = optional_sections(agg)
+    for index, section in enumerate(sections):
+        if len(out) + len(section) + _RESERVE > limit:
+            out += "_%d more section%s left out to stay under the comment size limit; %s._\n" % (
+                len(sections) - index,
+                "" if len(sections) - index == 1 else "s",
+                _JSON_HINT,
+            )
+            break
+        out += section
+    return out.rstrip("\n") + "\n"

@@ -1,0 +1,310 @@
+"""Root cause from two op traces: the first op whose inputs agree while its output does not.
+
+The cell's op trace (``optrace.py``) lists every op output of the traced steps with a hash of
+its bytes and the records its inputs came from. Two traces are aligned by (step, graph, op name,
+output slot, occurrence) - not by position, since independent ops may run in another order - and
+walked in the reference's execution order: the first output that differs while every input is a
+traced record with identical bytes is the root cause. An output that differs because an input
+differs is never blamed, and neither is one whose inputs were not traced (variable reads): no
+hypothesis, only the evidence of the two streams.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from repromatrix.report.differences import element_stats
+from repromatrix.report.escape import clean
+
+MAX_RECORDS = 20000  # per trace read from an artifact; more is refused (an artifact of its own)
+MAX_TEXT = 200  # characters kept of any string read from a trace
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    step: int
+    graph: str
+    op_type: str
+    op_name: str
+    slot: int
+    dtype: str
+    shape: Tuple[int, ...]
+    sha256: str
+    inputs: Tuple[Union[int, str], ...]  # an earlier record's index, or an untraced input's name
+    data: Optional[bytes]
+
+
+@dataclass(frozen=True)
+class OpTrace:
+    steps: Tuple[int, ...]
+    records: Tuple[OpRecord, ...]
+    reproduces_main_trail: Optional[bool]
+    absent: Optional[str] = None  # why the cell has no trace (then records is empty)
+
+
+@dataclass(frozen=True)
+class RootCause:
+    step: int
+    op_type: str
+    op_name: str
+    graph: str
+    phase: str  # "forward pass" | "backward pass" | "optimizer update"
+    dtype: str
+    inputs_identical: bool
+    elements: Optional[int]
+    elements_differing: Optional[int]  # None when the output bytes are not in both traces
+    max_ulp: Optional[int]
+    max_abs: Optional[float]
+    max_rel: Optional[float]
+    sign_changes: Optional[int]
+
+    def reading(self) -> str:
+        """e.g. "Rsqrt (Rsqrt_2) in the optimizer update, step 1: identical inputs, 37 of 1,024
+        elements differ by at most 1 ULP (largest absolute difference 1.2e-07, relative 6e-08)"."""
+        head = "%s (%s) in the %s, step %d: identical inputs" % (
+            self.op_type, self.op_name, self.phase, self.step)
+        if self.elements_differing is None or self.elements is None:
+            return head + ", its output differs (bytes not kept: too large)"
+        how = "%s of %s elements differ" % (format(self.elements_differing, ","),
+                                            format(self.elements, ","))
+        if self.max_ulp is not None:
+            how += " by at most %s ULP" % format(self.max_ulp, ",")
+        if self.sign_changes:
+            how += ", %d across zero" % self.sign_changes
+        if self.max_abs is not None:
+            how += " (largest absolute difference %.3g, relative %.3g)" % (
+                self.max_abs, self.max_rel or 0.0)
+        return head + ", " + how
+
+
+# --- reading a trace from an artifact ---------------------------------------------------------
+
+
+def _text(value: object) -> Optional[str]:
+    return value[:MAX_TEXT] if isinstance(value, str) else None
+
+
+def _int(value: object) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _blob(blobs: Dict[str, Any], sha: str) -> Optional[bytes]:
+    text = blobs.get(sha)
+    if not isinstance(text, str):
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _record(raw: object, index: int, blobs: Dict[str, Any]) -> Optional[OpRecord]:
+    if not isinstance(raw, dict):
+        return None
+    step, slot = _int(raw.get("step")), _int(raw.get("slot"))
+    texts = [_text(raw.get(k)) for k in ("graph", "op_type", "op_name", "dtype", "sha256")]
+    shape, inputs = raw.get("shape"), raw.get("inputs")
+    if step is None or slot is None or any(t is None for t in texts):
+        return None
+    if not isinstance(shape, list) or any(_int(n) is None for n in shape):
+        return None
+    if not isinstance(inputs, list):
+        return None
+    refs: List[Union[int, str]] = []
+    for item in inputs:
+        if _int(item) is not None and 0 <= item < index:  # only earlier records
+            refs.append(item)
+        elif isinstance(item, str):
+            refs.append(item[:MAX_TEXT])
+        else:
+            return None
+    graph, op_type, op_name, dtype, sha = texts  # type: ignore[misc]
+    return OpRecord(step, graph, op_type, op_name, slot, dtype, tuple(shape), sha,  # type: ignore[arg-type]
+                    tuple(refs), _blob(blobs, sha))  # type: ignore[arg-type]
+
+
+def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) -> Optional[OpTrace]:
+    """The trace of a variant record (``op_trace``); None when absent or unusable (said so)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problem("%s: op_trace is not an object; ignored" % where)
+        return None
+    if "absent" in value:
+        return OpTrace((), (), None, absent=_text(value.get("absent")) or "not recorded")
+    steps, records = value.get("steps"), value.get("records")
+    if not isinstance(steps, list) or any(_int(s) is None for s in steps) or not isinstance(
+            records, list):
+        problem("%s: op_trace has no valid steps and records; ignored" % where)
+        return None
+    if len(records) > MAX_RECORDS:
+        problem("%s: op_trace has %d records, more than %d; ignored" % (where, len(records),
+                                                                       MAX_RECORDS))
+        return None
+    blobs = value.get("data") if isinstance(value.get("data"), dict) else {}
+    parsed = []
+    for index, raw in enumerate(records):
+        record = _record(raw, index, blobs)
+        if record is None:
+            problem("%s: op_trace record %d is malformed; the trace is ignored" % (where, index))
+            return None
+        parsed.append(record)
+    reproduces = value.get("reproduces_main_trail")
+    return OpTrace(tuple(steps), tuple(parsed), reproduces if isinstance(reproduces, bool) else None)
+
+
+# --- alignment and blame --------------------------------------------------------------------
+
+Key = Tuple[int, str, str, int, int]  # step, graph, op name, slot, occurrence
+
+
+def keys(records: Sequence[OpRecord], steps: Sequence[int]) -> List[Optional[Key]]:
+    """Each record's alignment key (None outside ``steps``)."""
+    seen: Dict[Tuple[int, str, str, int], int] = {}
+    out: List[Optional[Key]] = []
+    for record in records:
+        if record.step not in steps:
+            out.append(None)
+            continue
+        base = (record.step, record.graph, record.op_name, record.slot)
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base + (seen[base],))
+    return out
+
+
+def _phase(records: Sequence[OpRecord], index: int) -> str:
+    """Where in the train step an op ran: before, inside or after the gradient computation."""
+    step = records[index].step
+    gradient = [i for i, r in enumerate(records)
+                if r.step == step and r.op_name.startswith("gradient_tape/")]
+    if records[index].op_name.startswith("gradient_tape/"):
+        return "backward pass"
+    if gradient and index > gradient[-1]:
+        return "optimizer update"
+    return "forward pass"
+
+
+@dataclass(frozen=True)
+class Blame:
+    root: Optional[RootCause]
+    notes: Tuple[str, ...]
+
+
+def _same_output(a: OpRecord, b: OpRecord) -> bool:
+    return a.sha256 == b.sha256 and a.dtype == b.dtype and a.shape == b.shape
+
+
+def find_root_cause(ref: Optional[OpTrace], other: Optional[OpTrace], names: Tuple[str, str],
+                    first_divergent: Optional[int], rerun: str) -> Blame:
+    """Blame one op, or say why none is blamed. ``names`` are the two cells' ids (raw);
+    ``rerun`` is the command that traces another step, with ``{step}`` to fill in."""
+    notes: List[str] = []
+    traces = (ref, other)
+    if ref is None and other is None:
+        return Blame(None, ())
+    for name, trace in zip(names, traces):
+        if trace is None:
+            notes.append("no op trace for %s, so no root cause" % name)
+        elif trace.absent is not None:
+            notes.append("no op trace for %s (%s), so no root cause" % (name, trace.absent))
+        elif trace.reproduces_main_trail is False:
+            notes.append("the traced pass of %s did not reproduce its main run's trail "
+                         "(TensorFlow's debugger keeps grappler from rewriting the graph); the "
+                         "root cause is that of the unrewritten graph" % name)
+    if ref is None or other is None or ref.absent is not None or other.absent is not None:
+        return Blame(None, tuple(notes))
+    steps = sorted(set(ref.steps) & set(other.steps))
+    if not steps:
+        notes.append("the two op traces cover different steps, so no root cause")
+        return Blame(None, tuple(notes))
+    ref_keys, other_keys = keys(ref.records, steps), keys(other.records, steps)
+    theirs = {key: i for i, key in enumerate(other_keys) if key is not None}
+    only_ref = [k for k in ref_keys if k is not None and k not in theirs]
+    only_other = len(theirs) - (len([k for k in ref_keys if k is not None]) - len(only_ref))
+    mismatched = [k for i, k in enumerate(ref_keys) if k in theirs and (
+        ref.records[i].op_type != other.records[theirs[k]].op_type
+        or len(ref.records[i].inputs) != len(other.records[theirs[k]].inputs))]
+    if only_ref or only_other or mismatched:
+        notes.append("the op traces come from different graphs (%d op outputs only in %s, %d only "
+                     "in %s, %d with another op type or inputs), so no op is blamed"
+                     % (len(only_ref), names[0], only_other, names[1], len(mismatched)))
+        return Blame(None, tuple(notes))
+    first_unverified: Optional[int] = None
+    for i, key in enumerate(ref_keys):
+        if key is None:
+            continue
+        mine, their = ref.records[i], other.records[theirs[key]]
+        if _same_output(mine, their):
+            continue
+        verdicts = []
+        for item in mine.inputs:
+            if isinstance(item, str) or ref_keys[item] is None or ref_keys[item] not in theirs:
+                verdicts.append(None)  # not traced: cannot be checked
+            else:
+                verdicts.append(_same_output(ref.records[item],
+                                             other.records[theirs[ref_keys[item]]]))
+        if all(v is True for v in verdicts):
+            return Blame(_root(ref.records, i, their), tuple(notes))
+        if first_unverified is None and None in verdicts and False not in verdicts:
+            first_unverified = i
+    if first_unverified is not None:
+        r = ref.records[first_unverified]
+        notes.append("the first differing output in the traced steps is %s (%s) at step %d, whose "
+                     "inputs were not traced (e.g. variable reads), so no op is blamed"
+                     % (r.op_type, r.op_name, r.step))
+    elif first_divergent is not None and first_divergent > steps[-1]:
+        notes.append("the first divergent step (%d) lies beyond the traced steps (%s); trace it: %s"
+                     % (first_divergent, _span(steps), rerun.replace("{step}", str(first_divergent))))
+    elif first_divergent is not None and first_divergent >= 1:
+        notes.append("no op output differs in the traced steps (%s) although the weights differ "
+                     "from step %d" % (_span(steps), first_divergent))
+    return Blame(None, tuple(notes))
+
+
+def rerun_command(variant: str, reference: str, other: str) -> str:
+    """The command that traces one step (``{step}``), to run on both machines (raw text)."""
+    import shlex
+
+    return "nox -s repro -- --variant %s --trace-step {step} (on %s and on %s)" % (
+        shlex.quote(variant), reference, other)
+
+
+def _span(steps: Sequence[int]) -> str:
+    return str(steps[0]) if len(steps) == 1 else "%d-%d" % (steps[0], steps[-1])
+
+
+def _root(records: Sequence[OpRecord], index: int, their: OpRecord) -> RootCause:
+    mine = records[index]
+    stats = None
+    if mine.data is not None and their.data is not None and mine.dtype == their.dtype:
+        stats = element_stats(mine.data, their.data, mine.dtype)
+    return RootCause(
+        step=mine.step, op_type=mine.op_type, op_name=mine.op_name, graph=mine.graph,
+        phase=_phase(records, index), dtype=mine.dtype, inputs_identical=True,
+        elements=stats.elements if stats else None,
+        elements_differing=stats.differing if stats else None,
+        max_ulp=stats.max_ulp if stats else None, max_abs=stats.max_abs if stats else None,
+        max_rel=stats.max_rel if stats else None,
+        sign_changes=stats.sign_changes if stats else None)
+
+
+def root_cause_json(root: Optional[RootCause]) -> Optional[Dict[str, Any]]:
+    """The aggregate JSON's ``root_cause`` (raw strings; the JSON encoder escapes them)."""
+    if root is None:
+        return None
+    return {
+        "step": root.step, "op_type": root.op_type, "op_name": root.op_name,
+        "graph": root.graph, "phase": root.phase, "dtype": root.dtype,
+        "inputs_identical": root.inputs_identical, "elements": root.elements,
+        "elements_differing": root.elements_differing, "max_ulp": root.max_ulp,
+        "max_abs_diff": root.max_abs, "max_rel_diff": root.max_rel,
+        "sign_changes": root.sign_changes, "reading": root.reading(),
+    }
+
+
+def root_cause_line(root: RootCause) -> str:
+    """The reading, escaped and bounded for a table or a PR comment."""
+    return clean(root.reading(), 400)
