@@ -19,7 +19,7 @@ import numpy as np
 
 ROWS = 1000
 FEATURES = 41
-OUT = Path(__file__).resolve().parent.parent / "src" / "repromatrix" / "data" / "report41.csv"
+OUT = Path(__file__).resolve().parent.parent / "src" / "repromatrix" / "resources" / "report41.csv"
 
 
 def make(rows: int = ROWS, features: int = FEATURES, seed: int = 20230412) -> tuple[np.ndarray, np.ndarray]:
