@@ -36,6 +36,9 @@ def signed(archive: Archive, environ: Dict[str, str], tmp_path: Path) -> Dict[st
     subprocess.run([*gpg, "--pinentry-mode", "loopback", "--clearsign", "--output",
                     str(tmp_path / "InRelease"), str(release)], check=True, capture_output=True)
     archive.files["dists/stable/InRelease"] = (tmp_path / "InRelease").read_bytes()
+    # gpg started an agent for this throwaway home: stop it, or it outlives the test run.
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False,
+                   capture_output=True)
     return {**environ, "REPROMATRIX_DEBIAN_KEYRING": str(keyring)}
 
 
