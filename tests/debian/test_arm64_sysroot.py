@@ -251,3 +251,13 @@ class TestLabSelection:
         with pytest.raises(UsageError, match="^--cell lab-arm: no such lab cell; known: "
                                              "lab-native, lab-qemu-haswell, lab-arm64$"):
             select_cells(self.LAB, ["lab-arm"])
+
+
+def test_runner_copy_is_the_whole_package(tmp_path: Path) -> None:
+    """The arm64 Python runs `python -m repromatrix` from the copy: it must hold the whole
+    package (its entry point and every layer), not the folder arm64.py happens to sit in."""
+    folder = arm64.sync_runner(tmp_path)
+    package = folder / "repromatrix"
+    for part in ("__main__.py", "cell/runner.py", "config/matrix.py", "resources/report41.csv"):
+        assert (package / part).is_file(), part
+    assert arm64.sync_runner(tmp_path) == folder  # unchanged source: the same copy is reused

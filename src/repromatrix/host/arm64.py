@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Mapping, Optional, Sequence, TextIO, Tuple
 
+import repromatrix
 from repromatrix.config.matrix import Pins
 from repromatrix.emulation import sysroot
 from repromatrix.errors import ToolError
@@ -192,7 +193,7 @@ def build_site(lock: Sequence[str], minor: str, tags: Sequence[str], pip: Tuple[
 
 def sync_runner(base: Path) -> Path:
     """A copy of this repromatrix package for the arm64 Python (replaced when it changed)."""
-    package = Path(__file__).resolve().parent
+    package = Path(repromatrix.__file__).resolve().parent  # the whole package, not host/
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
