@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-DATA = Path(__file__).resolve().parent.parent / "src" / "repromatrix" / "data" / "report41.csv"
+DATA = Path(__file__).resolve().parent.parent / "src" / "repromatrix" / "resources" / "report41.csv"
 
 
 def reset_seeds(seed: int) -> None:
