@@ -316,7 +316,7 @@ class TestAgreementWithTheCode:
         assert step["with"]["version"] == ZIZMOR_VERSION
         assert step["with"]["inputs"].split() == [
             f".github/workflows/{path.name}" for path in ALL_WORKFLOWS]
-        assert f'f"zizmor=={{ZIZMOR_VERSION}}"' in (ROOT / "noxfile.py").read_text(
+        assert 'f"zizmor=={ZIZMOR_VERSION}"' in (ROOT / "noxfile.py").read_text(
             encoding="utf-8")
 
     def test_setup_uv_sets_no_default(self) -> None:

@@ -4,8 +4,6 @@ unverified; every failure one line."""
 from __future__ import annotations
 
 import io
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
