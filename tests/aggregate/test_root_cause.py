@@ -236,3 +236,25 @@ def test_weights_that_cross_zero_get_no_huge_ulp_in_the_table(art, tmp_path):
     text = render(aggregate(paths), "text")
     assert "dense/kernel:0 (n/a ULP (crosses zero), abs 2e-07, rel 2)" in text
     assert not re.search(r"\b1[0-9]{9}\b", text)
+
+
+def test_phase_comes_from_names_and_inputs_not_from_record_order():
+    """Traces are stored in a fixed (name) order, not execution order: the phase is read from
+    the op's name scope and from whether a gradient feeds it; an unscoped op that no traced
+    gradient feeds is only placed in "the train step" (an optimizer's slot reads are variable
+    reads, an edge the trace does not hold)."""
+    from repromatrix.report.root_cause import OpRecord, _phase
+
+    def rec(name: str, inputs=()) -> OpRecord:
+        return OpRecord(step=1, graph="train_function", op_type=name.split("/")[-1],
+                        op_name=name, slot=0, dtype="float32", shape=(1,), sha256="x",
+                        inputs=tuple(inputs), data=None)
+
+    records = [rec("Rsqrt", [1]), rec("add", ["velocity"]), rec("mul", [3]),
+               rec("gradient_tape/sequential/dense/MatMul", [4]), rec("sequential/dense/MatMul")]
+    assert _phase(records, 0) == "train step"  # listed first, fed by no traced gradient
+    assert _phase(records, 2) == "optimizer update"  # listed before the gradient it consumes
+    assert _phase(records, 3) == "backward pass"
+    assert _phase(records, 4) == "forward pass"
+    cyclic = [rec("a", [1]), rec("b", [0])]  # hostile input: a cycle ends, unscoped: train step
+    assert _phase(cyclic, 0) == "train step"

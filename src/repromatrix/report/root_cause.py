@@ -51,7 +51,7 @@ class RootCause:
     op_type: str
     op_name: str
     graph: str
-    phase: str  # "forward pass" | "backward pass" | "optimizer update"
+    phase: str  # "forward pass" | "backward pass" | "optimizer update" | "train step"
     dtype: str
     inputs_identical: bool
     elements: Optional[int]
@@ -176,15 +176,24 @@ def keys(records: Sequence[OpRecord], steps: Sequence[int]) -> List[Optional[Key
 
 
 def _phase(records: Sequence[OpRecord], index: int) -> str:
-    """Where in the train step an op ran: before, inside or after the gradient computation."""
-    step = records[index].step
-    gradient = [i for i, r in enumerate(records)
-                if r.step == step and r.op_name.startswith("gradient_tape/")]
+    """Where in the train step an op ran, from what it consumed (records are stored in a fixed
+    order, not in execution order): gradient ops are the backward pass; an op fed, directly or
+    not, by a gradient is the optimizer update; an op in a layer's name scope is the forward
+    pass. Otherwise it is only "the train step": an optimizer reads its slots from variables, an
+    edge the trace does not record, so an unscoped op is not claimed for either side."""
     if records[index].op_name.startswith("gradient_tape/"):
         return "backward pass"
-    if gradient and index > gradient[-1]:
-        return "optimizer update"
-    return "forward pass"
+    seen = {index}
+    pending = [index]
+    while pending:  # a walk over the inputs; `seen` also guards against cycles in hostile input
+        for source in records[pending.pop()].inputs:
+            if not isinstance(source, int) or not 0 <= source < len(records) or source in seen:
+                continue
+            if records[source].op_name.startswith("gradient_tape/"):
+                return "optimizer update"
+            seen.add(source)
+            pending.append(source)
+    return "forward pass" if "/" in records[index].op_name else "train step"
 
 
 @dataclass(frozen=True)
