@@ -199,7 +199,11 @@ def tensor_max_ulp(a: bytes, b: bytes, dtype: str = "float32") -> Optional[int]:
     steps (float64 steps for float64; value differences for integers). None if the lengths
     differ, the dtype is unknown, or every differing element crosses zero, where a ULP distance
     means nothing (differences.py)."""
-    stats = element_stats(a, b, dtype)
+    return _max_ulp(element_stats(a, b, dtype))
+
+
+def _max_ulp(stats: Optional[ElementStats]) -> Optional[int]:
+    """0 for equal buffers, else the largest meaningful ULP distance (None: none, or no stats)."""
     if stats is None:
         return None
     return 0 if not stats.differing else stats.max_ulp
@@ -301,7 +305,7 @@ def _tensor_diffs(
         if mine.data is not None and other_tensor.data is not None and same_dtype:
             # in the tensor's own units: float64 steps for float64 weights
             stats = element_stats(mine.data, other_tensor.data, mine.dtype)
-            ulp = None if stats is None else (stats.max_ulp if stats.differing else 0)
+            ulp = _max_ulp(stats)
             if ulp is not None and stats is not None and stats.differing:
                 overall = ulp if overall is None else max(overall, ulp)
             elif ulp == 0:
