@@ -17,9 +17,13 @@ import platform
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from repromatrix.errors import ToolError
+
+if TYPE_CHECKING:
+    from repromatrix.emulation.debian.archive import Package
+    from repromatrix.emulation.debian.cache import Store
 
 QEMU = "qemu-x86_64"
 QEMU_VARIABLE = "REPROMATRIX_QEMU"
@@ -97,38 +101,68 @@ def dependency_names(depends: str) -> list[str]:
             for alternative in part.split("|") if alternative.split()]
 
 
-def fetch_from_debian(target: str, architecture: str,
-                      environ: Mapping[str, str]) -> Tuple[str, str]:
-    """(path, "package version (arch)") of Debian's static qemu-<target>, cached.
+def _debian_candidates(target: str) -> Tuple[Tuple[str, str], ...]:
+    """(package, member) pairs: Debian's static qemu-<target>, old name then new.
 
     Until Debian 12 the static binaries are in qemu-user-static (``qemu-x86_64-static``); from
     Debian 13 that package is a transitional one depending on qemu-user, whose binaries are
     static themselves (``qemu-x86_64``).
     """
-    from repromatrix.emulation.debian.archive import find_package
-    from repromatrix.emulation.debian.cache import Store, cache_root
-    from repromatrix.emulation.debian.sources import configured_sources
+    return (("qemu-user-static", f"usr/bin/qemu-{target}-static"),
+            ("qemu-user", f"usr/bin/qemu-{target}"))
 
-    candidates = (("qemu-user-static", f"usr/bin/qemu-{target}-static"),
-                  ("qemu-user", f"usr/bin/qemu-{target}"))
+
+def cached_from_debian(target: str, architecture: str,
+                       environ: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+    """(path, "package version (arch)") of a qemu-<target> fetched earlier, re-verified; no network."""
+    from repromatrix.emulation.debian.cache import Store, cache_root
+
     store = Store(cache_root(environ), architecture)
     with store.locked():
-        for package, member in candidates:
-            cached = store.lookup(package, [member])
-            if cached is not None:
-                return str(cached.path(member)), cached.describe()
-        sources = configured_sources(environ)
-        indexes: dict = {}
-        found = find_package(sources, candidates[0][0], architecture, indexes)
-        member = candidates[0][1]
-        if candidates[1][0] in dependency_names(found.depends):
-            found = find_package(sources, candidates[1][0], architecture, indexes)
-            member = candidates[1][1]
+        return _cached(store, target)
+
+
+def _cached(store: "Store", target: str) -> Optional[Tuple[str, str]]:
+    for package, member in _debian_candidates(target):
+        cached = store.lookup(package, [member])
+        if cached is not None:
+            return str(cached.path(member)), cached.describe()
+    return None
+
+
+def debian_package(target: str, architecture: str,
+                   environ: Mapping[str, str]) -> "Tuple[Package, str]":
+    """(the index entry, the member) Debian gives qemu-<target> in: reads the index, no package."""
+    from repromatrix.emulation.debian.archive import find_package
+    from repromatrix.emulation.debian.sources import configured_sources
+
+    candidates = _debian_candidates(target)
+    sources = configured_sources(environ)
+    indexes: dict = {}
+    found = find_package(sources, candidates[0][0], architecture, indexes)
+    member = candidates[0][1]
+    if candidates[1][0] in dependency_names(found.depends):
+        found = find_package(sources, candidates[1][0], architecture, indexes)
+        member = candidates[1][1]
+    return found, member
+
+
+def fetch_from_debian(target: str, architecture: str,
+                      environ: Mapping[str, str]) -> Tuple[str, str]:
+    """(path, "package version (arch)") of Debian's static qemu-<target>, cached."""
+    from repromatrix.emulation.debian.cache import Store, cache_root
+
+    store = Store(cache_root(environ), architecture)
+    with store.locked():
+        cached = _cached(store, target)
+        if cached is not None:
+            return cached
+        found, member = debian_package(target, architecture, environ)
         print(f"repromatrix: qemu-{target} is not installed: fetching it from Debian "
               f"({found.describe()}, {found.size / 1e6:.0f} MB, once; the index's Release "
               f"signature: {found.signature})", file=store.stream, flush=True)
-        cached = store.fetch(found, [member])
-        return str(cached.path(member)), cached.describe()
+        cached_now = store.fetch(found, [member])
+        return str(cached_now.path(member)), cached_now.describe()
 
 
 def variable_for(target: str) -> str:
@@ -136,12 +170,10 @@ def variable_for(target: str) -> str:
     return QEMU_VARIABLE if target == "x86_64" else f"{QEMU_VARIABLE}_{target.upper()}"
 
 
-def locate(target: str = "x86_64",
-           which: Callable[[str], Optional[str]] = shutil.which,
-           environ: Mapping[str, str] = os.environ,
-           system: Optional[str] = None,
-           machine: Optional[str] = None) -> Located:
-    """The qemu-<target> to use: REPROMATRIX_QEMU, PATH, else Debian's build (fetched once)."""
+def installed(target: str = "x86_64",
+              which: Callable[[str], Optional[str]] = shutil.which,
+              environ: Mapping[str, str] = os.environ) -> Optional[Located]:
+    """The qemu-<target> the user provides (its variable, else PATH); None if neither."""
     name = f"qemu-{target}"
     variable = variable_for(target)
     explicit = environ.get(variable, "").strip()
@@ -154,17 +186,67 @@ def locate(target: str = "x86_64",
         path = which(candidate)
         if path is not None:
             return Located(path, "PATH")
+    return None
+
+
+def debian_host(target: str, system: Optional[str] = None, machine: Optional[str] = None) -> str:
+    """The Debian architecture to fetch qemu-<target> for; ToolError off Linux."""
     system = system or platform.system()
     if system != "Linux":
-        raise ToolError(f"{name} not found on PATH, and qemu's user-mode emulation runs on Linux "
-                        f"only (this is {system}): run the lab on a Linux x86_64 machine")
-    architecture = debian_architecture(machine or platform.machine())
+        raise ToolError(f"qemu-{target} not found on PATH, and qemu's user-mode emulation runs on "
+                        f"Linux only (this is {system}): run the lab on a Linux x86_64 machine")
+    return debian_architecture(machine or platform.machine())
+
+
+def locate(target: str = "x86_64",
+           which: Callable[[str], Optional[str]] = shutil.which,
+           environ: Mapping[str, str] = os.environ,
+           system: Optional[str] = None,
+           machine: Optional[str] = None) -> Located:
+    """The qemu-<target> to use: REPROMATRIX_QEMU, PATH, else Debian's build (fetched once)."""
+    found = installed(target, which, environ)
+    if found is not None:
+        return found
+    architecture = debian_host(target, system, machine)
     try:
         path, package = fetch_from_debian(target, architecture, environ)
     except ToolError as error:
-        raise ToolError(f"{name} not found on PATH and fetching it from Debian failed: {error}; "
-                        f"{INSTALL_HINT}") from None
+        raise ToolError(f"qemu-{target} not found on PATH and fetching it from Debian failed: "
+                        f"{error}; {INSTALL_HINT}") from None
     return Located(path, "debian", package)
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What find_qemu would use, found without fetching: a binary, or the package to fetch."""
+
+    located: Optional[Located]  # present: the variable's, PATH's, or Debian's in the cache
+    fetchable: str = ""  # else: "qemu-user-static 1:7.2... (amd64), 63 MB" (fetched on first use)
+
+
+def availability(model: str, target: str = "x86_64",
+                 which: Callable[[str], Optional[str]] = shutil.which,
+                 environ: Mapping[str, str] = os.environ,
+                 system: Optional[str] = None,
+                 machine: Optional[str] = None,
+                 help_text: Optional[Callable[[str], str]] = None) -> Availability:
+    """find_qemu's answer without downloading anything (preflight): the same checks and errors,
+    but a qemu that would be fetched from Debian is only looked up in the archive's index."""
+    machine = _check_host(machine)
+    found = installed(target, which, environ)
+    if found is None:
+        architecture = debian_host(target, system, machine)
+        cached = cached_from_debian(target, architecture, environ)
+        if cached is None:
+            try:
+                package, _ = debian_package(target, architecture, environ)
+            except ToolError as error:
+                raise ToolError(f"qemu-{target} not found on PATH, nor in repromatrix's cache, and "
+                                f"Debian's index cannot offer it: {error}; {INSTALL_HINT}") from None
+            return Availability(None, f"{package.describe()}, {package.size / 1e6:.0f} MB")
+        found = Located(cached[0], "debian", cached[1])
+    _check_model(found.path, model, target, help_text)
+    return Availability(found)
 
 
 def find_qemu(
@@ -178,11 +260,25 @@ def find_qemu(
     target: str = "x86_64",
 ) -> str:
     """Path of qemu-<target> after checking the host and the model name; ToolError otherwise."""
+    machine = _check_host(machine)
+    located = locate(target, which, environ, system, machine)
+    binary = located.path
+    _check_model(binary, model, target, help_text)
+    version = parse_version((version_text or _version)(binary))
+    _located[binary] = Located(binary, located.source, located.package, version)
+    return binary
+
+
+def _check_host(machine: Optional[str]) -> str:
+    """The host's machine name, lower-cased; ToolError unless x86_64 (see the module's doc)."""
     machine = (machine or platform.machine()).lower()
     if machine not in ("x86_64", "amd64"):
         raise ToolError(f"CPU emulation needs an x86_64 host (this one is {machine})")
-    located = locate(target, which, environ, system, machine)
-    binary = located.path
+    return machine
+
+
+def _check_model(binary: str, model: str, target: str,
+                 help_text: Optional[Callable[[str], str]]) -> None:
     models = parse_cpu_models((help_text or _cpu_help)(binary))
     if model not in models:
         import difflib
@@ -191,9 +287,6 @@ def find_qemu(
         close = difflib.get_close_matches(model, models, n=1)
         hint = f"; did you mean {close[0]}?" if close else f"; see `qemu-{target} -cpu help`"
         raise ToolError(f"qemu knows no CPU model {model!r}{hint}")
-    version = parse_version((version_text or _version)(binary))
-    _located[binary] = Located(binary, located.source, located.package, version)
-    return binary
 
 
 def located(binary: str) -> Optional[Located]:

@@ -247,6 +247,61 @@ class Environment:
         return env
 
 
+@dataclass(frozen=True)
+class SysrootState:
+    """The sysroot the pins need: built already (cached), else Debian's plan for it."""
+
+    choice: sysroot.Choice
+    folder: Path
+    built: Optional[sysroot.Sysroot]
+    plan: Optional[sysroot.Plan]  # read from the suite's index when not built
+
+    @property
+    def glibc(self) -> str:
+        if self.built is not None:
+            return str(self.built.manifest.get("glibc", ""))
+        return self.plan.glibc if self.plan is not None else ""
+
+
+def sysroot_state(pins: Pins, base: Path, environ: Mapping[str, str] = os.environ,
+                  stream: TextIO = sys.stderr) -> SysrootState:
+    """The cached sysroot, else Debian's index says now whether the interpreter exists (the index
+    is read; no package is downloaded). ToolError (one line) if it does not."""
+    choice = sysroot.choose_suite(pins.python_minor, environ)
+    folder = base / sysroot.cache_key(choice)
+    built = sysroot.cached(folder)
+    if built is not None:
+        return SysrootState(choice, folder, built, None)
+    print(f"repromatrix: arm64: reading Debian {choice.suite}'s arm64 index "
+          f"(python{choice.minor})", file=stream, flush=True)
+    return SysrootState(choice, folder, None, sysroot.plan(pins.python_minor, environ))
+
+
+@dataclass(frozen=True)
+class SiteState:
+    """The wheels the pins need for the sysroot's Python and glibc, and their cached folder."""
+
+    lines: Tuple[str, ...]
+    minor: str
+    tags: Tuple[str, ...]
+    folder: Path
+    built: Optional[SitePackages]
+
+
+def site_state(pins: Pins, minor: str, glibc: str, base: Path) -> SiteState:
+    tags = wheel_tags(glibc)
+    lines = tuple(requirements(pins) + runner_requirements(minor))
+    folder = base / site_key(lines, minor, tags)
+    return SiteState(lines, minor, tags, folder, cached_site(folder))
+
+
+def resolve_site(wanted: SiteState, pip: Tuple[str, ...], stream: TextIO = sys.stderr,
+                 run: Optional[Callable] = None) -> List[str]:
+    print(f"repromatrix: arm64: resolving {len(wanted.lines)} pins for Linux arm64, Python "
+          f"{wanted.minor} with pip", file=stream, flush=True)
+    return resolve(wanted.lines, wanted.minor, wanted.tags, pip, run)
+
+
 def prepare(pins: Pins, model: str = DEFAULT_MODEL, environ: Mapping[str, str] = os.environ,
             stream: TextIO = sys.stderr, pip: Optional[Tuple[str, ...]] = None) -> Environment:
     """Check, then fetch (once) everything an arm64 cell needs; cached runs need no network."""
@@ -254,42 +309,97 @@ def prepare(pins: Pins, model: str = DEFAULT_MODEL, environ: Mapping[str, str] =
 
     base = base_folder(environ)
     base.mkdir(parents=True, exist_ok=True)
-    minor = pins.python_minor
     # 1. qemu-aarch64 (PATH, REPROMATRIX_QEMU_AARCH64, else Debian's, cached), and its CPU model.
     binary = qemu.find_qemu(model, target=QEMU_TARGET, environ=environ)
     # 2. The sysroot: cached, else Debian's index says now whether the interpreter exists.
-    choice = sysroot.choose_suite(minor, environ)
-    root_folder = base / sysroot.cache_key(choice)
-    root = sysroot.cached(root_folder)
-    the_plan = None
-    if root is None:
-        print(f"repromatrix: arm64: reading Debian {choice.suite}'s arm64 index "
-              f"(python{choice.minor})", file=stream, flush=True)
-        the_plan = sysroot.plan(minor, environ)
-        glibc = the_plan.glibc
-    else:
-        glibc = str(root.manifest.get("glibc", ""))
+    root_state = sysroot_state(pins, base, environ, stream)
     # 3. The wheels: pip's resolver answers for every pin before any wheel is downloaded.
-    tags = wheel_tags(glibc)
-    python_minor = choice.minor
-    lines = requirements(pins) + runner_requirements(python_minor)
-    site_folder = base / site_key(lines, python_minor, tags)
-    site = cached_site(site_folder)
+    wanted = site_state(pins, root_state.choice.minor, root_state.glibc, base)
     lock = None
-    if site is None:
+    if wanted.built is None:
         pip = pip or find_pip()
-        print(f"repromatrix: arm64: resolving {len(lines)} pins for Linux arm64, Python "
-              f"{python_minor} with pip", file=stream, flush=True)
-        lock = resolve(lines, python_minor, tags, pip)
+        lock = resolve_site(wanted, pip, stream)
     # Everything is known to exist: now download.
+    root = root_state.built
     if root is None:
-        assert the_plan is not None
-        root = sysroot.build(the_plan, root_folder, environ, stream)
+        assert root_state.plan is not None
+        root = sysroot.build(root_state.plan, root_state.folder, environ, stream)
+    site = wanted.built
     if site is None:
         assert lock is not None and pip is not None
-        site = build_site(lock, python_minor, tags, pip, site_folder, stream)
+        site = build_site(lock, wanted.minor, wanted.tags, pip, wanted.folder, stream)
     runner = sync_runner(base)
     return Environment(binary, root, site, runner, model, base / "pycache")
+
+
+# --- preflight: the same checks, nothing downloaded ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing an arm64 cell needs, as found without downloading anything."""
+
+    what: str  # "qemu-aarch64", "interpreter" or "wheels"
+    ok: Optional[bool]  # None: not checked (it needs what an earlier check did not find)
+    text: str  # where it is or what would be fetched; else the problem, one line
+
+
+def check(pins: Pins, model: str = DEFAULT_MODEL, environ: Mapping[str, str] = os.environ,
+          pip: Optional[Tuple[str, ...]] = None, run: Optional[Callable] = None,
+          stream: TextIO = sys.stderr, machine: Optional[str] = None) -> List[Check]:
+    """``prepare``'s three checks, each answered even when another fails, with no download:
+    qemu is looked for but not fetched, Debian's index is read (a sysroot's plan), and pip
+    resolves the wheels without installing them. Cached parts are reported as cached."""
+    from repromatrix.emulation import qemu
+
+    checks = []
+    try:
+        found = qemu.availability(model, QEMU_TARGET, environ=environ, machine=machine)
+        text = (found.located.describe() if found.located is not None else
+                f"not installed: fetched from Debian on first use ({found.fetchable})")
+        checks.append(Check(f"qemu-{QEMU_TARGET}", True, f"-cpu {model}: {text}"))
+    except ToolError as error:
+        checks.append(Check(f"qemu-{QEMU_TARGET}", False, str(error)))
+    base = base_folder(environ)
+    try:
+        root_state = sysroot_state(pins, base, environ, stream)
+    except ToolError as error:
+        return checks + [Check("interpreter", False, str(error)),
+                         Check("wheels", None, "not checked: the interpreter's Python and glibc "
+                               "decide which wheels")]
+    checks.append(Check("interpreter", True, _describe_sysroot(root_state, pins)))
+    wanted = site_state(pins, root_state.choice.minor, root_state.glibc, base)
+    if wanted.built is not None:
+        checks.append(Check("wheels", True, f"cached: {len(wanted.built.lock)} wheels in "
+                            f"{wanted.folder}"))
+        return checks
+    try:
+        lock = resolve_site(wanted, pip or find_pip(), stream, run)
+    except ToolError as error:
+        checks.append(Check("wheels", False, str(error)))
+        return checks
+    names = {line.split("==")[0] for line in wanted.lines}
+    named = [line.replace("==", " ") for line in lock if line.split("==")[0] in names
+             and "tensorflow" in line]
+    checks.append(Check("wheels", True, f"{len(lock)} wheels resolve for Python {wanted.minor} on "
+                        f"{wanted.tags[0]} and older" + (f" ({', '.join(named)})" if named else "")
+                        + "; fetched on first use"))
+    return checks
+
+
+def _describe_sysroot(state: SysrootState, pins: Pins) -> str:
+    if state.built is not None:
+        version = state.built.python_version
+        text = f"cached: {state.built.describe()}"
+    else:
+        assert state.plan is not None
+        version = state.plan.python_version
+        size = sum(p.size for p in state.plan.packages)
+        text = (f"Debian {state.choice.suite} {state.plan.interpreter.describe()}, "
+                f"{len(state.plan.packages)} packages ({size / 1e6:.1f} MB), fetched on first use")
+    if version != pins.python:
+        text += f"; Python {version} stands in for the pinned {pins.python} (drift)"
+    return text
 
 
 def describe(environment: Environment) -> str:

@@ -11,7 +11,12 @@ A failed resolution is then narrowed down to the pins that have no wheel at all 
 resolution per pin), and each ``[platforms.*] replace`` mapping is checked both ways: the mapped
 pin must resolve, and the plain one is tried too, to show whether the mapping is really needed.
 Resolutions run a few at a time (each fetches package metadata from PyPI: tens of seconds).
-Exit status: 0 every runner resolves, 1 some runner does not, 2 usage errors (bad matrix, no pip).
+
+An arm64 lab cell (``[[lab.cells]] arch = "arm64"``, or ``--cell lab-arm64``) is checked the way
+the lab prepares it (``arm64.check``), downloading nothing: qemu-aarch64 present or fetchable,
+Debian's interpreter in the suite's index, every pin resolving for the sysroot's Python and glibc.
+Exit status: 0 every runner resolves (and every arm64 lab cell can be prepared), 1 some runner or
+cell cannot, 2 usage errors (bad matrix, no pip).
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from repromatrix.config.matrix import DEFAULT_MATRIX, HOSTED_LABELS, Matrix, load_matrix
+from repromatrix.config.matrix import DEFAULT_MATRIX, HOSTED_LABELS, LabCell, Matrix, load_matrix
 from repromatrix.errors import ToolError, UsageError
+from repromatrix.host import arm64
 
 # Wheel platform tags per "<os>-<arch>": what pip on the runner itself would accept, spelled out
 # (pip does not expand manylinux_2_x tags by itself). Linux: glibc 2.17 (manylinux2014) up to
@@ -94,9 +100,10 @@ def pip_command(pip: Sequence[str], target: Target, requirements: Sequence[str],
                 ) -> list[str]:
     """The resolver-only pip call: nothing is installed, nothing is built from source.
 
-    ``--isolated`` ignores the local pip configuration (constraints, extra indexes, find-links)
-    so the answer is PyPI's, as on a CI runner; ``--target`` is never written (``--dry-run``)
-    but pip refuses --platform without it.
+    ``--isolated`` ignores pip's environment variables and the user's configuration (extra
+    indexes, find-links) so the answer is PyPI's, as on a CI runner; pip still reads its global
+    and site configuration files (a machine-wide constraints file: ``parse_failure`` copes).
+    ``--target`` is never written (``--dry-run``) but pip refuses --platform without it.
     """
     command = [*pip, "--isolated", "install", "--dry-run", "--ignore-installed",
                "--target", str(report.parent / "target"), "--report", str(report),
@@ -152,16 +159,29 @@ def parse_report(document: Mapping[str, Any]) -> tuple[Installed, ...]:
     return tuple(sorted(installs, key=lambda i: _normal(i.name)))
 
 
-def parse_failure(stderr: str) -> Resolution:
-    """What a failed pip resolution says: the requirements it found no wheel for, or why not."""
-    missing = tuple(dict.fromkeys(re.findall(r"No matching distribution found for (\S+)", stderr)))
+def parse_failure(stderr: str, requirements: Sequence[str] = ()) -> Resolution:
+    """What a failed pip resolution says: the requirements it found no wheel for, or why not.
+
+    pip says "No matching distribution found for REQ"; with a constraints file in play (pip's
+    global configuration, which --isolated still reads) it says ResolutionImpossible instead and
+    lists the names that have "no matching distributions available": those are mapped back to
+    the requirements asked for.
+    """
+    missing = list(dict.fromkeys(re.findall(r"No matching distribution found for (\S+)", stderr)))
+    block = re.search(r"no matching distributions available for your environment:\n"
+                      r"((?:[ \t]+\S+\n?)+)", stderr)
+    for name in (block.group(1).split() if block else ()):
+        asked = next((r for r in requirements
+                      if _normal(re.split(r"[=<>!~; \[]", r, maxsplit=1)[0]) == _normal(name)), name)
+        if asked not in missing:
+            missing.append(asked)
     errors = [line[len("ERROR: "):].strip() for line in stderr.splitlines()
               if line.startswith("ERROR: ")]
     network = any(hint in stderr for hint in NETWORK_HINTS)
     message = errors[-1] if errors else (stderr.strip().splitlines() or ["pip failed"])[-1]
     if network:
         message = "PyPI could not be reached: " + message
-    return Resolution(ok=False, missing=missing, message=message, network=network)
+    return Resolution(ok=False, missing=tuple(missing), message=message, network=network)
 
 
 def missed_by_markers(installs: Sequence[Installed], platform: str, python: str) -> list[str]:
@@ -224,7 +244,7 @@ def _resolve_once(settings: PipSettings, target: Target, requirements: Sequence[
                                     settings.index_url, settings.cert))
         if completed.returncode == 0 and report.exists():
             return Resolution(ok=True, installs=parse_report(json.loads(report.read_text("utf-8"))))
-        return parse_failure(completed.stderr or "")
+        return parse_failure(completed.stderr or "", requirements)
 
 
 # --- what to check ------------------------------------------------------------------------------
@@ -394,7 +414,17 @@ def verdict_of(row: Row, result: PlatformResult | None) -> str:
     return "resolves" if result.ok else "FAILS"
 
 
-def render(rows: Sequence[Row], results: Mapping[str, PlatformResult], matrix: Matrix) -> str:
+def table_lines(table: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned columns; the last one (details) is not padded. ``table[0]`` is the header."""
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths)) + "  "
+             + line[-1] for line in table]
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 7)
+    return lines
+
+
+def render(rows: Sequence[Row], results: Mapping[str, PlatformResult], matrix: Matrix,
+           cells: Sequence[CellResult] = ()) -> str:
     table = [("runner", "platform", "result", "details")]
     for row in rows:
         result = results.get(row.platform or "")
@@ -402,23 +432,74 @@ def render(rows: Sequence[Row], results: Mapping[str, PlatformResult], matrix: M
                                                      "arch" if row.platform is None else "")
         table.append((row.label + (" (excluded)" if row.excluded else ""), row.platform or "?",
                       verdict_of(row, result), details))
-    widths = [max(len(line[i]) for line in table) for i in range(3)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line[:3], widths)) + "  " + line[3]
-             for line in table]
-    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 7)
+    lines = table_lines(table)
+    if cells:
+        lab_table = [("lab cell", "needs", "result", "details")]
+        lab_table += [(cell.cell.id, item.what, CHECK_VERDICTS[item.ok], item.text)
+                      for cell in cells for item in cell.checks]
+        lines += ["", *table_lines(lab_table)]
     problems = [p for row in rows
                 for p in problems_of(row, results.get(row.platform or ""),
                                      target_of(row.platform, matrix) if row.platform else None)]
+    problems += [f"{cell.cell.id}: {item.text}" for cell in cells for item in cell.checks
+                 if item.ok is False]
     head = (f"pins: Python {matrix.pins.python}, "
             + ", ".join(f"{n}=={v}" for n, v in matrix.pins.packages.items()))
     return "\n".join([head, "", *lines] + (["", *problems] if problems else [])) + "\n"
 
 
-def exit_code(rows: Sequence[Row], results: Mapping[str, PlatformResult]) -> int:
-    """1 when a CI runner (not an excluded entry) cannot install the pins, else 0."""
+def exit_code(rows: Sequence[Row], results: Mapping[str, PlatformResult],
+              cells: Sequence[CellResult] = ()) -> int:
+    """1 when a CI runner (not an excluded entry) cannot install the pins, or an arm64 lab cell
+    lacks something; else 0."""
     failing = [r for r in rows if not r.excluded
                and not (r.platform in results and results[r.platform].ok)]
-    return 1 if failing else 0
+    return 1 if failing or any(not cell.ok for cell in cells) else 0
+
+
+# --- arm64 lab cells ----------------------------------------------------------------------------
+
+
+CHECK_VERDICTS = {True: "ready", False: "FAILS", None: "not checked"}
+
+
+@dataclass(frozen=True)
+class CellResult:
+    cell: LabCell
+    checks: tuple[arm64.Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(item.ok for item in self.checks)
+
+
+def arm64_cells(matrix: Matrix, named: Sequence[str]) -> list[LabCell]:
+    """The lab's arm64 cells, then those named with --cell (``lab-arm64`` is an optional cell,
+    not in the default lab: ``repromatrix lab --cell lab-arm64`` adds it)."""
+    from repromatrix.config.matrix import Lab
+    from repromatrix.host.lab import select_cells
+
+    lab = matrix.lab or Lab(rows=0, env={}, variants=(), cells=())
+    cells = [cell for cell in lab.cells if cell.arch == "arm64"]
+    for cell in select_cells(lab, list(named)).cells if named else ():
+        if cell.arch != "arm64":
+            raise UsageError(f"--cell {cell.id}: preflight checks arm64 lab cells, and this one "
+                             "runs on this machine's architecture")
+        if cell not in cells:
+            cells.append(cell)
+    return cells
+
+
+def check_cells(cells: Sequence[LabCell], matrix: Matrix, pip: PipSettings,
+                check: Callable[..., Sequence[arm64.Check]] = arm64.check) -> list[CellResult]:
+    """What each arm64 cell needs, checked as the lab prepares it, with nothing downloaded."""
+    results = []
+    for cell in cells:
+        print(f"repromatrix preflight: {cell.id}: checking qemu-aarch64, Debian's interpreter and "
+              "the arm64 wheels (nothing is downloaded)", file=sys.stderr, flush=True)
+        model = cell.emulate or arm64.DEFAULT_MODEL
+        results.append(CellResult(cell, tuple(check(matrix.pins, model, pip=pip.pip))))
+    return results
 
 
 # --- command ------------------------------------------------------------------------------------
@@ -447,9 +528,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="check with pip's resolver that every CI runner's platform can install the pins",
         description="For every [[runners]] entry (and every [[excluded]] one, expected to fail), "
         "resolve matrix.toml's pins for that platform with `pip install --dry-run --report` "
-        "(wheels only, the pinned Python's minor version), without installing anything. Prints a "
-        "table and what is missing. Exit 0: every runner resolves; 1: some runner cannot; 2: "
-        "usage error. Needs PyPI.",
+        "(wheels only, the pinned Python's minor version), without installing anything. Arm64 "
+        "lab cells are checked too (qemu-aarch64, Debian's interpreter, arm64 wheels; nothing is "
+        "downloaded). Prints a table and what is missing. Exit 0: every runner resolves; 1: some "
+        "runner or arm64 lab cell cannot; 2: usage error. Needs PyPI.",
     )
     parser.add_argument("--matrix", default=str(DEFAULT_MATRIX),
                         help="matrix file (default: ./matrix.toml)")
@@ -459,6 +541,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="the interpreter whose pip resolves (default: this one)")
     parser.add_argument("--index-url", default=PYPI, help=f"package index (default: {PYPI}); "
                         "local pip configuration is ignored so the answer is the index's")
+    parser.add_argument("--cell", action="append", dest="cells", default=[], metavar="ID",
+                        help="also check this arm64 lab cell (repeatable), e.g. lab-arm64, "
+                        "which `repromatrix lab --cell lab-arm64` adds to the lab")
     parser.set_defaults(func=run)
 
 
@@ -466,6 +551,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     matrix = load_matrix(args.matrix)
+    cells = arm64_cells(matrix, args.cells)
     pip = PipSettings(pip_available(args.pip_python), args.index_url,
                       os.environ.get("PIP_CERT") or None)
     rows = rows_of(matrix)
@@ -473,5 +559,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"repromatrix preflight: resolving {len(platforms)} platforms with pip "
           f"({args.jobs} at a time; each takes a while)", file=sys.stderr, flush=True)
     results = check_platforms(matrix, platforms, pip, args.jobs)
-    sys.stdout.write(render(rows, results, matrix))
-    return exit_code(rows, results)
+    cell_results = check_cells(cells, matrix, pip)
+    sys.stdout.write(render(rows, results, matrix, cell_results))
+    return exit_code(rows, results, cell_results)
