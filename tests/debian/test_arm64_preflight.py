@@ -188,3 +188,43 @@ def test_an_unknown_cell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
                                        "known: lab-native, lab-native-onednn, lab-qemu-haswell, "
                                        "lab-arm64\n")
 
+
+
+# --- the lab's preparation shares these steps: it still checks everything before downloading ----
+
+
+def test_prepare_downloads_nothing_when_a_wheel_is_missing(
+        archive: Archive, with_qemu: Dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_python(archive)
+
+    def no_wheel(lines: List[str], minor: str, tags: List[str], pip: tuple, run: object = None
+                 ) -> List[str]:
+        raise arm64.ToolError("no Linux arm64 wheel of numpy==1.23.5 for Python 3.9")
+
+    monkeypatch.setattr(arm64, "resolve", no_wheel)
+    with pytest.raises(arm64.ToolError, match="^no Linux arm64 wheel of numpy"):
+        arm64.prepare(PINS, environ=with_qemu, stream=io.StringIO(), pip=("pip",))
+    assert archive.count(".deb") == 0
+
+
+def test_prepare_builds_the_sysroot_preflight_described(
+        archive: Archive, with_qemu: Dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    publish_python(archive)
+    monkeypatch.setattr(arm64, "resolve", lambda lines, minor, tags, pip, run=None:
+                        sorted(lines))
+    built: List[tuple] = []
+
+    def build_site(lock: List[str], minor: str, tags: tuple, pip: tuple, folder: Path,
+                   stream: object) -> arm64.SitePackages:
+        built.append((minor, tags[0], folder.name))
+        return arm64.SitePackages(folder, tuple(lock))
+
+    monkeypatch.setattr(arm64, "build_site", build_site)
+    environment = arm64.prepare(PINS, environ=with_qemu, stream=io.StringIO(), pip=("pip",))
+    assert environment.sysroot.manifest["glibc"] == "2.31"
+    assert built == [("3.9", "manylinux_2_31_aarch64", built[0][2])]
+    assert built[0][2].startswith("site-arm64-py3.9-")
+    # preflight now finds the sysroot cached (the site folder was not really written)
+    checks = check(with_qemu, FakePip())
+    assert checks[1].text.startswith("cached: Debian stable python3.9")
