@@ -35,9 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from repromatrix.config.matrix import DEFAULT_MATRIX, HOSTED_LABELS, LabCell, Matrix, load_matrix
+from repromatrix.config.matrix import (DEFAULT_MATRIX, HOSTED_LABELS, Lab, LabCell, Matrix,
+                                       load_matrix)
 from repromatrix.errors import ToolError, UsageError
 from repromatrix.host import arm64
+from repromatrix.host.lab import select_cells
 
 # Wheel platform tags per "<os>-<arch>": what pip on the runner itself would accept, spelled out
 # (pip does not expand manylinux_2_x tags by itself). Linux: glibc 2.17 (manylinux2014) up to
@@ -476,9 +478,6 @@ class CellResult:
 def arm64_cells(matrix: Matrix, named: Sequence[str]) -> list[LabCell]:
     """The lab's arm64 cells, then those named with --cell (``lab-arm64`` is an optional cell,
     not in the default lab: ``repromatrix lab --cell lab-arm64`` adds it)."""
-    from repromatrix.config.matrix import Lab
-    from repromatrix.host.lab import select_cells
-
     lab = matrix.lab or Lab(rows=0, env={}, variants=(), cells=())
     cells = [cell for cell in lab.cells if cell.arch == "arm64"]
     for cell in select_cells(lab, list(named)).cells if named else ():
@@ -540,7 +539,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pip-python", default=sys.executable,
                         help="the interpreter whose pip resolves (default: this one)")
     parser.add_argument("--index-url", default=PYPI, help=f"package index (default: {PYPI}); "
-                        "local pip configuration is ignored so the answer is the index's")
+                        "pip's environment variables and user configuration are ignored so the answer is "
+                        "the index's")
     parser.add_argument("--cell", action="append", dest="cells", default=[], metavar="ID",
                         help="also check this arm64 lab cell (repeatable), e.g. lab-arm64, "
                         "which `repromatrix lab --cell lab-arm64` adds to the lab")
