@@ -86,8 +86,14 @@ def fingerprint_fields() -> dict[str, Any]:
         return {}
     import keras
 
-    return {"keras": {"version": installed_keras_version(), "backend": backend_name(),
-                      "floatx": str(keras.config.floatx())}}
+    fields: dict[str, Any] = {"keras": {"version": installed_keras_version(),
+                                        "backend": backend_name(),
+                                        "floatx": str(keras.config.floatx())}}
+    if backend_name() == "torch":  # torch's threads, CPU kernels and libraries (torch_backend.py)
+        from repromatrix.cell import torch_backend
+
+        fields["torch"] = torch_backend.fingerprint_fields()
+    return fields
 
 
 class Keras3TrailRecorder(TrailRecorder):
