@@ -252,7 +252,6 @@ def _start_trail(model: Any, steps: int) -> tuple[Any, str | None]:
 
 def _user_train_step_ops(model: Any, x: Any, y: Any, recorder: Any = None) -> dict[str, Any]:
     """The op set traced with the real x and y specs; {"ops": [...]} or {"absent": reason}."""
-    tf = tensorflow_module()
     try:
         from repromatrix.cell import keras3
 
@@ -265,6 +264,7 @@ def _user_train_step_ops(model: Any, x: Any, y: Any, recorder: Any = None) -> di
             ops = getattr(recorder, "ops", None)
             return {"ops": ops} if ops else {"absent": "PyTorch's op set is watched during the "
                                              "trail's first step, and no trail was recorded"}
+        tf = tensorflow_module()
         return {"ops": traced_op_types(model, (_spec(tf, x), _spec(tf, y)))}
     except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so
         return {"absent": f"train step not traceable: {type(error).__name__}: {error}"
@@ -292,6 +292,9 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     }
     if trail is None:
         record["trail_absent"] = trail_absent or "not recorded"
+    from repromatrix.cell.keras3 import variant_fields
+
+    record.update(variant_fields())  # e.g. torch's threads and kernels, from this process
     if ops is not None and "ops" in ops:
         record["train_step_ops"] = ops["ops"]
     elif ops is not None:

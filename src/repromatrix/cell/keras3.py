@@ -86,14 +86,19 @@ def fingerprint_fields() -> dict[str, Any]:
         return {}
     import keras
 
-    fields: dict[str, Any] = {"keras": {"version": installed_keras_version(),
-                                        "backend": backend_name(),
-                                        "floatx": str(keras.config.floatx())}}
-    if backend_name() == "torch":  # torch's threads, CPU kernels and libraries (torch_backend.py)
-        from repromatrix.cell import torch_backend
+    return {"keras": {"version": installed_keras_version(), "backend": backend_name(),
+                      "floatx": str(keras.config.floatx())}}
 
-        fields["torch"] = torch_backend.fingerprint_fields()
-    return fields
+
+def variant_fields() -> dict[str, Any]:
+    """What a variant's record adds about its own process's backend: on torch, its threads, CPU
+    kernels and libraries (the cell's fingerprint comes from the first process, usually
+    TensorFlow's); nothing otherwise."""
+    if not is_keras3() or backend_name() != "torch":
+        return {}
+    from repromatrix.cell import torch_backend
+
+    return {"torch": torch_backend.fingerprint_fields()}
 
 
 class Keras3TrailRecorder(TrailRecorder):
