@@ -1,6 +1,6 @@
 """Per-step trail overhead on Keras 3, per backend. Prints figures; asserts nothing.
 
-    python benchmarks/bench_keras3.py --python PATH/TO/KERAS3/VENV/bin/python [--backend jax]
+    python benchmarks/bench_keras3.py --python PATH/TO/KERAS3/VENV/bin/python [--backend jax|torch]
                                       [--repeats 5] [--rows 1000]
 
 PATH is a venv with the pins of examples/report-keras3 and repromatrix installed (e.g. the

@@ -5,7 +5,9 @@ repository, so this checkout's pinned venv stays the report's), then run on the 
 Guards: the trail is recorded inside Keras 3's compiled train step (steps + 1 entries), the op
 set and the probe are present, Keras is in the fingerprint, the labels name the optimizer the
 function compiled, reruns are byte-identical, and a changed knob (XLA auto-clustering) is
-located.
+located. On the PyTorch backend (the CPU build, `torch = "2.13.0+cpu"`): the trail hash equals
+trail.py's numpy twin, the op set is aten's, the probe runs through torch, and a knob
+(`ATEN_CPU_CAPABILITY=default`, torch's unvectorised kernels) is located and its op named.
 The figures (`-s` shows them) are the stack's install time and disk size the README quotes.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +55,12 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         f"sessions.register(install={'-e ' + str(root)!r}, project=None)\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("REPROMATRIX_", "NOX_", "VIRTUAL_ENV", "PYTHONPATH", "KERAS_"))}
+    # The CPU build of torch is not on PyPI: uv is told where it is by the environment
+    # (UV_TORCH_BACKEND=cpu, UV_FIND_LINKS...); on a machine whose pip is pointed at a local
+    # wheel folder instead (PIP_FIND_LINKS, as here), uv gets the same folder.
+    if not any(k in env for k in ("UV_FIND_LINKS", "UV_TORCH_BACKEND", "UV_INDEX",
+                                  "UV_EXTRA_INDEX_URL")) and env.get("PIP_FIND_LINKS"):
+        env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
     nox = Path(sys.executable).parent / "nox"
     start = time.perf_counter()
     run([str(nox if nox.exists() else "nox"), "-s", "pinned"], repo, env)
@@ -66,13 +75,18 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
              "--rows", ROWS, "--output", str(output), *extra], repo, env)
         return output
 
-    variants = ("--variant", "default-optimizer", "--variant", "adam", "--variant", "jax")
+    variants = ("--variant", "default-optimizer", "--variant", "adam", "--variant", "jax",
+                "--variant", "torch")
     first, again = cell("native", *variants), cell("native-again", *variants)
     # XLA auto-clustering fuses the step's ops differently: other bits from step 1 on. (oneDNN
     # off would not do: TensorFlow 2.21 leaves it off on a CPU without AVX512_VNNI, as here.)
     knob = cell("xla", "--variant", "default-optimizer", "--env",
                 "TF_XLA_FLAGS=--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit")
-    return {"repo": repo, "python": python, "first": first, "again": again, "knob": knob}
+    # torch without its AVX2 kernels: its vectorised sigmoid rounds otherwise (measured here).
+    torch_knob = cell("torch-default-isa", "--variant", "torch", "--env",
+                      "ATEN_CPU_CAPABILITY=default")
+    return {"repo": repo, "python": python, "first": first, "again": again, "knob": knob,
+            "torch_knob": torch_knob}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -90,7 +104,7 @@ class TestKeras3OnTensorFlow:
             trail = record["trail"]
             assert trail["steps"] == int(ROWS) and len(trail["digest"]) == int(ROWS) + 1
             assert len(set(trail["digest"])) == int(ROWS) + 1  # every step changes the weights
-            if name != "jax":
+            if name not in ("jax", "torch"):
                 assert {"MatMul", "Sigmoid", "Tanh", "Sqrt"} <= set(record["train_step_ops"])
         jax = document["variants"]["jax"]  # Keras 3 on JAX: its own process, jaxpr primitives
         assert jax["settings"]["backend"] == "jax"
@@ -121,3 +135,71 @@ class TestKeras3OnTensorFlow:
             text=True, check=False)
         assert completed.returncode == 0, completed.stderr[-2000:]
         assert f'"first_divergent_step": {step}' in completed.stdout
+
+
+def aggregate(stack: dict[str, Any], *paths: Path) -> str:
+    completed = subprocess.run(
+        [stack["python"], "-m", "repromatrix", "aggregate", *map(str, paths), "--format", "json"],
+        cwd=stack["repo"], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+def decoded(record: dict[str, Any]) -> list[Any]:
+    import base64
+
+    import numpy as np
+
+    return [np.frombuffer(base64.b64decode(t["data"]), dtype=t["dtype"]).reshape(t["shape"])
+            for t in record["tensors"]]
+
+
+class TestKeras3OnPyTorch:
+    def test_trail_aten_ops_probe_and_torch_fields(self, stack: dict[str, Any]) -> None:
+        from repromatrix.cell import trail
+
+        torch = load(stack["first"])["variants"]["torch"]
+        assert torch["status"] == "ok", torch.get("error")
+        assert torch["settings"]["backend"] == "torch"
+        assert torch["settings"]["optimizer"] == "RMSprop"
+        digests = torch["trail"]["digest"]
+        assert torch["trail"]["steps"] == int(ROWS) and len(set(digests)) == int(ROWS) + 1
+        # the trail's last entry is trail.py's hash of the weights the artifact stores
+        assert digests[-1] == trail.hash_hex(trail.trail_hash(decoded(torch)))
+        # the first step's aten ops, the in-place mark dropped: RMSprop's foreach sqrt is there
+        assert {"aten.mm", "aten.sigmoid", "aten.tanh", "aten._foreach_sqrt",
+                "aten._foreach_div"} <= set(torch["train_step_ops"])
+        probed = {p["op"] for p in torch["probe"]}  # its own process's probe, through torch
+        assert {"aten.rsqrt", "aten.sqrt", "aten.mm", "aten.sigmoid", "aten._foreach_sqrt"} <= probed
+        assert all(op.startswith("aten.") for op in probed)
+        fields = torch["torch"]
+        assert fields["version"] == "2.13.0+cpu" and fields["cuda"] is None
+        assert fields["intra_op_threads"] >= 1 and isinstance(fields["mkldnn"], bool)
+
+    def test_torch_hash_is_the_numpy_twin(self, stack: dict[str, Any], root: Path) -> None:
+        """Every dtype a weight may have: torch's int64 arithmetic wraps as numpy's does."""
+        snippet = (
+            "import torch\n"
+            "from repromatrix.cell import torch_backend, trail\n"
+            "g = torch.Generator().manual_seed(7)\n"
+            "for dtype in (torch.float32, torch.float64, torch.float16, torch.int32, torch.int8,\n"
+            "              torch.bool):\n"
+            "    ts = [(torch.randn(37, 5, generator=g) * 1e3).to(dtype), torch.ones(3, dtype=dtype)]\n"
+            "    mine = trail.hash_hex(torch_backend.torch_hash(ts))\n"
+            "    twin = trail.hash_hex(trail.trail_hash([t.numpy() for t in ts]))\n"
+            "    assert mine == twin, (dtype, mine, twin)\n"
+            "print('twins agree')\n")
+        completed = run([stack["python"], "-c", snippet], stack["repo"], dict(os.environ))
+        assert "twins agree" in completed.stdout
+
+    def test_a_changed_torch_knob_is_located_and_its_op_named(self, stack: dict[str, Any]) -> None:
+        native = load(stack["first"])["variants"]["torch"]
+        other = load(stack["torch_knob"])["variants"]["torch"]
+        assert native["digest"] != other["digest"], "ATEN_CPU_CAPABILITY gave the same bits"
+        step = next(i for i, (a, b) in enumerate(zip(native["trail"]["digest"],
+                                                     other["trail"]["digest"])) if a != b)
+        text = aggregate(stack, stack["first"], stack["torch_knob"])
+        assert f'"first_divergent_step": {step}' in text
+        # torch's probe differs in sigmoid, an op its train step uses: named as the suspect
+        suspects = re.findall(r'"suspect_ops": \[([^\]]*)\]', text)
+        assert any('"aten.sigmoid"' in found for found in suspects), suspects

@@ -161,6 +161,10 @@ def trail_recorder(model: Any, steps: int) -> Any:
         from repromatrix.cell.jax_backend import JaxTrailRecorder
 
         return JaxTrailRecorder(model, steps=steps)
+    if keras3.keras_major(keras_version()) >= 3 and keras3.backend_name() == "torch":
+        from repromatrix.cell.torch_backend import TorchTrailRecorder
+
+        return TorchTrailRecorder(model, steps=steps)
     if keras3.keras_major(keras_version()) >= 3:
         return keras3.Keras3TrailRecorder(model, steps=steps)
     return TrailRecorder(model, steps=steps)
@@ -216,7 +220,7 @@ def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset 
     if recorder is not None:
         recorder.restore()  # trace the user's own train step, not the recording wrapper
     return _user_record(variant, model, before=before, loss=np.float32(losses[-1]),
-                        ops=_user_train_step_ops(model, plan.x, plan.y), trail=trail,
+                        ops=_user_train_step_ops(model, plan.x, plan.y, recorder), trail=trail,
                         trail_absent=trail_absent, fit=plan.fit_record())
 
 
@@ -246,9 +250,8 @@ def _start_trail(model: Any, steps: int) -> tuple[Any, str | None]:
         return None, f"trail recorder unavailable: {type(error).__name__}: {error}".splitlines()[0]
 
 
-def _user_train_step_ops(model: Any, x: Any, y: Any) -> dict[str, Any]:
+def _user_train_step_ops(model: Any, x: Any, y: Any, recorder: Any = None) -> dict[str, Any]:
     """The op set traced with the real x and y specs; {"ops": [...]} or {"absent": reason}."""
-    tf = tensorflow_module()
     try:
         from repromatrix.cell import keras3
 
@@ -256,6 +259,12 @@ def _user_train_step_ops(model: Any, x: Any, y: Any) -> dict[str, Any]:
             from repromatrix.cell.jax_backend import train_step_primitives
 
             return {"ops": train_step_primitives(model, x, y)}  # the jaxpr's primitives
+        if keras3.is_keras3() and keras3.backend_name() == "torch":
+            # torch has no graph to trace: the recorder watched the real first step's aten ops
+            ops = getattr(recorder, "ops", None)
+            return {"ops": ops} if ops else {"absent": "PyTorch's op set is watched during the "
+                                             "trail's first step, and no trail was recorded"}
+        tf = tensorflow_module()
         return {"ops": traced_op_types(model, (_spec(tf, x), _spec(tf, y)))}
     except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so
         return {"absent": f"train step not traceable: {type(error).__name__}: {error}"
@@ -283,6 +292,9 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     }
     if trail is None:
         record["trail_absent"] = trail_absent or "not recorded"
+    from repromatrix.cell.keras3 import variant_fields
+
+    record.update(variant_fields())  # e.g. torch's threads and kernels, from this process
     if ops is not None and "ops" in ops:
         record["train_step_ops"] = ops["ops"]
     elif ops is not None:

@@ -90,6 +90,17 @@ def fingerprint_fields() -> dict[str, Any]:
                       "floatx": str(keras.config.floatx())}}
 
 
+def variant_fields() -> dict[str, Any]:
+    """What a variant's record adds about its own process's backend: on torch, its threads, CPU
+    kernels and libraries (the cell's fingerprint comes from the first process, usually
+    TensorFlow's); nothing otherwise."""
+    if not is_keras3() or backend_name() != "torch":
+        return {}
+    from repromatrix.cell import torch_backend
+
+    return {"torch": torch_backend.fingerprint_fields()}
+
+
 class Keras3TrailRecorder(TrailRecorder):
     """trail.TrailRecorder inside Keras 3's compiled TensorFlow train step. What differs:
     ``optimizer.iterations`` is a Keras variable, which TensorFlow does not convert inside a

@@ -69,13 +69,25 @@ def _cases() -> list[ProbeCase]:
 
 
 def run_probe() -> list[dict[str, str]]:
-    """Run every case once and hash its float32 result bytes; sorted by case name."""
-    import tensorflow as tf
+    """Run every case once and hash its float32 result bytes; sorted by case name. In a Keras 3
+    process on the torch backend, the same ops run through torch, named as its op set names them
+    (``aten.rsqrt``; torch_backend.py)."""
+    if _torch_backend():
+        from repromatrix.cell import torch_backend
 
+        outputs = torch_backend.run_probe()
+    else:
+        import tensorflow as tf
+
+        outputs = [(case.op, case.case, case.run(tf).numpy()) for case in _cases()]
     results = []
-    for case in _cases():
-        output = np.ascontiguousarray(case.run(tf).numpy(), dtype="<f4")
-        results.append(
-            {"op": case.op, "case": case.case, "sha256": hashlib.sha256(output.tobytes()).hexdigest()}
-        )
+    for op, name, value in outputs:
+        output = np.ascontiguousarray(value, dtype="<f4")
+        results.append({"op": op, "case": name, "sha256": hashlib.sha256(output.tobytes()).hexdigest()})
     return sorted(results, key=lambda item: item["case"])
+
+
+def _torch_backend() -> bool:
+    from repromatrix.cell import keras3
+
+    return keras3.is_keras3() and keras3.backend_name() == "torch"
