@@ -284,14 +284,84 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
         fit(slice(0, first - 1))
         model.train_function = None  # retrace under the dump (it instruments new graphs only)
     dump = collect(lambda: fit(slice(first - 1, last)), first)
+    return _result(first, last, trail, main_trail, dump)
+
+
+def user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
+               rows: Optional[int], request: TraceRequest,
+               main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The traced pass of a user experiment that returned a TrainingPlan: the function is called
+    again, re-seeded, and its plan fitted for the first K steps under the dump."""
+    try:
+        return _user_trace(function, entry, variant, data, seed, rows, request, main_trail)
+    except Exception as error:  # noqa: BLE001 - the main run's record is complete without it
+        return {"absent": f"trace failed: {type(error).__name__}: {error}".splitlines()[0][:300]}
+
+
+def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
+                rows: Optional[int], request: TraceRequest,
+                main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+    window = request.window()
+    if window is None:
+        return {"absent": "not requested (--trace-steps 0)"}
+    first, last = window
+    if first != 1:  # a user's fit cannot be resumed mid-epoch as the built-in slices its rows
+        return {"absent": "--trace-step N is for the built-in experiment; a user experiment "
+                          "traces its first K steps (--trace-steps K)"}
+    from repromatrix.cell import experiment as ex
+    from repromatrix.cell import keras3
+    from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
+
+    if keras3.is_keras3():
+        return {"absent": "the op trace of a user experiment needs Keras 2 (tf.keras)"}
+    tf = ex.tensorflow_module()
+    tf.keras.backend.clear_session()
+    ex.reset_seeds(seed)
+    outcome = check_outcome(function(ExperimentContext(seed=seed, data=data, variant=variant,
+                                                       rows=rows)), entry)
+    if isinstance(outcome, TrainedModel):
+        return {"absent": "the experiment trained the model itself"}
+    plan = ex._trim(outcome, rows)  # noqa: SLF001 - the main run's own trimming
+    if last > plan.optimizer_steps():
+        return {"absent": f"step {last} is beyond the {plan.optimizer_steps()} training steps"}
+    model = plan.model
+    ex._build(model, plan.x)  # noqa: SLF001 - as the main run builds it
+    build_optimizer(model)
+    trail = StepTrail(model)
+    kwargs = {"verbose": 0, **plan.fit_kwargs}
+    callbacks = [*(kwargs.pop("callbacks", None) or []), trail.callback(), _stop_after(last)]
+    dump = collect(lambda: model.fit(plan.x, plan.y, callbacks=callbacks, **kwargs), first)
+    return _result(first, last, trail, main_trail, dump)
+
+
+def _stop_after(steps: int) -> Any:
+    """A callback that ends ``fit`` after this many optimizer steps (Keras 2 checks
+    ``stop_training`` after every batch)."""
+    import tensorflow as tf
+
+    class StopAfter(tf.keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.done = 0
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.done += 1
+            if self.done >= steps:
+                self.model.stop_training = True
+
+    return StopAfter()
+
+
+def _result(first: int, last: int, trail: "StepTrail", main_trail: Optional[dict[str, Any]],
+            dump: dict[str, Any]) -> dict[str, Any]:
     return {
         "tool": TOOL,
         "unrecorded_op_types": list(UNRECORDED_OP_TYPES),
         "steps": list(range(first, last + 1)),
         "data_limit": DATA_LIMIT,
-        "trail": trail.digests,
+        "trail": trail.digests[:last + 1],
         "reproduces_main_trail": (None if not main_trail else
-                                  list(main_trail["digest"][:last + 1]) == trail.digests),
+                                  list(main_trail["digest"][:last + 1]) == trail.digests[:last + 1]),
         **dump,
     }
 

@@ -240,9 +240,10 @@ def find_root_cause(ref: Optional[OpTrace], other: Optional[OpTrace], names: Tup
         elif trace.absent is not None:
             notes.append("no op trace for %s (%s), so no root cause" % (name, trace.absent))
         elif trace.reproduces_main_trail is False:
-            notes.append("the traced pass of %s did not reproduce its main run's trail "
-                         "(TensorFlow's debugger keeps grappler from rewriting the graph); the "
-                         "root cause is that of the unrewritten graph" % name)
+            notes.append("the traced pass of %s did not reproduce its main run's trail (the "
+                         "debugger's instrumentation kept grappler from rewriting the graph as "
+                         "in the main run); the root cause is that of the traced pass's graph"
+                         % name)
     if ref is None or other is None or ref.absent is not None or other.absent is not None:
         return Blame(None, tuple(notes))
     steps = sorted(set(ref.steps) & set(other.steps))
