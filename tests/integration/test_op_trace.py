@@ -38,3 +38,22 @@ def test_traced_pass_reproduces_the_main_trail_bit_for_bit(
         assert sigmoid["through"] == ["MatMul", "BiasAdd"]
         assert all(isinstance(i, int) for i in sigmoid["inputs"])  # x, kernel, bias: recorded
         assert len({r["step"] for r in trace["records"]}) == 2
+
+
+def test_a_user_experiment_that_returns_a_plan_gets_a_trace_too(
+        pinned_python: str, root: Path, tmp_path: Path) -> None:
+    """The digits CNN example: its function is called again, re-seeded, and the plan's first two
+    steps traced; the traced pass reproduces the main run's trail."""
+    output = tmp_path / "digits.json"
+    completed = subprocess.run(
+        [pinned_python, "-m", "repromatrix", "run", "--matrix",
+         str(root / "examples" / "digits-cnn" / "matrix.toml"), "--variant", "adam",
+         "--rows", "16", "--trace-steps", "2", "--output", str(output)],
+        cwd=root, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    record = json.loads(output.read_text())["variants"]["adam"]
+    trace = record["op_trace"]
+    assert trace["steps"] == [1, 2] and trace["calls"] == 2
+    assert trace["trail"] == record["trail"]["digest"][:3]
+    assert trace["reproduces_main_trail"] is True
+    assert {"Conv2D", "Relu", "Softmax"} <= {r["op_type"] for r in trace["records"]}
