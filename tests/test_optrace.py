@@ -40,3 +40,27 @@ def test_trace_options_are_checked_before_any_work(capsys) -> None:
         assert exit_.code == 2
     else:
         raise AssertionError("--trace-steps with --trace-step was accepted")
+
+
+def test_inputs_walk_through_unrecorded_ops_to_the_recorded_outputs_they_read() -> None:
+    from repromatrix.cell.optrace import UNRECORDED_OP_TYPES, resolve_inputs
+
+    # Sigmoid(BiasAdd(MatMul(x, Identity(kernel)), bias)); MatMul and BiasAdd are not recorded
+    # (grappler fuses them in the main run), Identity never is; "call" is some other unrecorded op.
+    graph = {
+        "dense/BiasAdd": ("BiasAdd", ["dense/MatMul:0", "bias:0"]),
+        "dense/MatMul": ("MatMul", ["x:0", "kernel/Identity:0"]),
+        "kernel/Identity": ("Identity", ["kernel:0"]),
+        "dense/Sigmoid": ("Sigmoid", ["dense/BiasAdd:0", "call:0"]),
+        "call": ("StatefulPartitionedCall", ["x:0"]),
+    }
+    records = {("x", 0): 0, ("kernel", 0): 1, ("bias", 0): 2}
+    assert {"MatMul", "BiasAdd"} <= set(UNRECORDED_OP_TYPES)
+    inputs, through = resolve_inputs(graph["dense/Sigmoid"][1], graph.get,
+                                     lambda op, slot: records.get((op, slot)))
+    assert inputs == [0, 1, 2, "call:0"]  # what the group read; the call's output stays unverified
+    assert through == ["MatMul", "BiasAdd"]  # ancestors first, Identity not named
+    # A shared ancestor is walked once and a (hostile) loop ends.
+    loop = {"a": ("Mul", ["b:0", "x:0"]), "b": ("Mul", ["a:0", "x:0"])}
+    assert resolve_inputs(["a:0", "b:0"], loop.get, lambda op, slot: records.get((op, slot))) == (
+        [0], ["Mul"])

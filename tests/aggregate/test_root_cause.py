@@ -157,6 +157,47 @@ def test_traces_from_different_graphs_are_refused_with_a_note(art, tmp_path):
                for n in c["notes"])
 
 
+# The cell leaves MatMul (and BiasAdd, Mul) unrecorded so that grappler fuses them as in the main
+# run; the Sigmoid's inputs are then what the MatMul read, and ``through`` names the MatMul.
+FUSED = [op if op[1] != "sequential/dense/Sigmoid" else
+         ("Sigmoid", op[1], ["IteratorGetNext", "sequential/dense/MatMul/ReadVariableOp"], op[3])
+         for op in STEP if op[1] != "sequential/dense/MatMul"]
+
+
+def fused_trace(ops: Sequence[Op], through: Any = ("MatMul",)) -> Dict[str, Any]:
+    out = trace({1: ops})
+    for record in out["records"]:
+        if record["op_name"] == "sequential/dense/Sigmoid" and through is not None:
+            record["through"] = list(through) if isinstance(through, tuple) else through
+    return out
+
+
+def test_a_group_with_unrecorded_ops_is_blamed_as_the_group(art, tmp_path):
+    other = changed(changed(FUSED, "sequential/dense/Sigmoid", [up(0.7310586, 3)]),
+                    "Rsqrt_2", RSQRT_OFF)  # later differences follow from the group
+    c = comparison(art, tmp_path, fused_trace(FUSED), fused_trace(other))
+    root = c["root_cause"]
+    assert (root["op_type"], root["op_name"], root["through"]) == (
+        "MatMul+Sigmoid", "sequential/dense/Sigmoid", ["MatMul"])
+    assert root["reading"].startswith(
+        "MatMul+Sigmoid (sequential/dense/Sigmoid, with the unrecorded MatMul before it) in the "
+        "forward pass, step 1: identical inputs, 1 of 1 elements differ by at most 3 ULP")
+    table = render(aggregate(art.write(tmp_path / "t", docs(art, fused_trace(FUSED),
+                                                             fused_trace(other)))), "text")
+    assert "root cause: MatMul+Sigmoid at step 1" in table
+
+
+def test_groups_must_match_and_be_well_formed(art, tmp_path):
+    other = changed(FUSED, "sequential/dense/Sigmoid", [up(0.7310586)])
+    c = comparison(art, tmp_path / "unlike", fused_trace(FUSED), fused_trace(other, through=None))
+    assert c["root_cause"] is None and any("different graphs" in n for n in c["notes"])
+    paths = art.write(tmp_path / "bad", docs(art, fused_trace(FUSED),
+                                             fused_trace(other, through="MatMul")))
+    out = json.loads(render(aggregate(paths), "json"))
+    assert out["variants"]["default-optimizer"]["comparisons"]["B"]["root_cause"] is None
+    assert any("op_trace record 2 is malformed" in p for p in out["problems"])
+
+
 def test_hostile_trace_content_is_escaped_bounded_or_refused(art, tmp_path):
     evil = "<script>x</script>@octocat [l](https://evil.example)\x1b[31m|" + "A" * 5000
     hostile = [(t, evil + n if n == "Rsqrt_2" else n, [evil + i if i == "Rsqrt_2" else i

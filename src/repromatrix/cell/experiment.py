@@ -194,7 +194,7 @@ def seed_keras3(seed: int) -> None:
 
 
 def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset | None, seed: int,
-                     rows: int | None = None, log: Log = None) -> dict[str, Any]:
+                     rows: int | None = None, log: Log = None, trace: Any = None) -> dict[str, Any]:
     """Call the user's function for one variant and train (or take) its model like the built-in."""
     from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
 
@@ -219,9 +219,15 @@ def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset 
     trail = recorder.result() if recorder is not None else None
     if recorder is not None:
         recorder.restore()  # trace the user's own train step, not the recording wrapper
-    return _user_record(variant, model, before=before, loss=np.float32(losses[-1]),
-                        ops=_user_train_step_ops(model, plan.x, plan.y, recorder), trail=trail,
-                        trail_absent=trail_absent, fit=plan.fit_record())
+    record = _user_record(variant, model, before=before, loss=np.float32(losses[-1]),
+                          ops=_user_train_step_ops(model, plan.x, plan.y, recorder), trail=trail,
+                          trail_absent=trail_absent, fit=plan.fit_record())
+    if trace is not None:  # an optrace.TraceRequest: the short traced pass, after the main run
+        from repromatrix.cell import optrace
+
+        record["op_trace"] = optrace.user_trace(function, entry, variant, data, seed, rows, trace,
+                                                trail)
+    return record
 
 
 def _trim(plan: Any, rows: int | None) -> Any:

@@ -9,9 +9,18 @@ fragment. ``builtin_trace`` is the Keras 2 pass of the built-in experiment.
 
 The trace is taken in a separate, short pass (re-seeded, same initial weights) after the main
 training, so the main run keeps its speed; the pass records its own trail and says whether it
-reproduced the main run's trail for the traced steps. It does not always: the debugger inserts a
-debug op after every op, which keeps grappler's arithmetic optimizer from rewriting the graph
-(measured: the default optimizer's RMSprop update then rounds differently, Adam's does not).
+reproduced the main run's trail for the traced steps.
+
+Faithfulness: the debugger attaches a debug op to every output it records, and an output with an
+extra consumer cannot be rewritten away by grappler. Measured on TensorFlow 2.12 (the function's
+post-optimization graphs from run metadata, main run against traced pass): the remapper fuses
+MatMul+BiasAdd into ``_FusedMatMul`` (with oneDNN on: MatMul+BiasAdd+Sigmoid/Tanh into
+``_MklNativeFusedMatMul``), and the arithmetic optimizer's broadcast minimisation turns RMSprop's
+``(lr * g) * rsqrt(d)`` into ``g * (lr * rsqrt(d))``. With those outputs recorded, the traced graph
+rounded differently from the main run (default optimizer; and both optimizers with oneDNN on).
+So the outputs of ``UNRECORDED_OP_TYPES`` are not recorded; a record whose input came from such
+an op lists, as its inputs, the recorded outputs that op computed from (``through`` names the
+unrecorded op types in between), so the aggregator can still prove a group's inputs identical.
 """
 
 from __future__ import annotations
@@ -30,6 +39,13 @@ DATA_LIMIT = 16384  # keep the bytes of outputs up to this size (a 41x64 float32
 MAX_RECORDS = 5000  # per trace; about 240 per step for the built-in experiment
 TOOL = "tf.debugging.experimental.enable_dump_debug_info(FULL_TENSOR)"
 KERAS2_TRAIN_FUNCTION = "train_function"
+# Op types whose outputs grappler's rewrites consume as intermediates (see the module docstring);
+# recording them would keep the traced graph from being rewritten as the main run's is.
+UNRECORDED_OP_TYPES = ("BiasAdd", "MatMul", "Mul")
+OP_REGEX = "^(?!(?:%s)$)" % "|".join(UNRECORDED_OP_TYPES)  # re.match on the op type
+# TensorFlow's op callback never instruments these (OP_CALLBACK_SKIP_OPS): exact copies, walked
+# through like the unrecorded types but not named in a group.
+PASS_THROUGH_OP_TYPES = ("Identity",)
 
 
 @dataclass(frozen=True)
@@ -84,7 +100,7 @@ def collect(run: Callable[[], Any], first_step: int,
     root = tempfile.mkdtemp(prefix="repromatrix-optrace-")
     try:
         tf.debugging.experimental.enable_dump_debug_info(
-            root, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1)
+            root, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1, op_regex=OP_REGEX)
         try:
             _skip_source_capture()
             run()
@@ -101,7 +117,8 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
     Each call of the train function is one eager "execution", written after the call returns;
     an op output belongs to the first call that ended after it was recorded (its wall time).
     Inputs point to the latest earlier record of the same graph, op and slot, or stay a name
-    when they were not traced (resource handles, function arguments).
+    when they were not traced (resource handles, function arguments); an input computed by an
+    unrecorded op (``UNRECORDED_OP_TYPES``) is replaced by that op's own inputs, recursively.
     """
     from tensorflow.python.debug.lib import debug_events_reader
 
@@ -125,18 +142,26 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
             graph = reader.graph_by_id(trace.graph_id)
             path = "/".join(graph_name(reader.graph_by_id(g).name) for g in trace.graph_ids
                             if reader.graph_by_id(g).name)
-            creation = graph.get_op_creation_digest(trace.op_name)
-            inputs: list[Any] = []
-            for name in creation.input_names or ():
-                op_name, _, slot = name.rpartition(":")
-                index = latest.get((trace.graph_id, op_name, int(slot or 0)))
-                inputs.append(index if index is not None else name)
+            def creation(op_name: str, graph: Any = graph) -> Optional[tuple[str, list[str]]]:
+                try:
+                    digest = graph.get_op_creation_digest(op_name)
+                except KeyError:  # created outside this graph (e.g. a function argument)
+                    return None
+                return digest.op_type, list(digest.input_names or ())
+
+            def recorded(op_name: str, slot: int, graph_id: str = trace.graph_id) -> Optional[int]:
+                return latest.get((graph_id, op_name, slot))
+
+            own = creation(trace.op_name) or ("", [])
+            inputs, through = resolve_inputs(own[1], creation, recorded)
             dtype, shape, raw = output_bytes(reader.graph_execution_trace_to_tensor_value(trace))
             record: dict[str, Any] = {
                 "step": first_step + call, "graph": path, "op_type": trace.op_type,
                 "op_name": trace.op_name, "slot": int(trace.output_slot), "dtype": dtype,
                 "shape": shape, "sha256": hashlib.sha256(raw).hexdigest()[:32], "inputs": inputs,
             }
+            if through:
+                record["through"] = through
             # Bytes are kept only where the aggregator may need them: an op whose inputs were
             # all traced (only such an op can be blamed), small, and once per distinct content.
             if len(raw) <= DATA_LIMIT and all(isinstance(i, int) for i in inputs):
@@ -145,6 +170,47 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
             records.append(record)
     return {"records": canonical_order(records), "data": data, "truncated": truncated,
             "calls": len(calls)}
+
+
+def resolve_inputs(names: list[str],
+                   creation: Callable[[str], Optional[tuple[str, list[str]]]],
+                   recorded: Callable[[str, int], Optional[int]]) -> tuple[list[Any], list[str]]:
+    """A record's inputs: each input tensor name ("op:slot") becomes the index of its record; one
+    computed by an unrecorded or pass-through op is replaced by that op's inputs, recursively;
+    anything else stays a name (not traced, so it cannot be checked). Also the unrecorded op types
+    walked through, ancestors first, once each. ``creation`` gives an op's (type, input names) in
+    the same graph, ``recorded`` the index of an output's latest record."""
+    inputs: list[Any] = []
+    through: list[str] = []
+    seen: set[str] = set()  # ops already walked: shared ancestors once, and no loops
+
+    def visit(name: str) -> None:
+        op_name, _, slot = name.rpartition(":")
+        if not op_name:  # a name without a slot
+            op_name, slot = name, "0"
+        index = recorded(op_name, int(slot or 0))
+        if index is not None:
+            if index not in inputs:
+                inputs.append(index)
+            return
+        made = creation(op_name)
+        walkable = made is not None and made[0] in UNRECORDED_OP_TYPES + PASS_THROUGH_OP_TYPES
+        if not walkable:
+            if name not in inputs:
+                inputs.append(name)
+            return
+        if op_name in seen:
+            return
+        seen.add(op_name)
+        op_type, sources = made  # type: ignore[misc]
+        for source in sources:
+            visit(source)
+        if op_type in UNRECORDED_OP_TYPES and op_type not in through:
+            through.append(op_type)
+
+    for name in names:
+        visit(name)
+    return inputs, through
 
 
 def canonical_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -201,31 +267,137 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
     if last > data.rows:
         return {"absent": f"step {last} is beyond the {data.rows} training steps"}
     from repromatrix.cell import experiment as ex
-    from repromatrix.cell.trail import TrailRecorder
 
     tf = ex.tensorflow_module()
     tf.keras.backend.clear_session()
     ex.reset_seeds(seed)
     model = ex.build_model(data.features)
     ex.compile_model(model, variant.optimizer)
-    recorder = TrailRecorder(model, steps=last)  # the main run's graph: train step plus trail
+    build_optimizer(model)
+    trail = StepTrail(model)
 
     def fit(rows: slice) -> None:
         model.fit(x=data.x[rows], y=data.y[rows], batch_size=1, epochs=1, verbose=0,
-                  shuffle=False)
+                  shuffle=False, callbacks=[trail.callback()])
 
     if first > 1:
         fit(slice(0, first - 1))
         model.train_function = None  # retrace under the dump (it instruments new graphs only)
     dump = collect(lambda: fit(slice(first - 1, last)), first)
-    trail = recorder.result()["digest"]
-    recorder.restore()
+    return _result(first, last, trail, main_trail, dump)
+
+
+def user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
+               rows: Optional[int], request: TraceRequest,
+               main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The traced pass of a user experiment that returned a TrainingPlan: the function is called
+    again, re-seeded, and its plan fitted for the first K steps under the dump."""
+    try:
+        return _user_trace(function, entry, variant, data, seed, rows, request, main_trail)
+    except Exception as error:  # noqa: BLE001 - the main run's record is complete without it
+        return {"absent": f"trace failed: {type(error).__name__}: {error}".splitlines()[0][:300]}
+
+
+def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
+                rows: Optional[int], request: TraceRequest,
+                main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+    window = request.window()
+    if window is None:
+        return {"absent": "not requested (--trace-steps 0)"}
+    first, last = window
+    if first != 1:  # a user's fit cannot be resumed mid-epoch as the built-in slices its rows
+        return {"absent": "--trace-step N is for the built-in experiment; a user experiment "
+                          "traces its first K steps (--trace-steps K)"}
+    from repromatrix.cell import experiment as ex
+    from repromatrix.cell import keras3
+    from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
+
+    if keras3.is_keras3():
+        return {"absent": "the op trace of a user experiment needs Keras 2 (tf.keras)"}
+    tf = ex.tensorflow_module()
+    tf.keras.backend.clear_session()
+    ex.reset_seeds(seed)
+    outcome = check_outcome(function(ExperimentContext(seed=seed, data=data, variant=variant,
+                                                       rows=rows)), entry)
+    if isinstance(outcome, TrainedModel):
+        return {"absent": "the experiment trained the model itself"}
+    plan = ex._trim(outcome, rows)  # noqa: SLF001 - the main run's own trimming
+    if last > plan.optimizer_steps():
+        return {"absent": f"step {last} is beyond the {plan.optimizer_steps()} training steps"}
+    model = plan.model
+    ex._build(model, plan.x)  # noqa: SLF001 - as the main run builds it
+    build_optimizer(model)
+    trail = StepTrail(model)
+    kwargs = {"verbose": 0, **plan.fit_kwargs}
+    callbacks = [*(kwargs.pop("callbacks", None) or []), trail.callback(), _stop_after(last)]
+    dump = collect(lambda: model.fit(plan.x, plan.y, callbacks=callbacks, **kwargs), first)
+    return _result(first, last, trail, main_trail, dump)
+
+
+def _stop_after(steps: int) -> Any:
+    """A callback that ends ``fit`` after this many optimizer steps (Keras 2 checks
+    ``stop_training`` after every batch)."""
+    import tensorflow as tf
+
+    class StopAfter(tf.keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.done = 0
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.done += 1
+            if self.done >= steps:
+                self.model.stop_training = True
+
+    return StopAfter()
+
+
+def _result(first: int, last: int, trail: "StepTrail", main_trail: Optional[dict[str, Any]],
+            dump: dict[str, Any]) -> dict[str, Any]:
     return {
         "tool": TOOL,
+        "unrecorded_op_types": list(UNRECORDED_OP_TYPES),
         "steps": list(range(first, last + 1)),
         "data_limit": DATA_LIMIT,
-        "trail": trail,
+        "trail": trail.digests[:last + 1],
         "reproduces_main_trail": (None if not main_trail else
-                                  list(main_trail["digest"][:last + 1]) == trail),
+                                  list(main_trail["digest"][:last + 1]) == trail.digests[:last + 1]),
         **dump,
     }
+
+
+def build_optimizer(model: Any) -> None:
+    """Create the optimizer's slot variables before the first call: a ``tf.function`` whose first
+    trace creates variables is traced a second time, and under the dump each trace is costly."""
+    optimizer = model.optimizer
+    variables = model.trainable_variables
+    if hasattr(optimizer, "_create_all_weights"):  # tf.keras.optimizers.legacy
+        optimizer._create_all_weights(variables)  # noqa: SLF001 - what its apply_gradients calls
+    else:
+        optimizer.build(variables)  # a no-op when already built
+
+
+class StepTrail:
+    """The trail's digests (``trail.trail_hash``) read after each step with numpy, not in the
+    graph: the traced pass runs a few steps, and the in-graph recorder's ops would be traced and
+    recorded too (measured: a fifth of the traced pass's time)."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.digests = [self._digest()]  # row 0: before training
+
+    def _digest(self) -> str:
+        from repromatrix.cell.trail import hash_hex, trail_hash
+
+        return hash_hex(trail_hash([np.asarray(w) for w in self._model.get_weights()]))
+
+    def callback(self) -> Any:
+        import tensorflow as tf
+
+        trail = self
+
+        class AfterEachStep(tf.keras.callbacks.Callback):
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                trail.digests.append(trail._digest())  # noqa: SLF001 - its own helper
+
+        return AfterEachStep()

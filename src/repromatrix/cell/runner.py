@@ -212,8 +212,10 @@ def _train(request: CellRequest, prepared: Prepared, variant: Variant, user_func
            log: Log) -> dict[str, Any]:
     """One variant: the built-in experiment, or the user's function through the contract."""
     from repromatrix.cell import experiment
+    from repromatrix.cell.optrace import TraceRequest
 
     seed = prepared.matrix.experiment.seed
+    trace = TraceRequest(request.trace_steps, request.trace_step)
 
     def progress(line: str) -> None:
         log(f"{request.cell}: {variant.name}: {line}")
@@ -222,13 +224,11 @@ def _train(request: CellRequest, prepared: Prepared, variant: Variant, user_func
         assert prepared.dataset is not None  # the built-in experiment always has data
         log(f"{request.cell}: training {variant.name} "
             f"({prepared.dataset.rows} steps, optimizer {variant.optimizer})")
-        from repromatrix.cell.optrace import TraceRequest
-
-        return experiment.run_variant(variant, prepared.dataset, seed, log=progress,
-                                      trace=TraceRequest(request.trace_steps, request.trace_step))
+        return experiment.run_variant(variant, prepared.dataset, seed, log=progress, trace=trace)
     log(f"{request.cell}: training {variant.name} ({prepared.entry.text})")
     return experiment.run_user_variant(user_function, prepared.entry.text, variant,
-                                       prepared.dataset, seed, rows=request.rows, log=progress)
+                                       prepared.dataset, seed, rows=request.rows, log=progress,
+                                       trace=trace)
 
 
 def _configure_process(tf: Any, variant: Variant) -> None:

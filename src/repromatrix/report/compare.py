@@ -461,7 +461,7 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> Tuple[str,
         why = ""
     if comparison.root_cause is not None:  # the trace's proof outranks the probe's heuristic
         root = comparison.root_cause
-        why = "root cause: %s at step %d" % (root.op_type, root.step) + (
+        why = "root cause: %s at step %d" % (root.group, root.step) + (
             " (likely: %s)" % causes_summary(comparison.likely_causes)
             if comparison.likely_causes else "")
     return what, why

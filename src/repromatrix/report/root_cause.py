@@ -7,6 +7,11 @@ walked in the reference's execution order: the first output that differs while e
 traced record with identical bytes is the root cause. An output that differs because an input
 differs is never blamed, and neither is one whose inputs were not traced (variable reads): no
 hypothesis, only the evidence of the two streams.
+
+Some op types are not recorded (``optrace.UNRECORDED_OP_TYPES``: grappler fuses or reorders them
+in the main run only when the debugger does not watch them); a record's inputs then are the
+recorded outputs those ops computed from, and ``through`` names them. Blaming such a record blames
+the group: "MatMul+BiasAdd+Sigmoid", whose recorded inputs are identical.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from repromatrix.report.escape import clean
 
 MAX_RECORDS = 20000  # per trace read from an artifact; more is refused (an artifact of its own)
 MAX_TEXT = 200  # characters kept of any string read from a trace
+MAX_THROUGH = 16  # unrecorded op types named in one record's group
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class OpRecord:
     sha256: str
     inputs: Tuple[Union[int, str], ...]  # an earlier record's index, or an untraced input's name
     data: Optional[bytes]
+    through: Tuple[str, ...] = ()  # unrecorded op types between the inputs and this output
 
 
 @dataclass(frozen=True)
@@ -60,12 +67,21 @@ class RootCause:
     max_abs: Optional[float]
     max_rel: Optional[float]
     sign_changes: Optional[int]
+    through: Tuple[str, ...] = ()  # unrecorded op types that computed the blamed op's inputs
+
+    @property
+    def group(self) -> str:
+        """The blamed op type, or the group ("MatMul+BiasAdd+Sigmoid") when unrecorded ops fed it."""
+        return "+".join(self.through + (self.op_type,))
 
     def reading(self) -> str:
         """e.g. "Rsqrt (Rsqrt_2) in the optimizer update, step 1: identical inputs, 37 of 1,024
         elements differ by at most 1 ULP (largest absolute difference 1.2e-07, relative 6e-08)"."""
+        where = self.op_name
+        if self.through:
+            where += ", with the unrecorded %s before it" % ", ".join(self.through)
         head = "%s (%s) in the %s, step %d: identical inputs" % (
-            self.op_type, self.op_name, self.phase, self.step)
+            self.group, where, self.phase, self.step)
         if self.elements_differing is None or self.elements is None:
             return head + ", its output differs (bytes not kept: too large)"
         how = "%s of %s elements differ" % (format(self.elements_differing, ","),
@@ -121,9 +137,13 @@ def _record(raw: object, index: int, blobs: Dict[str, Any]) -> Optional[OpRecord
             refs.append(item[:MAX_TEXT])
         else:
             return None
+    through = raw.get("through", [])
+    if not isinstance(through, list) or len(through) > MAX_THROUGH or any(
+            _text(t) is None for t in through):
+        return None
     graph, op_type, op_name, dtype, sha = texts  # type: ignore[misc]
     return OpRecord(step, graph, op_type, op_name, slot, dtype, tuple(shape), sha,  # type: ignore[arg-type]
-                    tuple(refs), _blob(blobs, sha))  # type: ignore[arg-type]
+                    tuple(refs), _blob(blobs, sha), tuple(t[:MAX_TEXT] for t in through))
 
 
 def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) -> Optional[OpTrace]:
@@ -220,9 +240,10 @@ def find_root_cause(ref: Optional[OpTrace], other: Optional[OpTrace], names: Tup
         elif trace.absent is not None:
             notes.append("no op trace for %s (%s), so no root cause" % (name, trace.absent))
         elif trace.reproduces_main_trail is False:
-            notes.append("the traced pass of %s did not reproduce its main run's trail "
-                         "(TensorFlow's debugger keeps grappler from rewriting the graph); the "
-                         "root cause is that of the unrewritten graph" % name)
+            notes.append("the traced pass of %s did not reproduce its main run's trail (the "
+                         "debugger's instrumentation kept grappler from rewriting the graph as "
+                         "in the main run); the root cause is that of the traced pass's graph"
+                         % name)
     if ref is None or other is None or ref.absent is not None or other.absent is not None:
         return Blame(None, tuple(notes))
     steps = sorted(set(ref.steps) & set(other.steps))
@@ -235,6 +256,7 @@ def find_root_cause(ref: Optional[OpTrace], other: Optional[OpTrace], names: Tup
     only_other = len(theirs) - (len([k for k in ref_keys if k is not None]) - len(only_ref))
     mismatched = [k for i, k in enumerate(ref_keys) if k in theirs and (
         ref.records[i].op_type != other.records[theirs[k]].op_type
+        or ref.records[i].through != other.records[theirs[k]].through
         or len(ref.records[i].inputs) != len(other.records[theirs[k]].inputs))]
     if only_ref or only_other or mismatched:
         notes.append("the op traces come from different graphs (%d op outputs only in %s, %d only "
@@ -297,7 +319,7 @@ def _root(records: Sequence[OpRecord], index: int, their: OpRecord) -> RootCause
         elements_differing=stats.differing if stats else None,
         max_ulp=stats.max_ulp if stats else None, max_abs=stats.max_abs if stats else None,
         max_rel=stats.max_rel if stats else None,
-        sign_changes=stats.sign_changes if stats else None)
+        sign_changes=stats.sign_changes if stats else None, through=mine.through)
 
 
 def root_cause_json(root: Optional[RootCause]) -> Optional[Dict[str, Any]]:
@@ -305,7 +327,8 @@ def root_cause_json(root: Optional[RootCause]) -> Optional[Dict[str, Any]]:
     if root is None:
         return None
     return {
-        "step": root.step, "op_type": root.op_type, "op_name": root.op_name,
+        "step": root.step, "op_type": root.group, "op_name": root.op_name,
+        "through": list(root.through),
         "graph": root.graph, "phase": root.phase, "dtype": root.dtype,
         "inputs_identical": root.inputs_identical, "elements": root.elements,
         "elements_differing": root.elements_differing, "max_ulp": root.max_ulp,
