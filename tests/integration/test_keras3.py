@@ -7,7 +7,9 @@ set and the probe are present, Keras is in the fingerprint, the labels name the 
 function compiled, reruns are byte-identical, and a changed knob (XLA auto-clustering) is
 located. On the PyTorch backend (the CPU build, `torch = "2.13.0+cpu"`): the trail hash equals
 trail.py's numpy twin, the op set is aten's, the probe runs through torch, and a knob
-(`ATEN_CPU_CAPABILITY=default`, torch's unvectorised kernels) is located and its op named.
+(`ATEN_CPU_CAPABILITY=default`, torch's unvectorised kernels) is located and its op named. On
+JAX: the probe runs jitted through jax under the jaxpr's primitive names, the variant records jax's
+numerics fields, and a knob (`XLA_FLAGS=--xla_cpu_max_isa=SSE4_2`) is located and its op named.
 The figures (`-s` shows them) are the stack's install time and disk size the README quotes.
 """
 
@@ -85,8 +87,11 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     # torch without its AVX2 kernels: its vectorised sigmoid rounds otherwise (measured here).
     torch_knob = cell("torch-default-isa", "--variant", "torch", "--env",
                       "ATEN_CPU_CAPABILITY=default")
+    # XLA's CPU code capped at SSE4.2: other rsqrt, exp, log, tanh, logistic and a small
+    # dot_general in the jax probe (measured here on jax 0.10.2, an AMD EPYC with AVX2)
+    jax_knob = cell("jax-sse42", "--variant", "jax", "--env", "XLA_FLAGS=--xla_cpu_max_isa=SSE4_2")
     return {"repo": repo, "python": python, "first": first, "again": again, "knob": knob,
-            "torch_knob": torch_knob}
+            "torch_knob": torch_knob, "jax_knob": jax_knob}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -203,3 +208,47 @@ class TestKeras3OnPyTorch:
         # torch's probe differs in sigmoid, an op its train step uses: named as the suspect
         suspects = re.findall(r'"suspect_ops": \[([^\]]*)\]', text)
         assert any('"aten.sigmoid"' in found for found in suspects), suspects
+
+
+class TestKeras3OnJax:
+    def test_probe_through_jax_and_jax_fields(self, stack: dict[str, Any]) -> None:
+        jax = load(stack["first"])["variants"]["jax"]
+        assert jax["status"] == "ok", jax.get("error")
+        probed = {p["op"] for p in jax["probe"]}  # its own process's probe, through jax
+        assert {"rsqrt", "sqrt", "div", "logistic", "tanh", "dot_general", "reduce_sum"} <= probed
+        assert all(p["case"].startswith("jax ") for p in jax["probe"])
+        # named as the op set names them: the step's ops that the probe covers, suspects-to-be
+        assert {"logistic", "tanh", "dot_general", "sqrt", "div"} <= probed & set(
+            jax["train_step_ops"])
+        fields = jax["jax"]
+        assert fields["version"] == "0.10.2" and fields["jaxlib"] == "0.10.2"
+        assert fields["config"]["jax_enable_x64"] is False
+        assert fields["config"]["jax_default_prng_impl"] == "threefry2x32"
+        assert fields["env"] == {"JAX_PLATFORMS": None, "XLA_FLAGS": None}
+        assert fields["device_kind"] == "cpu" and fields["devices"] >= 1
+
+    def test_each_case_binds_the_primitive_it_is_named_after(self, stack: dict[str, Any]) -> None:
+        """The case names are jax's own: make_jaxpr of each jitted case lists its op."""
+        snippet = (
+            "import jax\n"
+            "from repromatrix.cell import jax_backend\n"
+            "for case in jax_backend.probe_cases():\n"
+            "    found = case.primitives(jax)\n"
+            "    assert case.op in found and 'jit' in found, (case.case, found)\n"
+            "print('names agree')\n")
+        completed = run([stack["python"], "-c", snippet], stack["repo"], dict(os.environ))
+        assert "names agree" in completed.stdout
+
+    def test_a_changed_xla_flag_is_located_and_its_op_named(self, stack: dict[str, Any]) -> None:
+        native = load(stack["first"])["variants"]["jax"]
+        other = load(stack["jax_knob"])["variants"]["jax"]
+        assert other["jax"]["env"]["XLA_FLAGS"] == "--xla_cpu_max_isa=SSE4_2"
+        assert native["digest"] != other["digest"], "--xla_cpu_max_isa gave the same bits"
+        step = next(i for i, (a, b) in enumerate(zip(native["trail"]["digest"],
+                                                     other["trail"]["digest"])) if a != b)
+        text = aggregate(stack, stack["first"], stack["jax_knob"])
+        assert f'"first_divergent_step": {step}' in text
+        # the jax probe differs in ops the jitted step uses: named as suspects, by primitive
+        suspects = re.findall(r'"suspect_ops": \[([^\]]*)\]', text)
+        assert any('"logistic"' in found or '"tanh"' in found or '"dot_general"' in found
+                   for found in suspects), suspects

@@ -11,11 +11,20 @@ JAX computes in 32 bits unless x64 is switched on (which would change Keras' num
 hash is two 32-bit linear hashes of the weights' bits (the high and low halves of
 ``trail.multipliers``; integer sums, so no reduction order matters) and the chart's sum is a
 float32 sum. Trails are only compared within one backend.
+
+The op set is the jaxpr's primitive names (``dot_general``, ``logistic``); the probe runs
+probe.py's single ops through jax, jitted, under those names, so that a probed op that differs
+between two machines can be matched against the step's op set; ``fingerprint_fields`` records
+jax's versions and the options and environment that change its numbers.
+
+Runs inside the pinned venv (Python 3.9+): jax is imported lazily.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -95,16 +104,131 @@ def train_step_primitives(model: Any, x: Any, y: Any) -> list[str]:
              tuple(v.value for v in model.non_trainable_variables),
              tuple(v.value for v in model.optimizer.variables),
              tuple(v.value for v in model.metrics_variables))
-    jaxpr = jax.make_jaxpr(model.train_step)(state, (x[:1], y[:1]))
+    return jaxpr_primitives(jax.make_jaxpr(model.train_step)(state, (x[:1], y[:1])))
+
+
+def jaxpr_primitives(closed: Any) -> list[str]:
+    """The primitive names of a (closed) jaxpr, those of nested jaxprs (jit, custom_jvp...) too."""
     names: set[str] = set()
 
-    def walk(closed: Any) -> None:
-        for equation in closed.eqns:
+    def walk(jaxpr: Any) -> None:
+        for equation in jaxpr.eqns:
             names.add(equation.primitive.name)
             for value in equation.params.values():
                 for sub in value if isinstance(value, (list, tuple)) else (value,):
                     inner = getattr(sub, "jaxpr", None)
                     if inner is not None:
                         walk(inner if hasattr(inner, "eqns") else inner.jaxpr)
-    walk(jaxpr.jaxpr)
+    walk(closed.jaxpr)
     return sorted(names)
+
+
+# --- the probe: probe.py's single ops through jax, named as the jaxpr names them -----------------
+
+
+@dataclass(frozen=True)
+class JaxCase:
+    op: str  # the jaxpr primitive the function binds ("rsqrt", "logistic", "dot_general"...)
+    case: str  # unique; starts with "jax ", so it never matches a TensorFlow or torch case
+    function: Callable[[Any], Callable[..., Any]]  # jax -> the function to jit
+    args: tuple[np.ndarray, ...]
+
+    def run(self, jax: Any) -> Any:
+        # Jitted, as Keras' train step is: XLA compiles the op, as it compiles the step (eager
+        # dispatch may take another kernel). The inputs are arguments, never closed-over
+        # constants, which XLA could fold at compile time with its own evaluator.
+        return jax.jit(self.function(jax))(*self.args)
+
+    def primitives(self, jax: Any) -> list[str]:
+        """What the op set would list for this case (``jit`` and the op itself)."""
+        return jaxpr_primitives(jax.make_jaxpr(jax.jit(self.function(jax)))(*self.args))
+
+
+def probe_cases() -> list[JaxCase]:
+    """The ops a Keras 3 step on JAX uses, on probe.py's inputs, named by their primitive
+    (checked with ``jax.make_jaxpr`` on jax 0.10.2: ``jnp.divide`` binds ``div``,
+    ``jax.nn.sigmoid`` ``logistic``, ``jnp.matmul`` ``dot_general``, ``jnp.sum`` ``reduce_sum``;
+    a mean is ``reduce_sum`` and ``div``, so it has no case of its own)."""
+    from repromatrix.cell.probe import probe_inputs
+
+    i = probe_inputs()
+    # (primitive, inputs, jax -> function, arguments)
+    table: list[tuple[str, str, Callable[[Any], Callable[..., Any]], tuple[np.ndarray, ...]]] = [
+        ("rsqrt", "every 4th float32 in 1..4", lambda jax: jax.lax.rsqrt, (i.roots,)),
+        ("sqrt", "every 4th float32 in 1..4", lambda jax: jax.numpy.sqrt, (i.roots,)),
+        ("div", "1 / x, x in 1..4", lambda jax: lambda x: jax.numpy.divide(1.0, x), (i.roots,)),
+        ("div", "a / b, random", lambda jax: jax.numpy.divide, (i.wide, i.positive)),
+        ("exp", "-20..20", lambda jax: jax.numpy.exp, (i.exps,)),
+        ("log", "0.01..100", lambda jax: jax.numpy.log, (i.positive,)),
+        ("tanh", "-8..8", lambda jax: jax.numpy.tanh, (i.wide,)),
+        ("logistic", "-8..8", lambda jax: jax.nn.sigmoid, (i.wide,)),
+        ("square", "-8..8", lambda jax: jax.numpy.square, (i.wide,)),
+        ("mul", "random", lambda jax: jax.numpy.multiply, (i.wide, i.positive)),
+        ("add", "random", lambda jax: jax.numpy.add, (i.wide, i.positive)),
+        ("add", "1000x64 + bias", lambda jax: jax.numpy.add,
+         (i.wide[: 1000 * 64].reshape(1000, 64), i.bias)),
+        ("dot_general", "1000x100 @ 100x100", lambda jax: jax.numpy.matmul, (i.a_big, i.b_big)),
+        ("dot_general", "1x41 @ 41x64", lambda jax: jax.numpy.matmul, (i.a_row, i.b_row)),
+        ("dot_general", "64x64 @ 64x16", lambda jax: jax.numpy.matmul, (i.a_mid, i.b_mid)),
+        ("reduce_sum", "2^20 floats", lambda jax: jax.numpy.sum, (i.summed,)),
+    ]
+    return [JaxCase(op, f"jax {op}[{inputs}]", function, args)
+            for op, inputs, function, args in table]
+
+
+def run_probe() -> list[tuple[str, str, np.ndarray]]:
+    """(op, case, float32 result) of every case, run jitted through jax."""
+    import jax
+
+    return [(case.op, case.case, np.asarray(case.run(jax))) for case in probe_cases()]
+
+
+# --- the fingerprint -----------------------------------------------------------------------------
+
+# jax.config options that change the numbers a step computes (not merely which programs are
+# allowed, as jax_numpy_rank_promotion or jax_numpy_dtype_promotion="strict" do).
+NUMERICS_CONFIG = (
+    "jax_allow_f16_reductions",  # float16 sums without widening
+    "jax_default_matmul_precision",  # dot_general's precision
+    "jax_default_prng_impl",  # the random bits: initializers, dropout, shuffling
+    "jax_disable_jit",  # op by op instead of one XLA program (other fusion, other rounding)
+    "jax_disable_most_optimizations",  # XLA's passes, fusion among them
+    "jax_enable_x64",  # 64-bit floats and integers
+    "jax_exec_time_optimization_effort",
+    "jax_optimization_level",
+    "jax_random_seed_offset",
+    "jax_softmax_custom_jvp",  # softmax's gradient formula
+    "jax_threefry_partitionable",  # threefry's bits for a given key
+)
+# Environment read by jax or XLA at start-up. XLA's CPU thread pool is not exposed by jax (0.10.2:
+# neither jax.devices()[0] nor its client reports it); its knobs (--xla_cpu_multi_thread_eigen...)
+# are in XLA_FLAGS.
+NUMERICS_ENV = ("JAX_PLATFORMS", "XLA_FLAGS")
+
+
+def plain(value: Any) -> Any:
+    """A config value as JSON: an enum by its value (jax's StrEnums), anything unknown as text."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def fingerprint_fields() -> dict[str, Any]:
+    """The ``jax`` object: versions, numerics options, environment and device, nothing that
+    depends on the time or on paths."""
+    import os
+
+    import jax
+    import jaxlib
+
+    values = getattr(jax.config, "values", {})
+    device = jax.devices()[0]
+    return {
+        "version": str(jax.__version__),
+        "jaxlib": str(jaxlib.__version__),
+        "config": {name: plain(values.get(name)) for name in NUMERICS_CONFIG},  # None: no such option
+        "env": {name: os.environ.get(name) for name in NUMERICS_ENV},
+        "backend": str(jax.default_backend()),
+        "device_kind": str(device.device_kind),
+        "devices": int(jax.device_count()),
+    }

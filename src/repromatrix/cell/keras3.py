@@ -91,14 +91,21 @@ def fingerprint_fields() -> dict[str, Any]:
 
 
 def variant_fields() -> dict[str, Any]:
-    """What a variant's record adds about its own process's backend: on torch, its threads, CPU
-    kernels and libraries (the cell's fingerprint comes from the first process, usually
-    TensorFlow's); nothing otherwise."""
-    if not is_keras3() or backend_name() != "torch":
+    """What a variant's record adds about its own process's backend (the cell's fingerprint comes
+    from the first process, usually TensorFlow's): on torch, its threads, CPU kernels and
+    libraries; on jax, its versions, numerics options, XLA_FLAGS and device; nothing otherwise."""
+    if not is_keras3():
         return {}
-    from repromatrix.cell import torch_backend
+    backend = backend_name()
+    if backend == "torch":
+        from repromatrix.cell import torch_backend
 
-    return {"torch": torch_backend.fingerprint_fields()}
+        return {"torch": torch_backend.fingerprint_fields()}
+    if backend == "jax":
+        from repromatrix.cell import jax_backend
+
+        return {"jax": jax_backend.fingerprint_fields()}
+    return {}
 
 
 class Keras3TrailRecorder(TrailRecorder):

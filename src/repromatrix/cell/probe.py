@@ -3,7 +3,8 @@
 Each case is named by the TensorFlow op type it exercises, so that the aggregator can match ops
 whose results differ between two machines against the ops a variant's train step really uses.
 Inputs come from fixed integer bit patterns or a legacy NumPy RandomState, so they are the same
-bytes on every machine.
+bytes on every machine. A Keras 3 process on torch or jax runs the same inputs through its own
+backend, under the op set's names (torch_backend.py, jax_backend.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,42 @@ def _random(shape: tuple[int, ...], seed: int, low: float = -1.0, high: float = 
 
 
 @dataclass(frozen=True)
+class ProbeInputs:
+    """The probe's inputs, shared by every backend's probe (TensorFlow's below, torch_backend's
+    and jax_backend's), so that a case means the same bytes whichever library runs it."""
+
+    roots: np.ndarray  # every 4th float32 in [1, 4)
+    wide: np.ndarray  # 2^20 in [-8, 8)
+    positive: np.ndarray  # 2^20 in [0.01, 100)
+    exps: np.ndarray  # 2^20 in [-20, 20)
+    a_big: np.ndarray  # 1000x100
+    b_big: np.ndarray  # 100x100
+    a_row: np.ndarray  # 1x41, the report's input row
+    b_row: np.ndarray  # 41x64, its first kernel
+    a_mid: np.ndarray  # 64x64
+    b_mid: np.ndarray  # 64x16
+    bias: np.ndarray  # 64
+    summed: np.ndarray  # 2^20 in [-100, 100)
+
+
+def probe_inputs() -> ProbeInputs:
+    # [1, 4) covers two binades, where the mantissa-indexed estimate tables of approximate
+    # reciprocal square root instructions differ between CPU vendors; every 4th float is 2**22
+    # values, enough to hit those differences and cheap (about 20 ms) natively.
+    return ProbeInputs(
+        roots=floats_between(1.0, 4.0, 4),
+        wide=_random((1 << 20,), seed=1, low=-8.0, high=8.0),
+        positive=_random((1 << 20,), seed=2, low=0.01, high=100.0),
+        exps=_random((1 << 20,), seed=3, low=-20.0, high=20.0),
+        a_big=_random((1000, 100), seed=4), b_big=_random((100, 100), seed=5),
+        a_row=_random((1, 41), seed=6, high=100.0), b_row=_random((41, 64), seed=7),
+        a_mid=_random((64, 64), seed=8), b_mid=_random((64, 16), seed=9),
+        bias=_random((64,), seed=10),
+        summed=_random((1 << 20,), seed=11, low=-100.0, high=100.0),
+    )
+
+
+@dataclass(frozen=True)
 class ProbeCase:
     op: str  # the TensorFlow op type
     case: str  # unique, human-readable name of the inputs
@@ -34,18 +71,10 @@ class ProbeCase:
 
 
 def _cases() -> list[ProbeCase]:
-    # [1, 4) covers two binades, where the mantissa-indexed estimate tables of approximate
-    # reciprocal square root instructions differ between CPU vendors; every 4th float is 2**22
-    # values, enough to hit those differences and cheap (about 20 ms) natively.
-    roots = floats_between(1.0, 4.0, 4)
-    wide = _random((1 << 20,), seed=1, low=-8.0, high=8.0)
-    positive = _random((1 << 20,), seed=2, low=0.01, high=100.0)
-    exps = _random((1 << 20,), seed=3, low=-20.0, high=20.0)
-    a_big, b_big = _random((1000, 100), seed=4), _random((100, 100), seed=5)
-    a_row, b_row = _random((1, 41), seed=6, high=100.0), _random((41, 64), seed=7)
-    a_mid, b_mid = _random((64, 64), seed=8), _random((64, 16), seed=9)
-    bias = _random((64,), seed=10)
-    summed = _random((1 << 20,), seed=11, low=-100.0, high=100.0)
+    i = probe_inputs()
+    roots, wide, positive, exps, summed = i.roots, i.wide, i.positive, i.exps, i.summed
+    a_big, b_big, a_row, b_row, a_mid, b_mid, bias = (i.a_big, i.b_big, i.a_row, i.b_row,
+                                                      i.a_mid, i.b_mid, i.bias)
     return [
         ProbeCase("Rsqrt", "Rsqrt[every 4th float32 in 1..4]", lambda tf: tf.math.rsqrt(roots)),
         ProbeCase("Sqrt", "Sqrt[every 4th float32 in 1..4]", lambda tf: tf.math.sqrt(roots)),
@@ -70,12 +99,17 @@ def _cases() -> list[ProbeCase]:
 
 def run_probe() -> list[dict[str, str]]:
     """Run every case once and hash its float32 result bytes; sorted by case name. In a Keras 3
-    process on the torch backend, the same ops run through torch, named as its op set names them
-    (``aten.rsqrt``; torch_backend.py)."""
-    if _torch_backend():
+    process on the torch or jax backend, the same ops run through that backend, named as its op
+    set names them (``aten.rsqrt``, torch_backend.py; ``rsqrt``, jitted, jax_backend.py)."""
+    backend = _keras3_backend()
+    if backend == "torch":
         from repromatrix.cell import torch_backend
 
         outputs = torch_backend.run_probe()
+    elif backend == "jax":
+        from repromatrix.cell import jax_backend
+
+        outputs = jax_backend.run_probe()
     else:
         import tensorflow as tf
 
@@ -87,7 +121,8 @@ def run_probe() -> list[dict[str, str]]:
     return sorted(results, key=lambda item: item["case"])
 
 
-def _torch_backend() -> bool:
+def _keras3_backend() -> str | None:
+    """Keras 3's backend in this process; None on Keras 2."""
     from repromatrix.cell import keras3
 
-    return keras3.is_keras3() and keras3.backend_name() == "torch"
+    return keras3.backend_name() if keras3.is_keras3() else None

@@ -150,17 +150,12 @@ class TorchTrailRecorder:
 def probe_cases() -> list[tuple[str, str, Callable[[Any], Any]]]:
     """(op, case, torch -> result) for the ops a Keras 3 step on torch uses, on probe.py's inputs
     (the case names start with "torch", so they never match a TensorFlow case)."""
-    from repromatrix.cell.probe import _random, floats_between
+    from repromatrix.cell.probe import probe_inputs
 
-    roots = floats_between(1.0, 4.0, 4)
-    wide = _random((1 << 20,), seed=1, low=-8.0, high=8.0)
-    positive = _random((1 << 20,), seed=2, low=0.01, high=100.0)
-    exps = _random((1 << 20,), seed=3, low=-20.0, high=20.0)
-    a_big, b_big = _random((1000, 100), seed=4), _random((100, 100), seed=5)
-    a_row, b_row = _random((1, 41), seed=6, high=100.0), _random((41, 64), seed=7)
-    a_mid, b_mid = _random((64, 64), seed=8), _random((64, 16), seed=9)
-    bias = _random((64,), seed=10)
-    summed = _random((1 << 20,), seed=11, low=-100.0, high=100.0)
+    i = probe_inputs()
+    roots, wide, positive, exps, summed = i.roots, i.wide, i.positive, i.exps, i.summed
+    a_big, b_big, a_row, b_row, a_mid, b_mid, bias = (i.a_big, i.b_big, i.a_row, i.b_row,
+                                                      i.a_mid, i.b_mid, i.bias)
     # (aten op, inputs, torch function, its arguments)
     table: list[tuple[str, str, str, tuple[Any, ...]]] = [
         ("rsqrt", "every 4th float32 in 1..4", "rsqrt", (roots,)),
