@@ -44,6 +44,18 @@ def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
+def pip_config(key: str) -> str:
+    """A value of pip's own configuration files (pip.conf), "" when unset or pip is absent."""
+    for python in (sys.executable, shutil.which("python3") or ""):
+        if not python:
+            continue
+        done = subprocess.run([python, "-m", "pip", "config", "get", key], capture_output=True,
+                              text=True, check=False)
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    return ""
+
+
 @pytest.fixture(scope="module")
 def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The example's pinned venv, built by the sessions a repository registers, and three runs."""
@@ -61,8 +73,10 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     # (UV_TORCH_BACKEND=cpu, UV_FIND_LINKS...); on a machine whose pip is pointed at a local
     # wheel folder instead (PIP_FIND_LINKS, as here), uv gets the same folder.
     if not any(k in env for k in ("UV_FIND_LINKS", "UV_TORCH_BACKEND", "UV_INDEX",
-                                  "UV_EXTRA_INDEX_URL")) and env.get("PIP_FIND_LINKS"):
-        env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
+                                  "UV_EXTRA_INDEX_URL")):
+        links = env.get("PIP_FIND_LINKS") or pip_config("global.find-links")
+        if links:
+            env["UV_FIND_LINKS"] = links
     nox = Path(sys.executable).parent / "nox"
     start = time.perf_counter()
     run([str(nox if nox.exists() else "nox"), "-s", "pinned"], repo, env)
