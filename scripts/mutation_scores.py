@@ -25,6 +25,35 @@ CAUGHT = {"killed", "timeout", "caught by type check"}
 
 # mutant name -> why no test can tell it from the original.
 EQUIVALENT: dict[str, str] = {
+    # Python's codec names are case-insensitive.
+    **{name: "a codec name in upper case names the same codec" for name in (
+        "repromatrix.cli.main.x__error_artifact__mutmut_28",
+        "repromatrix.ci.comment.x_parse_run_pull_requests__mutmut_19",
+        "repromatrix.ci.comment.x_read_body__mutmut_12",
+        "repromatrix.ci.comment.x_read_pr_number__mutmut_16",
+        "repromatrix.ci.comment.x_run_gh__mutmut_19",
+    )},
+    "repromatrix.cli.main.x__report__mutmut_8":
+        "github.error's stream=None means sys.stderr",
+    "repromatrix.cli.main.x__report__mutmut_12":
+        "github.error's stream left out means sys.stderr",
+    "repromatrix.ci.comment.x_build_request__mutmut_4":
+        "an unset GITHUB_REPOSITORY as None instead of '': both falsy, the same refusal",
+    "repromatrix.ci.comment.x_build_request__mutmut_6":
+        "an unset GITHUB_REPOSITORY as None instead of '': both falsy, the same refusal",
+    **{name: "a comment without a body is not sticky: 'None'/'XXXX' lack the marker too"
+       for name in ("repromatrix.ci.comment.x_find_sticky_comment__mutmut_26",
+                    "repromatrix.ci.comment.x_find_sticky_comment__mutmut_28",
+                    "repromatrix.ci.comment.x_find_sticky_comment__mutmut_31")},
+    **{name: "subprocess.run with an encoding opens the pipes in text mode whatever text= says"
+       for name in ("repromatrix.ci.comment.x_run_gh__mutmut_5",
+                    "repromatrix.ci.comment.x_run_gh__mutmut_11",
+                    "repromatrix.ci.comment.x_run_gh__mutmut_17")},
+    "repromatrix.ci.comment.x_run_gh__mutmut_7": "check=None is falsy like check=False",
+    "repromatrix.ci.comment.x_run_gh__mutmut_13": "subprocess.run's check defaults to False",
+    "repromatrix.ci.comment.x_check_repo__mutmut_3":
+        "rpartition: with several slashes the owner holds one, which OWNER refuses as "
+        "REPOSITORY_NAME refuses it in the name",
 }
 
 
