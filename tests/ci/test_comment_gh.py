@@ -160,3 +160,26 @@ class TestRealGhProcess:
         with pytest.raises(ToolError) as caught:
             comment.run_gh(["api", "user"])
         assert str(caught.value) == "gh (the GitHub CLI) is not installed"
+
+
+REQUIRED = {"--body": "b.md", "--pr-number-file": "pr", "--run-pr-numbers": "[7]"}
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_each_untrusted_input_is_required(missing: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from repromatrix.cli.main import build_parser
+
+    argv = ["comment"] + [part for option, value in REQUIRED.items() if option != missing
+                          for part in (option, value)]
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(argv)
+    assert caught.value.code == 2
+    assert f"the following arguments are required: {missing}" in capsys.readouterr().err
+
+
+def test_the_default_author_is_the_workflow_token() -> None:
+    from repromatrix.cli.main import build_parser
+
+    argv = ["comment"] + [part for item in REQUIRED.items() for part in item]
+    assert build_parser().parse_args(argv).author == "github-actions[bot]"
