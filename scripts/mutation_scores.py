@@ -39,6 +39,14 @@ EQUIVALENT: dict[str, str] = {
         "github.error's stream=None means sys.stderr",
     "repromatrix.cli.main.x__report__mutmut_12":
         "github.error's stream left out means sys.stderr",
+    **{name: "print's flush: standard error is line-buffered (Python 3.9+) and the line ends "
+       "with a newline" for name in ("repromatrix.cli.main.x__run_emulated__mutmut_25",
+                                     "repromatrix.cli.main.x__run_emulated__mutmut_28",
+                                     "repromatrix.cli.main.x__run_emulated__mutmut_32")},
+    **{name: "the subcommand's dest: nothing reads args.command, and argparse names a missing "
+       "command by its metavar" for name in ("repromatrix.cli.main.x_build_parser__mutmut_21",
+                                             "repromatrix.cli.main.x_build_parser__mutmut_23",
+                                             "repromatrix.cli.main.x_build_parser__mutmut_24")},
     "repromatrix.ci.comment.x_build_request__mutmut_4":
         "an unset GITHUB_REPOSITORY as None instead of '': both falsy, the same refusal",
     "repromatrix.ci.comment.x_build_request__mutmut_6":
@@ -51,6 +59,9 @@ EQUIVALENT: dict[str, str] = {
        for name in ("repromatrix.ci.comment.x_run_gh__mutmut_5",
                     "repromatrix.ci.comment.x_run_gh__mutmut_11",
                     "repromatrix.ci.comment.x_run_gh__mutmut_17")},
+    **{name: "encoding=None is the locale's, UTF-8 here and on the Linux runner of the comment "
+       "workflow; a test cannot change it in-process" for name in (
+        "repromatrix.ci.comment.x_run_gh__mutmut_6", "repromatrix.ci.comment.x_run_gh__mutmut_12")},
     "repromatrix.ci.comment.x_run_gh__mutmut_7": "check=None is falsy like check=False",
     "repromatrix.ci.comment.x_run_gh__mutmut_13": "subprocess.run's check defaults to False",
     "repromatrix.ci.comment.x_add_parser__mutmut_25":

@@ -71,3 +71,12 @@ def test_root_cause_lines_shown_up_to_600_characters(art, tmp_path) -> None:  # 
     long = types.SimpleNamespace(reading=lambda: "r" * 600)
     lines = _block(render_text(_with_comparison(agg, root_cause=long)))
     assert "    root cause: " + "r" * 588 + "…(+12 chars)" in lines
+
+
+def test_fingerprint_keys_cut_at_100_characters(art, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from repromatrix.report.compare import FingerprintDiff
+
+    agg = aggregate(art.write(tmp_path, art.two_group_docs()))
+    key = "cpu." + "k" * 96 + "tail"  # a fingerprint key is whatever the artifact holds
+    agg = _with_comparison(agg, fingerprint_diffs=(FingerprintDiff(key, "a", "b"),))
+    assert "      " + key[:100] + "…(+4 chars): a | b" in render_text(agg).split("\n")

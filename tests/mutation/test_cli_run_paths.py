@@ -62,7 +62,8 @@ class FakeProcess:
     def __init__(self, command: list[str], stderr: Any, text: bool) -> None:
         FakeProcess.command = command
         FakeProcess.text = text
-        self.stderr = io.StringIO(
+        # as Popen: a readable stream only when asked to pipe standard error
+        self.stderr = None if stderr is not cli.subprocess.PIPE else io.StringIO(
             "qemu-x86_64: warning: TCG doesn't support requested feature: CPUID.01H:ECX.vmx\n"
             "training default-optimizer\n")
 
@@ -92,7 +93,8 @@ class TestEmulate:
         assert FakeProcess.text is True
         err = capsys.readouterr().err
         assert err.startswith("repromatrix: haswell: running under qemu-x86_64 -cpu Haswell "
-                              "(emulation is about 10x slower;")
+                              "(emulation is about 10x slower; TensorFlow alone takes a minute "
+                              "or two to load)\n")
         assert err.endswith("training default-optimizer\n")  # the child's own lines pass through
         assert "TCG" not in err  # qemu's per-CPUID-bit warnings do not
 
