@@ -26,6 +26,7 @@ THRESHOLD = 90.0
 CAUGHT = {"killed", "timeout", "caught by type check"}
 
 # mutant name -> why no test can tell it from the original.
+T = "repromatrix.cell.trail."  # shortens the trail names below
 EQUIVALENT: dict[str, str] = {
     # Python's codec names are case-insensitive.
     **{name: "a codec name in upper case names the same codec" for name in (
@@ -47,6 +48,20 @@ EQUIVALENT: dict[str, str] = {
        "command by its metavar" for name in ("repromatrix.cli.main.x_build_parser__mutmut_21",
                                              "repromatrix.cli.main.x_build_parser__mutmut_23",
                                              "repromatrix.cli.main.x_build_parser__mutmut_24")},
+    **{T + name: "only a big-endian host takes this branch; every supported platform is "
+       "little-endian" for name in ("x_little_endian_bytes__mutmut_8",
+                                    "x_little_endian_bytes__mutmut_9",
+                                    "x_little_endian_bytes__mutmut_11",
+                                    "x_little_endian_bytes__mutmut_12")},
+    T + "x_tensor_records__mutmut_22": "a codec name in upper case names the same codec",
+    **{T + name: "the rows arrive as an int64 array (the recorder's tf.int64 variable)"
+       for name in ("x_trail_result__mutmut_3", "x_trail_result__mutmut_5")},
+    **{T + name: "a bool's one byte viewed as a 1-byte int is the same 0 or 1 as via int8"
+       for name in ("x_hash_words__mutmut_7", "x_hash_words__mutmut_8")},
+    **{T + name: "the words are already a flat array: reshaping them again changes nothing"
+       for name in ("x_hash_words__mutmut_13", "x_hash_words__mutmut_18")},
+    T + "x_trail_hash__mutmut_10": "no weights: a float or an int empty array both sum to 0",
+    T + "x_trail_hash__mutmut_15": "numpy sums an int64 array in int64 without being told",
     "repromatrix.ci.comment.x_build_request__mutmut_4":
         "an unset GITHUB_REPOSITORY as None instead of '': both falsy, the same refusal",
     "repromatrix.ci.comment.x_build_request__mutmut_6":
