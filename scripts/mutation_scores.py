@@ -60,8 +60,19 @@ EQUIVALENT: dict[str, str] = {
        for name in ("x_hash_words__mutmut_7", "x_hash_words__mutmut_8")},
     **{T + name: "the words are already a flat array: reshaping them again changes nothing"
        for name in ("x_hash_words__mutmut_13", "x_hash_words__mutmut_18")},
-    T + "x_trail_hash__mutmut_10": "no weights: a float or an int empty array both sum to 0",
+    T + "x_dtype_offset__mutmut_11":
+        "a ninth little-endian byte only adds a multiple of 2**64, which the mask drops",
+    T + "x_dtype_offset__mutmut_23": "a sum of exactly 2**63 (> instead of >=) needs 64 hash "
+    "bits to add up to one value: unreachable by any test",
+    T + "x_hash_words__mutmut_5": "numpy reads reshape(-2) as reshape(-1)",
+    **{T + name: "no weights: an empty or one-zero array, int or float, sums to 0"
+       for name in ("x_trail_hash__mutmut_7", "x_trail_hash__mutmut_8", "x_trail_hash__mutmut_10",
+                    "x_trail_hash__mutmut_11")},
+    T + "x_trail_hash__mutmut_17": "numpy sums an int64 array in int64 without being told",
+    T + "x_trail_result__mutmut_18": "numpy's view(None) is a float64 view",
     T + "x_trail_hash__mutmut_15": "numpy sums an int64 array in int64 without being told",
+    T + "x_multipliers__mutmut_11": "randint's default dtype is int64 on Linux and macOS; only "
+    "Windows' 32-bit default would fail (the Windows CI cells run it)",
     "repromatrix.ci.comment.x_build_request__mutmut_4":
         "an unset GITHUB_REPOSITORY as None instead of '': both falsy, the same refusal",
     "repromatrix.ci.comment.x_build_request__mutmut_6":
@@ -79,8 +90,11 @@ EQUIVALENT: dict[str, str] = {
         "repromatrix.ci.comment.x_run_gh__mutmut_6", "repromatrix.ci.comment.x_run_gh__mutmut_12")},
     "repromatrix.ci.comment.x_run_gh__mutmut_7": "check=None is falsy like check=False",
     "repromatrix.ci.comment.x_run_gh__mutmut_13": "subprocess.run's check defaults to False",
-    "repromatrix.ci.comment.x_add_parser__mutmut_25":
-        "--body as str instead of Path: read_bounded and the messages take either",
+    **{name: "a file option as str instead of Path: read_bounded and the messages take either"
+       for name in ("repromatrix.ci.comment.x_add_parser__mutmut_25",
+                    "repromatrix.ci.comment.x_add_parser__mutmut_30",
+                    "repromatrix.ci.comment.x_add_parser__mutmut_40",
+                    "repromatrix.ci.comment.x_add_parser__mutmut_45")},
     "repromatrix.ci.comment.x_check_repo__mutmut_3":
         "rpartition: with several slashes the owner holds one, which OWNER refuses as "
         "REPOSITORY_NAME refuses it in the name",
