@@ -73,6 +73,11 @@ EQUIVALENT: dict[str, str] = {
     T + "x_trail_hash__mutmut_15": "numpy sums an int64 array in int64 without being told",
     T + "x_multipliers__mutmut_11": "randint's default dtype is int64 on Linux and macOS; only "
     "Windows' 32-bit default would fail (the Windows CI cells run it)",
+    **{name: "a is not 0 here, so a <= 0 is a < 0 (b likewise)" for name in (
+        "repromatrix.report.differences.x_float_ulp__mutmut_37",
+        "repromatrix.report.differences.x_float_ulp__mutmut_40")},
+    "repromatrix.report.differences.x_words__mutmut_7":
+        "the length is a multiple of the item size, and %d formats the float count the same",
     "repromatrix.ci.comment.x_build_request__mutmut_4":
         "an unset GITHUB_REPOSITORY as None instead of '': both falsy, the same refusal",
     "repromatrix.ci.comment.x_build_request__mutmut_6":
