@@ -81,3 +81,26 @@ def test_subnormals_across_zero_count_the_steps_on_both_sides(dtype: str, fmt: s
                                                               minus: int, ulp: int) -> None:
     stats = element_stats(words(fmt, plus), words(fmt, minus), dtype)
     assert stats is not None and (stats.max_ulp, stats.sign_changes) == (ulp, 0)
+
+
+def test_integer_tensors_count_the_largest_step() -> None:
+    stats = element_stats(words("2i", 1, 10), words("2i", 2, 13), "int32")
+    assert stats is not None and (stats.differing, stats.max_ulp, stats.max_abs) == (2, 3, 3.0)
+
+
+def test_every_sign_change_is_counted() -> None:
+    stats = element_stats(words("2f", 1.0, 2.0), words("2f", -1.0, -2.0), "float32")
+    assert stats is not None and (stats.differing, stats.sign_changes) == (2, 2)
+
+
+def test_a_nan_pair_does_not_end_the_comparison() -> None:
+    stats = element_stats(words("If", 0x7FC00000, 1.0), words("If", 0x7FC00001, 2.0), "float32")
+    assert stats is not None and (stats.differing, stats.max_abs) == (1, 1.0)
+
+
+def test_relative_difference_at_zero_and_infinity() -> None:
+    zeros = element_stats(words("f", 0.0), words("f", -0.0), "float32")
+    assert zeros is not None and (zeros.differing, zeros.max_abs, zeros.max_rel) == (1, 0.0, 0.0)
+    infinite = element_stats(words("f", float("inf")), words("f", 1.0), "float32")
+    assert infinite is not None and (infinite.max_abs, infinite.max_rel) == \
+        (float("inf"), float("inf"))
