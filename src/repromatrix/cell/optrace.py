@@ -39,10 +39,22 @@ DATA_LIMIT = 16384  # keep the bytes of outputs up to this size (a 41x64 float32
 MAX_RECORDS = 5000  # per trace; about 240 per step for the built-in experiment
 TOOL = "tf.debugging.experimental.enable_dump_debug_info(FULL_TENSOR)"
 KERAS2_TRAIN_FUNCTION = "train_function"
+# Keras 3's TensorFlow trainer calls this tf.function once per step (keras/src/backend/tensorflow/
+# trainer.py); the step itself is the nested ``one_step_on_data``, inside its graph.
+KERAS3_TRAIN_FUNCTION = "multi_step_on_iterator"
 # Op types whose outputs grappler's rewrites consume as intermediates (see the module docstring);
 # recording them would keep the traced graph from being rewritten as the main run's is.
 UNRECORDED_OP_TYPES = ("BiasAdd", "MatMul", "Mul")
-OP_REGEX = "^(?!(?:%s)$)" % "|".join(UNRECORDED_OP_TYPES)  # re.match on the op type
+# Keras 3's RMSprop computes ``(lr * g) / sqrt(d)``, which grappler's arithmetic optimizer turns
+# into ``(lr * g) * rsqrt(d)`` only when the Sqrt has no other consumer (SqrtDivToRsqrtMulStage):
+# with Sqrt recorded, the traced pass divided by sqrt and rounded otherwise (measured, TF 2.21).
+# Keras 2's set stays as it was, so that Keras 2 artifacts keep their bytes.
+KERAS3_UNRECORDED_OP_TYPES = UNRECORDED_OP_TYPES + ("Sqrt",)
+
+
+def op_regex(unrecorded: tuple[str, ...]) -> str:
+    """The dump's ``op_regex`` (``re.match`` on the op type): every type but these."""
+    return "^(?!(?:%s)$)" % "|".join(unrecorded)
 # TensorFlow's op callback never instruments these (OP_CALLBACK_SKIP_OPS): exact copies, walked
 # through like the unrecorded types but not named in a group.
 PASS_THROUGH_OP_TYPES = ("Identity",)
@@ -93,25 +105,27 @@ def _skip_source_capture() -> None:
 
 
 def collect(run: Callable[[], Any], first_step: int,
-            function_fragment: str = KERAS2_TRAIN_FUNCTION) -> dict[str, Any]:
+            function_fragment: str = KERAS2_TRAIN_FUNCTION,
+            unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     """Run ``run`` (K calls of the train function) under the debugger dump; return the records."""
     import tensorflow as tf
 
     root = tempfile.mkdtemp(prefix="repromatrix-optrace-")
     try:
         tf.debugging.experimental.enable_dump_debug_info(
-            root, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1, op_regex=OP_REGEX)
+            root, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1, op_regex=op_regex(unrecorded))
         try:
             _skip_source_capture()
             run()
         finally:
             tf.debugging.experimental.disable_dump_debug_info()
-        return read_dump(root, first_step, function_fragment)
+        return read_dump(root, first_step, function_fragment, unrecorded)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, Any]:
+def read_dump(root: str, first_step: int, function_fragment: str,
+              unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     """Records of the train function's graphs, split into steps by the function's executions.
 
     Each call of the train function is one eager "execution", written after the call returns;
@@ -153,7 +167,7 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
                 return latest.get((graph_id, op_name, slot))
 
             own = creation(trace.op_name) or ("", [])
-            inputs, through = resolve_inputs(own[1], creation, recorded)
+            inputs, through = resolve_inputs(own[1], creation, recorded, unrecorded)
             dtype, shape, raw = output_bytes(reader.graph_execution_trace_to_tensor_value(trace))
             record: dict[str, Any] = {
                 "step": first_step + call, "graph": path, "op_type": trace.op_type,
@@ -174,7 +188,9 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
 
 def resolve_inputs(names: list[str],
                    creation: Callable[[str], Optional[tuple[str, list[str]]]],
-                   recorded: Callable[[str, int], Optional[int]]) -> tuple[list[Any], list[str]]:
+                   recorded: Callable[[str, int], Optional[int]],
+                   unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES,
+                   ) -> tuple[list[Any], list[str]]:
     """A record's inputs: each input tensor name ("op:slot") becomes the index of its record; one
     computed by an unrecorded or pass-through op is replaced by that op's inputs, recursively;
     anything else stays a name (not traced, so it cannot be checked). Also the unrecorded op types
@@ -194,7 +210,7 @@ def resolve_inputs(names: list[str],
                 inputs.append(index)
             return
         made = creation(op_name)
-        walkable = made is not None and made[0] in UNRECORDED_OP_TYPES + PASS_THROUGH_OP_TYPES
+        walkable = made is not None and made[0] in unrecorded + PASS_THROUGH_OP_TYPES
         if not walkable:
             if name not in inputs:
                 inputs.append(name)
@@ -205,7 +221,7 @@ def resolve_inputs(names: list[str],
         op_type, sources = made  # type: ignore[misc]
         for source in sources:
             visit(source)
-        if op_type in UNRECORDED_OP_TYPES and op_type not in through:
+        if op_type in unrecorded and op_type not in through:
             through.append(op_type)
 
     for name in names:
@@ -312,11 +328,17 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
     from repromatrix.cell import keras3
     from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
 
+    fragment, unrecorded = KERAS2_TRAIN_FUNCTION, UNRECORDED_OP_TYPES
     if keras3.is_keras3():
-        return {"absent": "the op trace of a user experiment needs Keras 2 (tf.keras)"}
+        backend = keras3.backend_name()
+        if backend != "tensorflow":
+            return {"absent": f"the op trace reads TensorFlow's debugger; Keras 3's {backend} "
+                              f"backend runs no TensorFlow graph"}
+        fragment, unrecorded = KERAS3_TRAIN_FUNCTION, KERAS3_UNRECORDED_OP_TYPES
     tf = ex.tensorflow_module()
     tf.keras.backend.clear_session()
     ex.reset_seeds(seed)
+    ex.seed_keras3(seed)  # as the main run: Keras 3 draws initial weights from its own seed
     outcome = check_outcome(function(ExperimentContext(seed=seed, data=data, variant=variant,
                                                        rows=rows)), entry)
     if isinstance(outcome, TrainedModel):
@@ -330,8 +352,9 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
     trail = StepTrail(model)
     kwargs = {"verbose": 0, **plan.fit_kwargs}
     callbacks = [*(kwargs.pop("callbacks", None) or []), trail.callback(), _stop_after(last)]
-    dump = collect(lambda: model.fit(plan.x, plan.y, callbacks=callbacks, **kwargs), first)
-    return _result(first, last, trail, main_trail, dump)
+    dump = collect(lambda: model.fit(plan.x, plan.y, callbacks=callbacks, **kwargs), first,
+                   fragment, unrecorded)
+    return _result(first, last, trail, main_trail, dump, unrecorded)
 
 
 def _stop_after(steps: int) -> Any:
@@ -353,10 +376,11 @@ def _stop_after(steps: int) -> Any:
 
 
 def _result(first: int, last: int, trail: "StepTrail", main_trail: Optional[dict[str, Any]],
-            dump: dict[str, Any]) -> dict[str, Any]:
+            dump: dict[str, Any],
+            unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     return {
         "tool": TOOL,
-        "unrecorded_op_types": list(UNRECORDED_OP_TYPES),
+        "unrecorded_op_types": list(unrecorded),
         "steps": list(range(first, last + 1)),
         "data_limit": DATA_LIMIT,
         "trail": trail.digests[:last + 1],
