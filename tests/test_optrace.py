@@ -64,3 +64,42 @@ def test_inputs_walk_through_unrecorded_ops_to_the_recorded_outputs_they_read() 
     loop = {"a": ("Mul", ["b:0", "x:0"]), "b": ("Mul", ["a:0", "x:0"])}
     assert resolve_inputs(["a:0", "b:0"], loop.get, lambda op, slot: records.get((op, slot))) == (
         [0], ["Mul"])
+
+
+def test_keras3_leaves_sqrt_unrecorded_so_grappler_still_turns_sqrt_div_into_rsqrt_mul() -> None:
+    """Keras 3's RMSprop divides by sqrt: the group is named through the unrecorded Sqrt, and the
+    dump still records Rsqrt and SqrtGrad; Keras 2's set is unchanged (its artifacts keep bytes)."""
+    import re
+
+    from repromatrix.cell.optrace import (KERAS3_UNRECORDED_OP_TYPES, UNRECORDED_OP_TYPES,
+                                          op_regex, resolve_inputs)
+
+    assert UNRECORDED_OP_TYPES == ("BiasAdd", "MatMul", "Mul")
+    regex = op_regex(KERAS3_UNRECORDED_OP_TYPES)
+    assert [t for t in ("Sqrt", "Mul", "Rsqrt", "SqrtGrad", "RealDiv", "MulNoNan")
+            if re.match(regex, t)] == ["Rsqrt", "SqrtGrad", "RealDiv", "MulNoNan"]
+    # RealDiv(Mul(lr, g), Sqrt(AddV2(v, eps))): grappler makes it Mul(Mul(lr, g), Rsqrt(...))
+    graph = {
+        "rmsprop/truediv": ("RealDiv", ["rmsprop/Mul_2:0", "rmsprop/Sqrt:0"]),
+        "rmsprop/Mul_2": ("Mul", ["lr:0", "g:0"]),
+        "rmsprop/Sqrt": ("Sqrt", ["rmsprop/Add_1:0"]),
+    }
+    records = {("lr", 0): 0, ("g", 0): 1, ("rmsprop/Add_1", 0): 2}
+    found = resolve_inputs(graph["rmsprop/truediv"][1], graph.get,
+                           lambda op, slot: records.get((op, slot)), KERAS3_UNRECORDED_OP_TYPES)
+    assert found == ([0, 1, 2], ["Mul", "Sqrt"])
+    # with Keras 2's set the Sqrt is a recorded op: its output would be an input of its own
+    assert resolve_inputs(graph["rmsprop/truediv"][1], graph.get,
+                          lambda op, slot: records.get((op, slot)))[1] == ["Mul"]
+
+
+def test_keras3_on_jax_or_torch_has_no_op_trace_and_says_why(monkeypatch) -> None:
+    from repromatrix.cell import keras3, optrace
+
+    monkeypatch.setattr(keras3, "is_keras3", lambda: True)
+    for backend in ("jax", "torch"):
+        monkeypatch.setattr(keras3, "backend_name", lambda backend=backend: backend)
+        trace = optrace.user_trace(None, "experiment.py:build", None, None, 42, 64,
+                                   optrace.TraceRequest(2), None)
+        assert trace == {"absent": f"the op trace reads TensorFlow's debugger; Keras 3's "
+                                   f"{backend} backend runs no TensorFlow graph"}
