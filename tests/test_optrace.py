@@ -103,3 +103,29 @@ def test_keras3_on_jax_or_torch_has_no_op_trace_and_says_why(monkeypatch) -> Non
                                    optrace.TraceRequest(2), None)
         assert trace == {"absent": f"the op trace reads TensorFlow's debugger; Keras 3's "
                                    f"{backend} backend runs no TensorFlow graph"}
+
+
+def test_keras3_step_arguments_are_the_iterator_outputs_of_the_same_step() -> None:
+    """Keras 3 calls one_step_on_data(iterator.get_next()): x (``data``) and y (``data_1``) inside
+    the step are IteratorGetNext:0 and :1 of the calling graph in the same step, even when the
+    dump wrote the iterator's outputs after the step's first op; so that op can be blamed."""
+    from repromatrix.cell.optrace import link_step_arguments
+
+    outer, inner = "multi_step_on_iterator", "multi_step_on_iterator/one_step_on_data"
+
+    def rec(step: int, graph: str, op_type: str, slot: int, inputs: list) -> dict:
+        return {"step": step, "graph": graph, "op_type": op_type, "slot": slot, "inputs": inputs}
+
+    records = [
+        rec(1, inner, "Sigmoid", 0, ["data:0", "kernel:0"]),  # written before its input
+        rec(1, outer, "IteratorGetNext", 0, ["iterator:0"]),
+        rec(1, outer, "IteratorGetNext", 1, ["iterator:0"]),
+        rec(2, outer, "IteratorGetNext", 0, ["iterator:0"]),
+        rec(2, outer, "IteratorGetNext", 1, ["iterator:0"]),
+        rec(2, inner, "Sub", 0, ["data_1:0", "data_2:0", "data:1"]),
+        rec(2, outer, "Sub", 0, ["data_1:0"]),  # not the step graph: left alone
+    ]
+    link_step_arguments(records, [0, 5])
+    assert records[0]["inputs"] == [1, "kernel:0"]
+    assert records[5]["inputs"] == [4, "data_2:0", "data:1"]  # no sample weights; no slot 1
+    assert records[6]["inputs"] == ["data_1:0"]

@@ -42,6 +42,12 @@ KERAS2_TRAIN_FUNCTION = "train_function"
 # Keras 3's TensorFlow trainer calls this tf.function once per step (keras/src/backend/tensorflow/
 # trainer.py); the step itself is the nested ``one_step_on_data``, inside its graph.
 KERAS3_TRAIN_FUNCTION = "multi_step_on_iterator"
+# ... which calls ``one_step_on_data(iterator.get_next())``: the step graph's arguments ``data``,
+# ``data_1``, ... (x, y, sample weights) are not traced inside it (a function argument), but they
+# are the outer graph's recorded ``IteratorGetNext`` outputs 0, 1, ..., so the forward pass's first
+# ops get traced inputs and can be blamed.
+KERAS3_STEP_GRAPH = "one_step_on_data"
+KERAS3_STEP_ARGUMENT = re.compile(r"^data(?:_(\d+))?$")
 # Op types whose outputs grappler's rewrites consume as intermediates (see the module docstring);
 # recording them would keep the traced graph from being rewritten as the main run's is.
 UNRECORDED_OP_TYPES = ("BiasAdd", "MatMul", "Mul")
@@ -145,6 +151,8 @@ def read_dump(root: str, first_step: int, function_fragment: str,
         records: list[dict[str, Any]] = []
         data: dict[str, str] = {}  # sha256 -> base64 of the output bytes
         latest: dict[tuple[str, str, int], int] = {}
+        arguments: list[int] = []  # records of Keras 3's step graph
+        small: dict[int, bytes] = {}  # record -> its output bytes, when up to DATA_LIMIT
         truncated = 0
         for trace in reader.graph_execution_traces():
             if not train_graphs.intersection(trace.graph_ids):
@@ -176,14 +184,50 @@ def read_dump(root: str, first_step: int, function_fragment: str,
             }
             if through:
                 record["through"] = through
-            # Bytes are kept only where the aggregator may need them: an op whose inputs were
-            # all traced (only such an op can be blamed), small, and once per distinct content.
-            if len(raw) <= DATA_LIMIT and all(isinstance(i, int) for i in inputs):
-                data.setdefault(record["sha256"], base64.b64encode(raw).decode("ascii"))
+            if graph_name(graph.name) == KERAS3_STEP_GRAPH:
+                arguments.append(len(records))
+            if len(raw) <= DATA_LIMIT:
+                small[len(records)] = raw
             latest[(trace.graph_id, trace.op_name, int(trace.output_slot))] = len(records)
             records.append(record)
+        link_step_arguments(records, arguments)
+        for index, raw in small.items():
+            # Bytes are kept only where the aggregator may need them: an op whose inputs were
+            # all traced (only such an op can be blamed), small, and once per distinct content.
+            if all(isinstance(i, int) for i in records[index]["inputs"]):
+                data.setdefault(records[index]["sha256"], base64.b64encode(raw).decode("ascii"))
     return {"records": canonical_order(records), "data": data, "truncated": truncated,
             "calls": len(calls)}
+
+
+def link_step_arguments(records: list[dict[str, Any]], arguments: list[int]) -> None:
+    """Replace a Keras 3 step argument (``data_1:0``) among the inputs of the records of the step
+    graph (``arguments``: their indices) by the calling graph's
+    ``IteratorGetNext:1`` record of the same step. After the whole dump is read: the executor may
+    write the iterator's output after the first ops of the step that consumes it."""
+    nexts = {(r["graph"], r["step"], r["slot"]): i for i, r in enumerate(records)
+             if r["op_type"] == "IteratorGetNext"}
+    outer_paths = {i: records[i]["graph"].rpartition("/")[0] for i in arguments}
+    for index in arguments:
+        record = records[index]
+        linked = []
+        for name in record["inputs"]:
+            found = None
+            if isinstance(name, str):
+                found = step_argument(name, nexts, outer_paths[index], record["step"])
+            linked.append(name if found is None else found)
+        record["inputs"] = linked
+
+
+def step_argument(name: str, nexts: dict[tuple[str, int, int], int], outer_path: str,
+                  step: int) -> Optional[int]:
+    """The record of a Keras 3 step argument (``data_1:0``): ``IteratorGetNext:1`` of the calling
+    graph (``outer_path``) in the same step (``KERAS3_STEP_ARGUMENT``); None for any other name."""
+    op_name, _, slot = name.rpartition(":")
+    match = KERAS3_STEP_ARGUMENT.match(op_name)
+    if match is None or slot != "0":
+        return None
+    return nexts.get((outer_path, step, int(match.group(1) or 0)))
 
 
 def resolve_inputs(names: list[str],
