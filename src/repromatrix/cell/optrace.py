@@ -330,9 +330,14 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
         return {"absent": f"step {last} is beyond the {data.rows} training steps"}
     from repromatrix.cell import experiment as ex
 
+    flavour = keras_flavour()
+    if isinstance(flavour, str):
+        return {"absent": flavour}
+    fragment, unrecorded = flavour
     tf = ex.tensorflow_module()
     tf.keras.backend.clear_session()
     ex.reset_seeds(seed)
+    ex.seed_keras3(seed)  # as run_variant (nothing on Keras 2)
     model = ex.build_model(data.features)
     ex.compile_model(model, variant.optimizer)
     build_optimizer(model)
@@ -345,8 +350,8 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
     if first > 1:
         fit(slice(0, first - 1))
         model.train_function = None  # retrace under the dump (it instruments new graphs only)
-    dump = collect(lambda: fit(slice(first - 1, last)), first)
-    return _result(first, last, trail, main_trail, dump)
+    dump = collect(lambda: fit(slice(first - 1, last)), first, fragment, unrecorded)
+    return _result(first, last, trail, main_trail, dump, unrecorded)
 
 
 def user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
@@ -371,16 +376,12 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
         return {"absent": "--trace-step N is for the built-in experiment; a user experiment "
                           "traces its first K steps (--trace-steps K)"}
     from repromatrix.cell import experiment as ex
-    from repromatrix.cell import keras3
     from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
 
-    fragment, unrecorded = KERAS2_TRAIN_FUNCTION, UNRECORDED_OP_TYPES
-    if keras3.is_keras3():
-        backend = keras3.backend_name()
-        if backend != "tensorflow":
-            return {"absent": f"the op trace reads TensorFlow's debugger; Keras 3's {backend} "
-                              f"backend runs no TensorFlow graph"}
-        fragment, unrecorded = KERAS3_TRAIN_FUNCTION, KERAS3_UNRECORDED_OP_TYPES
+    flavour = keras_flavour()
+    if isinstance(flavour, str):
+        return {"absent": flavour}
+    fragment, unrecorded = flavour
     tf = ex.tensorflow_module()
     tf.keras.backend.clear_session()
     ex.reset_seeds(seed)
@@ -401,6 +402,20 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
     dump = collect(lambda: model.fit(plan.x, plan.y, callbacks=callbacks, **kwargs), first,
                    fragment, unrecorded)
     return _result(first, last, trail, main_trail, dump, unrecorded)
+
+
+def keras_flavour() -> "tuple[str, tuple[str, ...]] | str":
+    """(train function's name fragment, unrecorded op types) of the installed Keras, or why there
+    is no trace: Keras 3's JAX and PyTorch backends run no TensorFlow graph."""
+    from repromatrix.cell import keras3
+
+    if not keras3.is_keras3():
+        return KERAS2_TRAIN_FUNCTION, UNRECORDED_OP_TYPES
+    backend = keras3.backend_name()
+    if backend != "tensorflow":
+        return (f"the op trace reads TensorFlow's debugger; Keras 3's {backend} backend runs no "
+                f"TensorFlow graph")
+    return KERAS3_TRAIN_FUNCTION, KERAS3_UNRECORDED_OP_TYPES
 
 
 def _stop_after(steps: int) -> Any:
