@@ -5,9 +5,9 @@ Runs inside the pinned venv (Python 3.9). The recorder is TensorFlow's debugger 
 ``DebugDataReader``), a TensorFlow feature that sees every op of a ``tf.function`` whatever built
 it: ``collect`` is Keras-agnostic and takes the name fragment of the train function's graph
 (``train_function`` for Keras 2), so a Keras 3 on TensorFlow pass can reuse it with its own
-fragment. ``builtin_trace`` is the Keras 2 pass of the built-in experiment; ``user_trace`` traces
-a user's TrainingPlan on Keras 2 or on Keras 3's TensorFlow backend (``multi_step_on_iterator``,
-Sqrt also unrecorded: see ``KERAS3_UNRECORDED_OP_TYPES``).
+fragment. ``builtin_trace`` (the built-in experiment) and ``user_trace`` (a user's TrainingPlan)
+run on Keras 2 and on Keras 3's TensorFlow backend (``keras_flavour``: ``multi_step_on_iterator``,
+Sqrt also unrecorded, see ``KERAS3_UNRECORDED_OP_TYPES``).
 
 The trace is taken in a separate, short pass (re-seeded, same initial weights) after the main
 training, so the main run keeps its speed; the pass records its own trail and says whether it
