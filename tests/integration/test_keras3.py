@@ -4,8 +4,9 @@ repository, so this checkout's pinned venv stays the report's), then run on the 
 
 Guards: the trail is recorded inside Keras 3's compiled train step (steps + 1 entries), the op
 set and the probe are present, Keras is in the fingerprint, the labels name the optimizer the
-function compiled, reruns are byte-identical, and a changed knob (XLA auto-clustering) is
-located. On the PyTorch backend (the CPU build, `torch = "2.13.0+cpu"`): the trail hash equals
+function compiled, reruns are byte-identical, a changed knob (XLA auto-clustering) is
+located, and the op trace reproduces the main trail and names the op behind another knob
+(`TF_ENABLE_ONEDNN_OPTS=1`), inputs identical. On the PyTorch backend (the CPU build, `torch = "2.13.0+cpu"`): the trail hash equals
 trail.py's numpy twin, the op set is aten's, the probe runs through torch, and a knob
 (`ATEN_CPU_CAPABILITY=default`, torch's unvectorised kernels) is located and its op named. On
 JAX: the probe runs jitted through jax under the jaxpr's primitive names, the variant records jax's
