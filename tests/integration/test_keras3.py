@@ -4,8 +4,9 @@ repository, so this checkout's pinned venv stays the report's), then run on the 
 
 Guards: the trail is recorded inside Keras 3's compiled train step (steps + 1 entries), the op
 set and the probe are present, Keras is in the fingerprint, the labels name the optimizer the
-function compiled, reruns are byte-identical, and a changed knob (XLA auto-clustering) is
-located. On the PyTorch backend (the CPU build, `torch = "2.13.0+cpu"`): the trail hash equals
+function compiled, reruns are byte-identical, a changed knob (XLA auto-clustering) is
+located, and the op trace reproduces the main trail and names the op behind another knob
+(`TF_ENABLE_ONEDNN_OPTS=1`), inputs identical. On the PyTorch backend (the CPU build, `torch = "2.13.0+cpu"`): the trail hash equals
 trail.py's numpy twin, the op set is aten's, the probe runs through torch, and a knob
 (`ATEN_CPU_CAPABILITY=default`, torch's unvectorised kernels) is located and its op named. On
 JAX: the probe runs jitted through jax under the jaxpr's primitive names, the variant records jax's
@@ -98,6 +99,9 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     # off would not do: TensorFlow 2.21 leaves it off on a CPU without AVX512_VNNI, as here.)
     knob = cell("xla", "--variant", "default-optimizer", "--env",
                 "TF_XLA_FLAGS=--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit")
+    # oneDNN on (TensorFlow 2.21 leaves it off on this CPU): other rounding at step 1, which the
+    # Keras 3 op traces of both cells pin on one op
+    onednn = cell("onednn", "--variant", "default-optimizer", "--env", "TF_ENABLE_ONEDNN_OPTS=1")
     # torch without its AVX2 kernels: its vectorised sigmoid rounds otherwise (measured here).
     torch_knob = cell("torch-default-isa", "--variant", "torch", "--env",
                       "ATEN_CPU_CAPABILITY=default")
@@ -105,7 +109,7 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     # dot_general in the jax probe (measured here on jax 0.10.2, an AMD EPYC with AVX2)
     jax_knob = cell("jax-sse42", "--variant", "jax", "--env", "XLA_FLAGS=--xla_cpu_max_isa=SSE4_2")
     return {"repo": repo, "python": python, "first": first, "again": again, "knob": knob,
-            "torch_knob": torch_knob, "jax_knob": jax_knob}
+            "torch_knob": torch_knob, "jax_knob": jax_knob, "onednn": onednn}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -154,6 +158,27 @@ class TestKeras3OnTensorFlow:
             text=True, check=False)
         assert completed.returncode == 0, completed.stderr[-2000:]
         assert f'"first_divergent_step": {step}' in completed.stdout
+
+    def test_the_op_trace_reproduces_and_names_the_root_cause(self, stack: dict[str, Any]) -> None:
+        """Keras 3 on TensorFlow is traced (through multi_step_on_iterator); the traced pass
+        reproduces the main trail; oneDNN's other rounding is blamed on one op, inputs identical."""
+        first = load(stack["first"])["variants"]
+        for name in ("default-optimizer", "adam"):
+            trace = first[name]["op_trace"]
+            assert trace.get("reproduces_main_trail") is True, (name, trace.get("absent"))
+            assert trace["steps"] == [1, 2] and "Sqrt" in trace["unrecorded_op_types"]
+        for name in ("jax", "torch"):
+            assert "no TensorFlow graph" in first[name]["op_trace"]["absent"]
+        other = load(stack["onednn"])["variants"]["default-optimizer"]
+        assert other["op_trace"]["reproduces_main_trail"] is True
+        found = json.loads(aggregate(stack, stack["first"], stack["onednn"]))
+        roots = [c["root_cause"] for c in found["variants"]["default-optimizer"]["comparisons"]
+                 .values() if c.get("root_cause")]
+        assert len(roots) == 1, found["variants"]["default-optimizer"]
+        root = roots[0]
+        assert root["step"] == 1 and root["inputs_identical"] is True
+        assert root["elements_differing"], root
+        print(f"\nKeras 3 root cause under oneDNN: {root['reading']}")
 
 
 def aggregate(stack: dict[str, Any], *paths: Path) -> str:

@@ -5,7 +5,9 @@ Runs inside the pinned venv (Python 3.9). The recorder is TensorFlow's debugger 
 ``DebugDataReader``), a TensorFlow feature that sees every op of a ``tf.function`` whatever built
 it: ``collect`` is Keras-agnostic and takes the name fragment of the train function's graph
 (``train_function`` for Keras 2), so a Keras 3 on TensorFlow pass can reuse it with its own
-fragment. ``builtin_trace`` is the Keras 2 pass of the built-in experiment.
+fragment. ``builtin_trace`` (the built-in experiment) and ``user_trace`` (a user's TrainingPlan)
+run on Keras 2 and on Keras 3's TensorFlow backend (``keras_flavour``: ``multi_step_on_iterator``,
+Sqrt also unrecorded, see ``KERAS3_UNRECORDED_OP_TYPES``).
 
 The trace is taken in a separate, short pass (re-seeded, same initial weights) after the main
 training, so the main run keeps its speed; the pass records its own trail and says whether it
@@ -39,10 +41,28 @@ DATA_LIMIT = 16384  # keep the bytes of outputs up to this size (a 41x64 float32
 MAX_RECORDS = 5000  # per trace; about 240 per step for the built-in experiment
 TOOL = "tf.debugging.experimental.enable_dump_debug_info(FULL_TENSOR)"
 KERAS2_TRAIN_FUNCTION = "train_function"
+# Keras 3's TensorFlow trainer calls this tf.function once per step (keras/src/backend/tensorflow/
+# trainer.py); the step itself is the nested ``one_step_on_data``, inside its graph.
+KERAS3_TRAIN_FUNCTION = "multi_step_on_iterator"
+# ... which calls ``one_step_on_data(iterator.get_next())``: the step graph's arguments ``data``,
+# ``data_1``, ... (x, y, sample weights) are not traced inside it (a function argument), but they
+# are the outer graph's recorded ``IteratorGetNext`` outputs 0, 1, ..., so the forward pass's first
+# ops get traced inputs and can be blamed.
+KERAS3_STEP_GRAPH = "one_step_on_data"
+KERAS3_STEP_ARGUMENT = re.compile(r"^data(?:_(\d+))?$")
 # Op types whose outputs grappler's rewrites consume as intermediates (see the module docstring);
 # recording them would keep the traced graph from being rewritten as the main run's is.
 UNRECORDED_OP_TYPES = ("BiasAdd", "MatMul", "Mul")
-OP_REGEX = "^(?!(?:%s)$)" % "|".join(UNRECORDED_OP_TYPES)  # re.match on the op type
+# Keras 3's RMSprop computes ``(lr * g) / sqrt(d)``, which grappler's arithmetic optimizer turns
+# into ``(lr * g) * rsqrt(d)`` only when the Sqrt has no other consumer (SqrtDivToRsqrtMulStage):
+# with Sqrt recorded, the traced pass divided by sqrt and rounded otherwise (measured, TF 2.21).
+# Keras 2's set stays as it was, so that Keras 2 artifacts keep their bytes.
+KERAS3_UNRECORDED_OP_TYPES = UNRECORDED_OP_TYPES + ("Sqrt",)
+
+
+def op_regex(unrecorded: tuple[str, ...]) -> str:
+    """The dump's ``op_regex`` (``re.match`` on the op type): every type but these."""
+    return "^(?!(?:%s)$)" % "|".join(unrecorded)
 # TensorFlow's op callback never instruments these (OP_CALLBACK_SKIP_OPS): exact copies, walked
 # through like the unrecorded types but not named in a group.
 PASS_THROUGH_OP_TYPES = ("Identity",)
@@ -93,25 +113,27 @@ def _skip_source_capture() -> None:
 
 
 def collect(run: Callable[[], Any], first_step: int,
-            function_fragment: str = KERAS2_TRAIN_FUNCTION) -> dict[str, Any]:
+            function_fragment: str = KERAS2_TRAIN_FUNCTION,
+            unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     """Run ``run`` (K calls of the train function) under the debugger dump; return the records."""
     import tensorflow as tf
 
     root = tempfile.mkdtemp(prefix="repromatrix-optrace-")
     try:
         tf.debugging.experimental.enable_dump_debug_info(
-            root, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1, op_regex=OP_REGEX)
+            root, tensor_debug_mode="FULL_TENSOR", circular_buffer_size=-1, op_regex=op_regex(unrecorded))
         try:
             _skip_source_capture()
             run()
         finally:
             tf.debugging.experimental.disable_dump_debug_info()
-        return read_dump(root, first_step, function_fragment)
+        return read_dump(root, first_step, function_fragment, unrecorded)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, Any]:
+def read_dump(root: str, first_step: int, function_fragment: str,
+              unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     """Records of the train function's graphs, split into steps by the function's executions.
 
     Each call of the train function is one eager "execution", written after the call returns;
@@ -131,6 +153,8 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
         records: list[dict[str, Any]] = []
         data: dict[str, str] = {}  # sha256 -> base64 of the output bytes
         latest: dict[tuple[str, str, int], int] = {}
+        arguments: list[int] = []  # records of Keras 3's step graph
+        small: dict[int, bytes] = {}  # record -> its output bytes, when up to DATA_LIMIT
         truncated = 0
         for trace in reader.graph_execution_traces():
             if not train_graphs.intersection(trace.graph_ids):
@@ -153,7 +177,7 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
                 return latest.get((graph_id, op_name, slot))
 
             own = creation(trace.op_name) or ("", [])
-            inputs, through = resolve_inputs(own[1], creation, recorded)
+            inputs, through = resolve_inputs(own[1], creation, recorded, unrecorded)
             dtype, shape, raw = output_bytes(reader.graph_execution_trace_to_tensor_value(trace))
             record: dict[str, Any] = {
                 "step": first_step + call, "graph": path, "op_type": trace.op_type,
@@ -162,19 +186,57 @@ def read_dump(root: str, first_step: int, function_fragment: str) -> dict[str, A
             }
             if through:
                 record["through"] = through
-            # Bytes are kept only where the aggregator may need them: an op whose inputs were
-            # all traced (only such an op can be blamed), small, and once per distinct content.
-            if len(raw) <= DATA_LIMIT and all(isinstance(i, int) for i in inputs):
-                data.setdefault(record["sha256"], base64.b64encode(raw).decode("ascii"))
+            if graph_name(graph.name) == KERAS3_STEP_GRAPH:
+                arguments.append(len(records))
+            if len(raw) <= DATA_LIMIT:
+                small[len(records)] = raw
             latest[(trace.graph_id, trace.op_name, int(trace.output_slot))] = len(records)
             records.append(record)
+        link_step_arguments(records, arguments)
+        for index, raw in small.items():
+            # Bytes are kept only where the aggregator may need them: an op whose inputs were
+            # all traced (only such an op can be blamed), small, and once per distinct content.
+            if all(isinstance(i, int) for i in records[index]["inputs"]):
+                data.setdefault(records[index]["sha256"], base64.b64encode(raw).decode("ascii"))
     return {"records": canonical_order(records), "data": data, "truncated": truncated,
             "calls": len(calls)}
 
 
+def link_step_arguments(records: list[dict[str, Any]], arguments: list[int]) -> None:
+    """Replace a Keras 3 step argument (``data_1:0``) among the inputs of the records of the step
+    graph (``arguments``: their indices) by the calling graph's
+    ``IteratorGetNext:1`` record of the same step. After the whole dump is read: the executor may
+    write the iterator's output after the first ops of the step that consumes it."""
+    nexts = {(r["graph"], r["step"], r["slot"]): i for i, r in enumerate(records)
+             if r["op_type"] == "IteratorGetNext"}
+    outer_paths = {i: records[i]["graph"].rpartition("/")[0] for i in arguments}
+    for index in arguments:
+        record = records[index]
+        linked = []
+        for name in record["inputs"]:
+            found = None
+            if isinstance(name, str):
+                found = step_argument(name, nexts, outer_paths[index], record["step"])
+            linked.append(name if found is None else found)
+        record["inputs"] = linked
+
+
+def step_argument(name: str, nexts: dict[tuple[str, int, int], int], outer_path: str,
+                  step: int) -> Optional[int]:
+    """The record of a Keras 3 step argument (``data_1:0``): ``IteratorGetNext:1`` of the calling
+    graph (``outer_path``) in the same step (``KERAS3_STEP_ARGUMENT``); None for any other name."""
+    op_name, _, slot = name.rpartition(":")
+    match = KERAS3_STEP_ARGUMENT.match(op_name)
+    if match is None or slot != "0":
+        return None
+    return nexts.get((outer_path, step, int(match.group(1) or 0)))
+
+
 def resolve_inputs(names: list[str],
                    creation: Callable[[str], Optional[tuple[str, list[str]]]],
-                   recorded: Callable[[str, int], Optional[int]]) -> tuple[list[Any], list[str]]:
+                   recorded: Callable[[str, int], Optional[int]],
+                   unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES,
+                   ) -> tuple[list[Any], list[str]]:
     """A record's inputs: each input tensor name ("op:slot") becomes the index of its record; one
     computed by an unrecorded or pass-through op is replaced by that op's inputs, recursively;
     anything else stays a name (not traced, so it cannot be checked). Also the unrecorded op types
@@ -194,7 +256,7 @@ def resolve_inputs(names: list[str],
                 inputs.append(index)
             return
         made = creation(op_name)
-        walkable = made is not None and made[0] in UNRECORDED_OP_TYPES + PASS_THROUGH_OP_TYPES
+        walkable = made is not None and made[0] in unrecorded + PASS_THROUGH_OP_TYPES
         if not walkable:
             if name not in inputs:
                 inputs.append(name)
@@ -205,7 +267,7 @@ def resolve_inputs(names: list[str],
         op_type, sources = made  # type: ignore[misc]
         for source in sources:
             visit(source)
-        if op_type in UNRECORDED_OP_TYPES and op_type not in through:
+        if op_type in unrecorded and op_type not in through:
             through.append(op_type)
 
     for name in names:
@@ -268,9 +330,14 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
         return {"absent": f"step {last} is beyond the {data.rows} training steps"}
     from repromatrix.cell import experiment as ex
 
+    flavour = keras_flavour()
+    if isinstance(flavour, str):
+        return {"absent": flavour}
+    fragment, unrecorded = flavour
     tf = ex.tensorflow_module()
     tf.keras.backend.clear_session()
     ex.reset_seeds(seed)
+    ex.seed_keras3(seed)  # as run_variant (nothing on Keras 2)
     model = ex.build_model(data.features)
     ex.compile_model(model, variant.optimizer)
     build_optimizer(model)
@@ -283,8 +350,8 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
     if first > 1:
         fit(slice(0, first - 1))
         model.train_function = None  # retrace under the dump (it instruments new graphs only)
-    dump = collect(lambda: fit(slice(first - 1, last)), first)
-    return _result(first, last, trail, main_trail, dump)
+    dump = collect(lambda: fit(slice(first - 1, last)), first, fragment, unrecorded)
+    return _result(first, last, trail, main_trail, dump, unrecorded)
 
 
 def user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
@@ -309,14 +376,16 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
         return {"absent": "--trace-step N is for the built-in experiment; a user experiment "
                           "traces its first K steps (--trace-steps K)"}
     from repromatrix.cell import experiment as ex
-    from repromatrix.cell import keras3
     from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
 
-    if keras3.is_keras3():
-        return {"absent": "the op trace of a user experiment needs Keras 2 (tf.keras)"}
+    flavour = keras_flavour()
+    if isinstance(flavour, str):
+        return {"absent": flavour}
+    fragment, unrecorded = flavour
     tf = ex.tensorflow_module()
     tf.keras.backend.clear_session()
     ex.reset_seeds(seed)
+    ex.seed_keras3(seed)  # as the main run: Keras 3 draws initial weights from its own seed
     outcome = check_outcome(function(ExperimentContext(seed=seed, data=data, variant=variant,
                                                        rows=rows)), entry)
     if isinstance(outcome, TrainedModel):
@@ -330,8 +399,23 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
     trail = StepTrail(model)
     kwargs = {"verbose": 0, **plan.fit_kwargs}
     callbacks = [*(kwargs.pop("callbacks", None) or []), trail.callback(), _stop_after(last)]
-    dump = collect(lambda: model.fit(plan.x, plan.y, callbacks=callbacks, **kwargs), first)
-    return _result(first, last, trail, main_trail, dump)
+    dump = collect(lambda: model.fit(plan.x, plan.y, callbacks=callbacks, **kwargs), first,
+                   fragment, unrecorded)
+    return _result(first, last, trail, main_trail, dump, unrecorded)
+
+
+def keras_flavour() -> "tuple[str, tuple[str, ...]] | str":
+    """(train function's name fragment, unrecorded op types) of the installed Keras, or why there
+    is no trace: Keras 3's JAX and PyTorch backends run no TensorFlow graph."""
+    from repromatrix.cell import keras3
+
+    if not keras3.is_keras3():
+        return KERAS2_TRAIN_FUNCTION, UNRECORDED_OP_TYPES
+    backend = keras3.backend_name()
+    if backend != "tensorflow":
+        return (f"the op trace reads TensorFlow's debugger; Keras 3's {backend} backend runs no "
+                f"TensorFlow graph")
+    return KERAS3_TRAIN_FUNCTION, KERAS3_UNRECORDED_OP_TYPES
 
 
 def _stop_after(steps: int) -> Any:
@@ -353,10 +437,11 @@ def _stop_after(steps: int) -> Any:
 
 
 def _result(first: int, last: int, trail: "StepTrail", main_trail: Optional[dict[str, Any]],
-            dump: dict[str, Any]) -> dict[str, Any]:
+            dump: dict[str, Any],
+            unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     return {
         "tool": TOOL,
-        "unrecorded_op_types": list(UNRECORDED_OP_TYPES),
+        "unrecorded_op_types": list(unrecorded),
         "steps": list(range(first, last + 1)),
         "data_limit": DATA_LIMIT,
         "trail": trail.digests[:last + 1],
