@@ -1,0 +1,265 @@
+"""report/compare.py at its edges: the figures and the wording a user reads in the verdict.
+
+Each test pins an exact figure or sentence (a first divergent step, a largest sum difference,
+a chart value, a note, a verdict clause), so that a changed comparison, bound or word in
+compare.py fails here (found as mutmut survivors: `nox -s mutants -- 'repromatrix.report.compare.*'`).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Optional, Sequence, Tuple
+
+from repromatrix.report.compare import (
+    CEILING_LOG10,
+    FLOOR_LOG10,
+    Comparison,
+    Group,
+    _experiment_problems,
+    _log10_clamped,
+    _not_compared_reason,
+    _representative,
+    divergence_series,
+    first_divergent_step,
+    global_problems,
+    max_abs_sum_diff,
+    settings_problems,
+    summarize,
+)
+from repromatrix.report.model import (
+    CellRecord,
+    Duplicate,
+    ErrorInfo,
+    Loaded,
+    ProbeRecord,
+    Rejected,
+    TensorRecord,
+    Trail,
+    VariantRecord,
+)
+
+
+def f32(values: Sequence[float]) -> bytes:
+    return struct.pack("<%df" % len(values), *values)
+
+
+def variant(name: str = "v", *, digest: Optional[str] = "d", trail: Optional[Trail] = None,
+            tensors: Tuple[TensorRecord, ...] = (), status: str = "ok",
+            error: Optional[ErrorInfo] = None, settings=None, probe=None,
+            after: Optional[Tuple[float, ...]] = (1.0,)) -> VariantRecord:
+    return VariantRecord(name=name, status=status, before=None, after=after, digest=digest,
+                         trail=trail, tensors=tensors, train_step_ops=(), error=error,
+                         settings=settings, probe=probe)
+
+
+def cell(cid: str, variants: Tuple[VariantRecord, ...] = (), *, status: str = "ok",
+         probe: Tuple[ProbeRecord, ...] = (), experiment=(), problems=(), error=None,
+         source: Optional[str] = None) -> CellRecord:
+    return CellRecord(cell=cid, source=source or cid + ".json", kind="cell", status=status,
+                      runner_label=None, os="Linux", arch="x86_64", cpu="cpu", python="3.9",
+                      drift=(), emulated=None, fingerprint=(), experiment=tuple(experiment),
+                      probe=probe, variants=variants, error=error, problems=tuple(problems))
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def test_equal_nan_sums_are_no_difference_but_a_differing_nan_is_infinite():
+    nan = float("nan")
+    assert max_abs_sum_diff([nan, 1.0], [nan, 1.0]) == 0.0  # same bits: not a difference
+    assert max_abs_sum_diff([1.0, 2.0], [1.0, nan]) == math.inf
+    assert max_abs_sum_diff([0.0], [-0.0]) == 0.0  # other bits, but no magnitude
+    assert max_abs_sum_diff([1.0, 5.0, 2.0], [1.5, 3.0, 2.25]) == 2.0  # the largest, not the last
+    assert max_abs_sum_diff([1.0], [1.0, 2.0]) is None
+
+
+def test_first_divergent_step_is_the_first_index_over_the_common_prefix():
+    assert first_divergent_step(["a", "b", "c", "d"], ["a", "b", "x", "y"]) == 2
+    assert first_divergent_step(["x"], ["y", "z"]) == 0
+    assert first_divergent_step(["a", "b"], ["a", "b", "c"]) is None
+
+
+def test_log10_of_a_difference_is_clamped_to_the_floor_and_the_ceiling():
+    assert _log10_clamped(0.0) == FLOOR_LOG10
+    assert _log10_clamped(1e-16) == FLOOR_LOG10
+    assert _log10_clamped(1e-17) == FLOOR_LOG10
+    assert _log10_clamped(1e-15) == -15.0
+    assert _log10_clamped(100.0) == 2.0
+    assert _log10_clamped(1e300) == CEILING_LOG10
+    assert _log10_clamped(math.inf) == CEILING_LOG10
+    assert _log10_clamped(math.nan) == CEILING_LOG10
+
+
+def test_the_chart_takes_each_buckets_maximum_and_names_the_last_step():
+    steps = 250  # more steps than chart points: buckets of 2 or 3 steps
+    ref = variant(trail=Trail(tuple("t%d" % k for k in range(steps)), (0.0,) * steps))
+    digests = tuple("t%d" % k if k != 7 else "x" for k in range(steps))
+    sums = tuple(1000.0 if k == 7 else 0.0 for k in range(steps))  # equal digests: not drawn
+    series = divergence_series("B", ref, variant(trail=Trail(digests, sums)))
+    assert series is not None and series.letter == "B" and series.last_step == steps - 1
+    assert len(series.steps) == 100 and series.steps[:4] == (0, 2, 5, 7)
+    assert series.steps[-1] == 247
+    assert series.values[:5] == (FLOOR_LOG10, FLOOR_LOG10, FLOOR_LOG10, 3.0, FLOOR_LOG10)
+
+
+def test_no_chart_without_two_trails_or_without_a_common_step():
+    trail = Trail(("a", "b"), (0.0, 1.0))
+    assert divergence_series("B", variant(trail=trail), variant()) is None
+    assert divergence_series("B", variant(), variant(trail=trail)) is None
+    assert divergence_series("B", variant(trail=trail), variant(trail=Trail(("a",), ()))) is None
+    short = divergence_series("B", variant(trail=Trail(("a", "b", "c"), (0.0, 0.0, 0.0))),
+                              variant(trail=Trail(("a", "x"), (0.0, 10.0))))
+    assert short is not None
+    assert (short.steps, short.values, short.last_step) == ((0, 1), (FLOOR_LOG10, 1.0), 1)
+
+
+# --- which cell stands for a group -------------------------------------------------------------
+
+
+def test_the_representative_is_the_member_with_the_most_data():
+    tensor = TensorRecord("k", (1,), "s", f32([1.0]))
+    probe = (ProbeRecord("Rsqrt", "c", "h"),)
+    full = variant(trail=Trail(("a",), ()), tensors=(tensor,))
+    members = {
+        "a-bare": (cell("a-bare"), variant(digest=None)),
+        "b-digest": (cell("b-digest"), variant()),
+        "c-trail": (cell("c-trail"), variant(trail=Trail(("a",), ()))),
+        "d-data": (cell("d-data"), full),
+        "e-probe": (cell("e-probe", probe=probe), full),
+        "f-own-probe": (cell("f-own-probe"), variant(trail=Trail(("a",), ()), tensors=(tensor,),
+                                                     probe=probe)),
+    }
+    assert _representative(sorted(members), members) == "e-probe"
+    del members["e-probe"]
+    assert _representative(sorted(members), members) == "f-own-probe"
+    del members["f-own-probe"]
+    assert _representative(sorted(members), members) == "d-data"
+    del members["d-data"]
+    assert _representative(sorted(members), members) == "c-trail"
+    del members["c-trail"]
+    assert _representative(sorted(members), members) == "b-digest"
+    no_data = TensorRecord("k", (1,), "s", None)
+    members = {"a": (cell("a"), variant(digest=None, tensors=(no_data,))),
+               "b": (cell("b"), variant(digest=None, tensors=(tensor,)))}
+    assert _representative(["a", "b"], members) == "b"
+
+
+# --- why a cell is not compared -----------------------------------------------------------------
+
+
+def test_not_compared_reasons():
+    assert _not_compared_reason(cell("c", status="error"), None) == "cell failed"
+    assert _not_compared_reason(cell("c"), None) == "variant not in this artifact"
+    failed = variant(status="error", error=ErrorInfo("boom\x1b[31m " + "x" * 300, ""))
+    reason = _not_compared_reason(cell("c"), failed)
+    assert reason is not None and reason.startswith("variant failed: boom")
+    assert "\x1b" not in reason and reason.endswith("(+110 chars)")  # cleaned and bounded
+    assert _not_compared_reason(cell("c"), variant(status="error")) == \
+        "variant failed: no message"
+    assert _not_compared_reason(cell("c"), variant(status="invalid")) == "invalid variant data"
+    assert _not_compared_reason(cell("c"), variant()) is None
+
+
+# --- the verdict line ---------------------------------------------------------------------------
+
+
+def comparison(step: Optional[int], *, lengths=(4, 4), suspects=(), unused=(), probed=False,
+               letter: str = "B") -> Comparison:
+    return Comparison(letter=letter, representative="x", first_divergent_step=step,
+                      trail_lengths=lengths, max_abs_sum_diff=None, max_ulp=None,
+                      suspect_ops=tuple(suspects), unused_ops=tuple(unused),
+                      probe_compared=probed, tensor_diffs=(), fingerprint_diffs=(), series=None,
+                      notes=())
+
+
+A = Group("A", ("a1", "a2"), "a1")
+B = Group("B", ("b1",), "b1")
+C = Group("C", ("c1",), "c1")
+
+
+def test_verdict_wording_for_one_other_group():
+    def one(c: Comparison, by: str = "digest", not_compared: int = 0) -> str:
+        return summarize([A, B], [c], by, not_compared)
+
+    assert one(comparison(3, suspects=["Rsqrt"], probed=True)) == \
+        "2 results — B diverges from A at step 3; suspect: Rsqrt"
+    assert one(comparison(0, suspects=["Exp", "Rsqrt"])) == \
+        "2 results — B differs from A already before training (step 0); suspects: Exp, Rsqrt"
+    assert one(comparison(None, lengths=(4, 2), unused=["Exp", "Tanh"])) == (
+        "2 results — B differs from A (trails of different lengths, equal over the common "
+        "part); no suspect: the ops that differ (Exp, Tanh) are not in the train step")
+    assert one(comparison(None, probed=True)) == ("2 results — B differs from A (every trail "
+                                                   "entry is equal, only the final weights "
+                                                   "differ); no probed op differs")
+    assert one(comparison(None, lengths=None)) == \
+        "2 results — B differs from A (no trail to locate the step)"
+    assert one(comparison(2), by="sums", not_compared=1) == (
+        "2 results, compared by weight sums only — B diverges from A in the after-training "
+        "sums; 1 cell not compared")
+
+
+def test_verdict_wording_for_several_groups_and_no_groups():
+    line = summarize([A, B, C], [comparison(1, suspects=["Rsqrt"]), comparison(None, lengths=None,
+                                                                               letter="C")],
+                     "digest", 2)
+    assert line == ("3 results — B diverges from A at step 1 (suspect: Rsqrt); C differs from A "
+                    "(no trail to locate the step); 2 cells not compared")
+    assert summarize([], [], "none", 0) == "no cell has a usable result"
+    assert summarize([], [], "none", 3) == "no cell has a usable result; 3 cells not compared"
+    assert summarize([B], [], "digest", 0) == "only 1 cell (b1), nothing to compare yet"
+    assert summarize([B], [], "sums", 1) == \
+        "only 1 cell (b1), nothing to compare yet, compared by weight sums only; 1 cell not compared"
+    assert summarize([A], [], "sums", 0) == \
+        "same float32 weight sums on all 2 cells, compared by weight sums only"
+    assert summarize([A], [], "digest", 0) == "bit-identical on all 2 cells"
+
+
+# --- problems -----------------------------------------------------------------------------------
+
+
+def test_settings_problems_name_at_most_five_settings_and_five_cells_each():
+    def settings(optimizer: str):
+        return (("optimizer", '"%s"' % optimizer),)
+
+    cells = [cell("c%02d" % k, (variant(settings=settings("big")),)) for k in range(7)]
+    cells += [cell("d%d" % k, (variant(settings=settings("opt%d" % k)),)) for k in range(6)]
+    cells.append(cell("e-none", (variant(),)))  # no settings object: left out
+    [line] = settings_problems("v", cells)
+    assert line.startswith("variant v was run with different settings on different cells: [")
+    assert "on c00, c01, c02, c03, c04 and 2 more; [" in line
+    assert line.endswith("; 2 more different settings")
+    assert line.count("] on ") == 5 and "d0" in line and "d4" not in line and "e-none" not in line
+    assert settings_problems("v", cells[:7]) == []
+    assert settings_problems("v", cells[6:8]) == [
+        "variant v was run with different settings on different cells: [%s] on c06; [%s] on d0"
+        % ("optimizer big", "optimizer opt0")]
+
+
+def test_experiment_problems_name_the_keys_that_differ():
+    same = (("seed", "42"), ("epochs", "1"))
+    assert _experiment_problems([cell("a", experiment=same), cell("b", experiment=same)]) == []
+    assert _experiment_problems([cell("a", experiment=same), cell("b")]) == []  # sums-only
+    other = (("seed", "7"), ("epochs", "1"), ("rows", "3"))
+    assert _experiment_problems([cell("a", experiment=same), cell("b", experiment=other)]) == [
+        "the cells did not all run the same experiment (differences in: rows, seed)"]
+    many = [cell("a", experiment=tuple(("k%02d" % k, "1") for k in range(25))),
+            cell("b", experiment=tuple(("k%02d" % k, "2") for k in range(25)))]
+    [line] = _experiment_problems(many)
+    assert "k19" in line and "k20" not in line
+
+
+def test_global_problems_name_the_file_and_what_happened():
+    failed = cell("c-fail", status="error", error=ErrorInfo("out of memory", ""),
+                  problems=("trail: too long",), source="dir/c-fail.json")
+    silent = cell("c-silent", status="error")
+    kept = cell("c-dup", source="b/c-dup.json")
+    loaded = Loaded(cells=(failed, silent), duplicates=(Duplicate(kept, "a/c-dup.json"),),
+                    rejected=(Rejected("x.json", "not JSON"),))
+    assert global_problems(loaded) == (
+        "x.json: ignored, not JSON",
+        "b/c-dup.json: ignored, duplicate cell id c-dup (already read from a/c-dup.json)",
+        "dir/c-fail.json: cell c-fail failed: out of memory",
+        "dir/c-fail.json: trail: too long",
+        "c-silent.json: cell c-silent failed: no message",
+    )
