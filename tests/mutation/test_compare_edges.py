@@ -263,3 +263,95 @@ def test_global_problems_name_the_file_and_what_happened():
         "dir/c-fail.json: trail: too long",
         "c-silent.json: cell c-silent failed: no message",
     )
+
+
+# --- which tensors differ, and by how many ULP ----------------------------------------------------
+
+
+def tensor(name: str, values: Optional[Sequence[float]], *, sha: Optional[str] = None,
+           shape: Tuple[int, ...] = (2,), dtype: str = "float32") -> TensorRecord:
+    data = None if values is None else f32(values)
+    return TensorRecord(name, shape, sha if sha is not None else (data or b"").hex(), data, dtype)
+
+
+def up(value: float, ulps: int) -> float:
+    bits = struct.unpack("<I", struct.pack("<f", value))[0]
+    return struct.unpack("<f", struct.pack("<I", bits + ulps))[0]
+
+
+def test_tensor_diffs_name_each_differing_tensor_once_with_its_figures():
+    from repromatrix.report.compare import _tensor_diffs
+
+    ref = variant(tensors=(
+        tensor("a", [1.0, 2.0]), tensor("a", [9.0, 9.0]),  # a repeated name counts once
+        tensor("b", [1.0, 2.0]), tensor("c", [1.0, 2.0]), tensor("gone", [1.0, 1.0]),
+        tensor("hashed", None, sha="h1"), tensor("shaped", [1.0, 2.0]),
+        tensor("typed", [1.0, 2.0])))
+    other = variant(tensors=(
+        tensor("a", [1.0, 2.0]), tensor("b", [up(1.0, 3), 2.0]), tensor("b", [5.0, 5.0]),
+        tensor("c", [1.0, up(2.0, 7)]), tensor("hashed", None, sha="h2"),
+        tensor("shaped", [1.0, 2.0], shape=(1, 2)), tensor("typed", [1.0, 2.0], dtype="int32"),
+        tensor("new", [0.0, 0.0])))
+    diffs, overall = _tensor_diffs(ref, other)
+    assert [(d.name, d.max_ulp, d.dtype) for d in diffs] == [
+        ("b", 3, "float32"), ("c", 7, "float32"), ("gone", None, "float32"),
+        ("hashed", None, "float32"), ("shaped", 0, "float32"), ("typed", None, "float32"),
+        ("new", None, "float32")]
+    assert overall == 7  # the largest over the tensors, not the last one
+    assert diffs[0].max_abs == 3 * 2.0**-23 and 0 < diffs[0].max_rel < diffs[0].max_abs
+    assert diffs[1].max_abs == 7 * 2.0**-22
+    assert diffs[2].max_abs is None and diffs[3].max_abs is None
+
+
+def test_overall_ulp_is_zero_only_when_raw_data_was_compared_and_equal():
+    from repromatrix.report.compare import _tensor_diffs
+
+    same = variant(tensors=(tensor("a", [1.0, 2.0]),))
+    assert _tensor_diffs(same, same) == ((), 0)
+    no_data = variant(tensors=(tensor("a", None, sha="h"),))
+    assert _tensor_diffs(no_data, no_data) == ((), None)  # nothing compared: no figure
+    across = variant(tensors=(tensor("a", [1.0, 2.0]), tensor("z", [-1e-7, 1.0])))
+    flipped = variant(tensors=(tensor("a", [1.0, 2.0]), tensor("z", [1e-7, 1.0])))
+    diffs, overall = _tensor_diffs(across, flipped)
+    assert overall is None and [(d.name, d.max_ulp) for d in diffs] == [("z", None)]
+
+
+# --- probe ops ----------------------------------------------------------------------------------
+
+
+def probed(*pairs: Tuple[str, str, str]) -> Tuple[ProbeRecord, ...]:
+    return tuple(ProbeRecord(op, case, sha) for op, case, sha in pairs)
+
+
+def test_probe_ops_split_suspects_from_unused_and_say_what_is_missing():
+    from repromatrix.report.compare import _probe_ops
+
+    mine = probed(("Rsqrt", "r", "1"), ("Exp", "e", "1"), ("Sqrt", "s", "1"), ("Tanh", "t", "1"),
+                  ("Rsqrt", "r", "ignored: the first entry of a case counts"))
+    theirs = probed(("Rsqrt", "r", "2"), ("Exp", "e", "2"), ("Sqrt", "s", "1"),
+                    ("Log", "l", "1"), ("Exp", "e", "1"))
+    a, b = cell("a", probe=mine), cell("b", probe=theirs)
+    notes: list = []
+    got = _probe_ops((a, variant()), (b, variant()), {"Rsqrt", "MatMul"}, notes)
+    assert got == (("Rsqrt",), ("Exp",), True)
+    assert notes == ["2 probe case(s) ran on only one of the two cells"]
+    notes = []
+    assert _probe_ops((a, variant()), (b, variant()), set(), notes) == ((), (), False)
+    assert notes == ["2 probe case(s) ran on only one of the two cells",
+                     "probe ops differ (Exp, Rsqrt) but the train step's op list is missing, so "
+                     "none can be called a suspect"]
+    notes = []
+    assert _probe_ops((a, variant()), (a, variant()), set(), notes) == ((), (), True)
+    assert notes == []
+    notes = []
+    bare = cell("c")
+    assert _probe_ops((bare, variant(probe=())), (bare, variant()), {"Rsqrt"}, notes) == \
+        ((), (), False)
+    assert notes == ["no op probe results for c (its variant-level probe), c, so no suspect op "
+                     "can be named"]
+    notes = []
+    _probe_ops((a, variant()), (bare, variant()), {"Rsqrt"}, notes)
+    assert notes == ["no op probe results for c, so no suspect op can be named"]
+    notes = []  # a variant's own probe replaces its cell's
+    assert _probe_ops((bare, variant(probe=mine)), (a, variant(probe=theirs)), {"Rsqrt"}, notes) \
+        == (("Rsqrt",), ("Exp",), True)
