@@ -355,3 +355,79 @@ def test_probe_ops_split_suspects_from_unused_and_say_what_is_missing():
     notes = []  # a variant's own probe replaces its cell's
     assert _probe_ops((bare, variant(probe=mine)), (a, variant(probe=theirs)), {"Rsqrt"}, notes) \
         == (("Rsqrt",), ("Exp",), True)
+
+
+# --- the notes of one comparison and of a variant -----------------------------------------------
+
+
+def test_compare_pair_notes_about_trails_and_sums():
+    from repromatrix.report.compare import compare_pair
+
+    a, b = cell("a"), cell("b")
+    long = Trail(("t0", "t1", "t2"), ())
+    pair = compare_pair("B", a, variant(trail=long), b,
+                        variant(trail=Trail(("t0", "t1"), ()), digest="e"))
+    assert (pair.first_divergent_step, pair.trail_lengths) == (None, (3, 2))
+    assert pair.notes[0] == ("the trails have different lengths (3 and 2 entries); only the "
+                             "first 2 were compared and are equal")
+    pair = compare_pair("B", a, variant(trail=long), b,
+                        variant(trail=Trail(("t0", "x1"), ()), digest="e"))
+    assert pair.first_divergent_step == 1
+    assert pair.notes[0] == ("the trails have different lengths (3 and 2 entries); only the "
+                             "first 2 were compared")
+    pair = compare_pair("B", a, variant(trail=long), b, variant(trail=long, digest="e"))
+    assert pair.notes[0] == "every trail entry is equal although the final weights differ"
+    assert compare_pair("B", a, variant(trail=long), b, variant(trail=long)).notes[0] != \
+        "every trail entry is equal although the final weights differ"
+    missing = "a training trail is missing, so the first divergent step is unknown"
+    assert compare_pair("B", a, variant(trail=long), b, variant()).notes[0] == missing
+    assert compare_pair("B", a, variant(digest=None), b, variant()).notes[0] == missing
+    assert missing not in compare_pair("B", a, variant(digest=None), b,
+                                       variant(digest=None)).notes
+    pair = compare_pair("B", a, variant(after=(1.0, 2.0)), b, variant(after=(1.0,)))
+    assert pair.max_abs_sum_diff is None
+    assert "the after-training sums have different lengths" in pair.notes
+    pair = compare_pair("B", a, variant(after=(1.0, 2.0)), b, variant(after=(1.0, 2.5)))
+    assert pair.max_abs_sum_diff == 0.5
+    assert "the after-training sums have different lengths" not in pair.notes
+    assert compare_pair("B", a, variant(after=None), b, variant()).max_abs_sum_diff is None
+    assert (pair.letter, pair.representative) == ("B", "b")
+
+
+def test_compare_variant_notes_on_mixed_input_and_the_reference():
+    from repromatrix.report.compare import compare_variant
+
+    full = cell("a-full", (variant(after=(1.0,)),))
+    sums = cell("b-sums", (variant(digest=None, after=(2.0,)),))
+    no_sums = cell("c-none", (variant(digest="x", after=None),))
+    result = compare_variant("v", [full, sums, no_sums], "zz-unknown")
+    assert result.compared_by == "sums"
+    assert result.notes[0] == ("mixed input: 1 of 3 cells have no whole-model digest, so all "
+                               "cells of this variant were compared by their float32 weight sums")
+    assert result.notes[1] == ("the requested reference cell has no usable result here; the "
+                               "largest group is the reference")
+    assert [(n.cell, n.reason) for n in result.not_compared] == [
+        ("c-none", "no usable after-training sums (needed: other cells have sums only)")]
+    bare = cell("d-bare", (variant(digest=None, after=None),))
+    result = compare_variant("v", [sums, bare], "b-sums")
+    assert [(n.cell, n.reason) for n in result.not_compared] == [
+        ("d-bare", "no usable after-training sums")]
+    assert result.notes == () and result.groups[0].cells == ("b-sums",)
+    result = compare_variant("v", [full, cell("e", (variant(digest="other"),)), sums], "e")
+    assert [g.cells for g in result.groups] == [("a-full", "e"), ("b-sums",)]
+    assert result.groups[0].representative == "e"
+    assert "group A: equal sums but different digests (the weights differ)" in result.notes
+
+
+def test_compare_variant_takes_the_settings_of_the_reference_else_of_the_first_cell():
+    from repromatrix.report.compare import compare_variant
+
+    mine, theirs = (("optimizer", '"a"'),), (("optimizer", '"b"'),)
+    cells = [cell("a", (variant(settings=None),)), cell("b", (variant(settings=theirs),)),
+             cell("c", (variant(settings=mine),))]
+    assert compare_variant("v", cells, None).settings == theirs  # reference group: no settings
+    assert compare_variant("v", cells, "c").settings == mine
+    failed = [cell("a", (variant(status="error", settings=mine),)),
+              cell("b", (variant(status="error", settings=theirs),))]
+    result = compare_variant("v", failed, None)
+    assert result.settings == mine and result.compared_by == "none" and result.groups == ()
