@@ -112,6 +112,11 @@ def test_no_chart_without_two_trails_or_without_a_common_step():
                               variant(trail=Trail(("a", "x"), (0.0, 10.0))))
     assert short is not None
     assert (short.steps, short.values, short.last_step) == ((0, 1), (FLOOR_LOG10, 1.0), 1)
+    few_digests = Trail(("a", "b"), (0.0, 0.0, 0.0))  # more sums than digests on either side
+    many = Trail(("a", "x", "y"), (0.0, 10.0, 0.0))
+    for ref, other in ((few_digests, many), (many, few_digests)):
+        series = divergence_series("B", variant(trail=ref), variant(trail=other))
+        assert series is not None and (series.steps, series.values) == ((0, 1), (FLOOR_LOG10, 1.0))
 
 
 # --- which cell stands for a group -------------------------------------------------------------
