@@ -2,7 +2,8 @@
 
 Each test pins an exact figure or sentence (a first divergent step, a largest sum difference,
 a chart value, a note, a verdict clause), so that a changed comparison, bound or word in
-compare.py fails here (found as mutmut survivors: `nox -s mutants -- 'repromatrix.report.compare.*'`).
+compare.py fails here (found as mutmut survivors:
+`nox -s mutants -- 'repromatrix.report.compare.*'`).
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ def test_verdict_wording_for_several_groups_and_no_groups():
     assert summarize([], [], "none", 3) == "no cell has a usable result; 3 cells not compared"
     assert summarize([B], [], "digest", 0) == "only 1 cell (b1), nothing to compare yet"
     assert summarize([B], [], "sums", 1) == \
-        "only 1 cell (b1), nothing to compare yet, compared by weight sums only; 1 cell not compared"
+        ("only 1 cell (b1), nothing to compare yet, compared by weight sums only; 1 cell not "
+         "compared")
     assert summarize([A], [], "sums", 0) == \
         "same float32 weight sums on all 2 cells, compared by weight sums only"
     assert summarize([A], [], "digest", 0) == "bit-identical on all 2 cells"
@@ -436,3 +438,37 @@ def test_compare_variant_takes_the_settings_of_the_reference_else_of_the_first_c
               cell("b", (variant(status="error", settings=theirs),))]
     result = compare_variant("v", failed, None)
     assert result.settings == mine and result.compared_by == "none" and result.groups == ()
+
+
+def test_compare_pair_without_trails_has_no_lengths_and_names_both_cells_for_a_rerun():
+    from repromatrix.report.compare import compare_pair
+    from repromatrix.report.root_cause import OpRecord, OpTrace
+
+    a, b = cell("a-ref"), cell("b-other")
+    pair = compare_pair("B", a, variant(), b, variant())
+    assert pair.trail_lengths is None and pair.first_divergent_step is None
+    record = OpRecord(1, "g", "Mul", "mul", 0, "float32", (1,), "s", (), None)
+    traced = OpTrace((1,), (record,), True)
+    trail = Trail(("t0", "t1", "t2"), ())
+    pair = compare_pair("B", a, VariantRecord("v", "ok", None, None, "d", trail, (), (), None,
+                                              op_trace=traced),
+                        b, VariantRecord("v", "ok", None, None, "e", Trail(("t0", "t1", "x2"), ()),
+                                         (), (), None, op_trace=traced))
+    assert pair.first_divergent_step == 2
+    assert pair.notes[-1] == ("the first divergent step (2) lies beyond the traced steps (1); "
+                              "trace it: nox -s repro -- --variant v --trace-step 2 (on a-ref and "
+                              "on b-other)")
+
+
+def test_a_root_cause_without_a_likely_cause_adds_nothing_to_the_verdict():
+    from dataclasses import replace
+
+    from repromatrix.report.root_cause import RootCause
+
+    cause = RootCause(step=2, op_type="Rsqrt", op_name="Rsqrt_2", graph="g",
+                      phase="optimizer update", dtype="float32", inputs_identical=True,
+                      elements=None, elements_differing=None, max_ulp=None, max_abs=None,
+                      max_rel=None, sign_changes=None)
+    blamed = replace(comparison(2, suspects=["Exp"]), root_cause=cause)
+    assert summarize([A, B], [blamed], "digest", 0) == \
+        "2 results — B diverges from A at step 2; root cause: Rsqrt at step 2"

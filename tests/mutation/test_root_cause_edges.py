@@ -46,8 +46,8 @@ def parse(value: object) -> Tuple[Optional[OpTrace], List[str]]:
 def test_a_well_formed_trace_is_read_with_its_data_and_bounds():
     data = base64.b64encode(f32([1.0, 2.0])).decode("ascii")
     trace, problems = parse({"steps": [1], "records": [
-        raw(sha256="s"), raw(op_name="n" * 500, sha256="t", inputs=[0, "v" * 500], through=["MatMul"],
-                             shape=[]),
+        raw(sha256="s"),
+        raw(op_name="n" * 500, sha256="t", inputs=[0, "v" * 500], through=["MatMul"], shape=[]),
     ], "data": {"s": data}, "reproduces_main_trail": True})
     assert problems == [] and trace is not None
     assert trace.steps == (1,) and trace.reproduces_main_trail is True
