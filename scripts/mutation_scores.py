@@ -107,6 +107,8 @@ EQUIVALENT: dict[str, str] = {
         "< instead of <= the floor: log10 of exactly 1e-16 is -16.0, the floor itself",
     "repromatrix.report.compare.x__clause__mutmut_68":
         "an empty reason as None: summarize only asks whether it is empty, and both are falsy",
+    "repromatrix.report.compare.x__tensor_diffs__mutmut_8":
+        "compared_equal starting as None instead of False: only its truth is read",
 }
 
 

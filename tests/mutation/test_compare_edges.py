@@ -115,7 +115,9 @@ def test_no_chart_without_two_trails_or_without_a_common_step():
     assert (short.steps, short.values, short.last_step) == ((0, 1), (FLOOR_LOG10, 1.0), 1)
     few_digests = Trail(("a", "b"), (0.0, 0.0, 0.0))  # more sums than digests on either side
     many = Trail(("a", "x", "y"), (0.0, 10.0, 0.0))
-    for ref, other in ((few_digests, many), (many, few_digests)):
+    few_sums = Trail(("a", "b", "c"), (0.0, 0.0))  # fewer sums than digests on either side
+    for ref, other in ((few_digests, many), (many, few_digests), (few_sums, many),
+                       (many, few_sums)):
         series = divergence_series("B", variant(trail=ref), variant(trail=other))
         assert series is not None and (series.steps, series.values) == ((0, 1), (FLOOR_LOG10, 1.0))
 
@@ -238,6 +240,9 @@ def test_settings_problems_name_at_most_five_settings_and_five_cells_each():
     assert line.endswith("; 2 more different settings")
     assert line.count("] on ") == 5 and "d0" in line and "d4" not in line and "e-none" not in line
     assert settings_problems("v", cells[:7]) == []
+    long_id = [cell("x" * 150, (variant(settings=settings("opt0")),))]
+    [line] = settings_problems("v", cells[:1] + long_id)
+    assert line.endswith("] on " + "x" * 100 + "\u2026(+50 chars)")  # a cell id is bounded
     assert settings_problems("v", cells[6:8]) == [
         "variant v was run with different settings on different cells: [%s] on c06; [%s] on d0"
         % ("optimizer big", "optimizer opt0")]
@@ -291,22 +296,23 @@ def test_tensor_diffs_name_each_differing_tensor_once_with_its_figures():
 
     ref = variant(tensors=(
         tensor("a", [1.0, 2.0]), tensor("a", [9.0, 9.0]),  # a repeated name counts once
-        tensor("b", [1.0, 2.0]), tensor("c", [1.0, 2.0]), tensor("gone", [1.0, 1.0]),
+        tensor("b", [1.0, 2.0]), tensor("c", [1.0, 2.0]),
+        tensor("gone", [1.0, 1.0], dtype="float64"),
         tensor("hashed", None, sha="h1"), tensor("shaped", [1.0, 2.0]),
         tensor("typed", [1.0, 2.0])))
     other = variant(tensors=(
-        tensor("a", [1.0, 2.0]), tensor("b", [up(1.0, 3), 2.0]), tensor("b", [5.0, 5.0]),
-        tensor("c", [1.0, up(2.0, 7)]), tensor("hashed", None, sha="h2"),
+        tensor("a", [1.0, 2.0]), tensor("b", [up(1.0, 7), 2.0]), tensor("b", [5.0, 5.0]),
+        tensor("c", [1.0, up(2.0, 3)]), tensor("hashed", None, sha="h2"),
         tensor("shaped", [1.0, 2.0], shape=(1, 2)), tensor("typed", [1.0, 2.0], dtype="int32"),
-        tensor("new", [0.0, 0.0])))
+        tensor("new", [0.0, 0.0], dtype="int32"), tensor("new", [0.0, 0.0], dtype="int32")))
     diffs, overall = _tensor_diffs(ref, other)
     assert [(d.name, d.max_ulp, d.dtype) for d in diffs] == [
-        ("b", 3, "float32"), ("c", 7, "float32"), ("gone", None, "float32"),
+        ("b", 7, "float32"), ("c", 3, "float32"), ("gone", None, "float64"),
         ("hashed", None, "float32"), ("shaped", 0, "float32"), ("typed", None, "float32"),
-        ("new", None, "float32")]
+        ("new", None, "int32")]  # a name only the other cell has, once, with its own dtype
     assert overall == 7  # the largest over the tensors, not the last one
-    assert diffs[0].max_abs == 3 * 2.0**-23 and 0 < diffs[0].max_rel < diffs[0].max_abs
-    assert diffs[1].max_abs == 7 * 2.0**-22
+    assert diffs[0].max_abs == 7 * 2.0**-23 and 0 < diffs[0].max_rel < diffs[0].max_abs
+    assert diffs[1].max_abs == 3 * 2.0**-22
     assert diffs[2].max_abs is None and diffs[3].max_abs is None
 
 
@@ -472,3 +478,13 @@ def test_a_root_cause_without_a_likely_cause_adds_nothing_to_the_verdict():
     blamed = replace(comparison(2, suspects=["Exp"]), root_cause=cause)
     assert summarize([A, B], [blamed], "digest", 0) == \
         "2 results — B diverges from A at step 2; root cause: Rsqrt at step 2"
+
+
+def test_the_aggregate_keeps_the_requested_reference():
+    from repromatrix.report.compare import compare
+
+    loaded = Loaded(cells=(cell("a", (variant(),)), cell("b", (variant(digest="e"),))),
+                    duplicates=(), rejected=())
+    assert compare(loaded, "b").requested_reference == "b"
+    assert compare(loaded).requested_reference is None
+    assert compare(loaded, "b").variants[0].groups[0].cells == ("b",)
