@@ -488,3 +488,20 @@ def test_the_aggregate_keeps_the_requested_reference():
     assert compare(loaded, "b").requested_reference == "b"
     assert compare(loaded).requested_reference is None
     assert compare(loaded, "b").variants[0].groups[0].cells == ("b",)
+
+
+def test_settings_problems_at_exactly_five_and_with_long_texts():
+    def settings(optimizer: str):
+        return (("optimizer", '"%s"' % optimizer),)
+
+    five = [cell("c%d" % k, (variant(settings=settings("big")),)) for k in range(5)]
+    five += [cell("d%d" % k, (variant(settings=settings("opt%d" % k)),)) for k in range(4)]
+    [line] = settings_problems("v", five)
+    assert "on c0, c1, c2, c3, c4; [" in line and " more" not in line  # five of each: all named
+    assert line.count("] on ") == 5
+    name = "v" * 150
+    pair = [cell("a", (variant(name, settings=settings("o" * 300)),)),
+            cell("b", (variant(name, settings=settings("p")),))]
+    [line] = settings_problems(name, pair)
+    assert line.startswith("variant " + "v" * 100 + "\u2026(+50 chars) was run with different")
+    assert "[optimizer " + "o" * 190 + "\u2026(+110 chars)] on a" in line
