@@ -85,6 +85,7 @@ def test_log10_of_a_difference_is_clamped_to_the_floor_and_the_ceiling():
     assert _log10_clamped(0.0) == FLOOR_LOG10
     assert _log10_clamped(1e-16) == FLOOR_LOG10
     assert _log10_clamped(1e-17) == FLOOR_LOG10
+    assert _log10_clamped(5e-17) == FLOOR_LOG10  # below 1e-16, above 11**-16
     assert _log10_clamped(1e-15) == -15.0
     assert _log10_clamped(100.0) == 2.0
     assert _log10_clamped(1e300) == CEILING_LOG10
