@@ -109,6 +109,8 @@ EQUIVALENT: dict[str, str] = {
         "an empty reason as None: summarize only asks whether it is empty, and both are falsy",
     "repromatrix.report.compare.x__tensor_diffs__mutmut_8":
         "compared_equal starting as None instead of False: only its truth is read",
+    "repromatrix.report.root_cause.x__root__mutmut_2":
+        "no stats as '' instead of None: only its truth is read before it is replaced",
 }
 
 

@@ -189,6 +189,9 @@ def test_notes_when_nothing_differs_in_the_traced_steps():
     two = [rec("x", "1", step=1), rec("x", "1", step=2)]
     assert blame(two, two, first=2, steps=(1, 2)).notes == (
         "no op output differs in the traced steps (1-2) although the weights differ from step 2",)
+    three = [rec("x", "1", step=1), rec("x", "1", step=2), rec("x", "1", step=5)]
+    assert blame(three, three, first=1, steps=(1, 2, 5)).notes == (
+        "no op output differs in the traced steps (1-5) although the weights differ from step 1",)
     assert blame(two, two, first=3, steps=(1, 2)).notes == (
         "the first divergent step (3) lies beyond the traced steps (1-2); trace it: nox -s repro "
         "-- --variant 'my variant' --trace-step 3 (on ref and on other)",)
@@ -249,6 +252,9 @@ def test_the_reading_of_a_root_cause():
         "optimizer update, step 1: identical inputs, 3 of 5 elements differ, 2 across zero "
         "(largest absolute difference 1.23e-07, relative 0)")
     assert root(max_abs=None).reading().endswith("differ by at most 1,234 ULP")
+    assert root(elements=2048, elements_differing=1500).reading().startswith(
+        "Rsqrt (Rsqrt_2) in the optimizer update, step 1: identical inputs, 1,500 of 2,048 "
+        "elements differ")
     for missing in ({"elements": None}, {"elements_differing": None}):
         assert root(**missing).reading() == (
             "Rsqrt (Rsqrt_2) in the optimizer update, step 1: identical inputs, its output "
@@ -266,4 +272,11 @@ def test_root_cause_json_and_line():
     long = root(op_name="n\x1b" * 300)
     line = root_cause_line(long)
     assert "\x1b" not in line and line.startswith("Rsqrt (n")
-    assert line.endswith("chars)") and len(line) < len(long.reading())
+    assert line.endswith("\u2026(+%d chars)" % (len(long.reading()) - 400))  # bounded at 400
+
+
+def test_a_gradient_listed_first_still_makes_its_consumer_the_optimizer_update():
+    from repromatrix.report.root_cause import _phase
+
+    records = [rec("gradient_tape/sequential/dense/MatMul"), rec("add", "s", [0])]
+    assert _phase(records, 1) == "optimizer update"
