@@ -280,3 +280,6 @@ def test_a_gradient_listed_first_still_makes_its_consumer_the_optimizer_update()
 
     records = [rec("gradient_tape/sequential/dense/MatMul"), rec("add", "s", [0])]
     assert _phase(records, 1) == "optimizer update"
+    after_a_variable = [rec("gradient_tape/x"), rec("add", "s", ["velocity", 0])]
+    assert _phase(after_a_variable, 1) == "optimizer update"  # a skipped input ends no walk
+    assert _phase([rec("add", "s", [1])], 0) == "train step"  # an index past the end is skipped
