@@ -103,6 +103,14 @@ EQUIVALENT: dict[str, str] = {
     "repromatrix.ci.comment.x_check_repo__mutmut_3":
         "rpartition: with several slashes the owner holds one, which OWNER refuses as "
         "REPOSITORY_NAME refuses it in the name",
+    "repromatrix.report.compare.x__log10_clamped__mutmut_3":
+        "< instead of <= the floor: log10 of exactly 1e-16 is -16.0, the floor itself",
+    "repromatrix.report.compare.x__clause__mutmut_68":
+        "an empty reason as None: summarize only asks whether it is empty, and both are falsy",
+    "repromatrix.report.compare.x__tensor_diffs__mutmut_8":
+        "compared_equal starting as None instead of False: only its truth is read",
+    "repromatrix.report.root_cause.x__root__mutmut_2":
+        "no stats as '' instead of None: only its truth is read before it is replaced",
 }
 
 
