@@ -330,14 +330,10 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
         return {"absent": f"step {last} is beyond the {data.rows} training steps"}
     from repromatrix.cell import experiment as ex
 
-    flavour = keras_flavour()
+    flavour = _fresh_session(seed)
     if isinstance(flavour, str):
         return {"absent": flavour}
     fragment, unrecorded = flavour
-    tf = ex.tensorflow_module()
-    tf.keras.backend.clear_session()
-    ex.reset_seeds(seed)
-    ex.seed_keras3(seed)  # as run_variant (nothing on Keras 2)
     model = ex.build_model(data.features)
     ex.compile_model(model, variant.optimizer)
     build_optimizer(model)
@@ -352,6 +348,21 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
         model.train_function = None  # retrace under the dump (it instruments new graphs only)
     dump = collect(lambda: fit(slice(first - 1, last)), first, fragment, unrecorded)
     return _result(first, last, trail, main_trail, dump, unrecorded)
+
+
+def _fresh_session(seed: int) -> Any:
+    """Keras' (graph-name fragment, unrecorded op types), or the reason there is no trace; on
+    success a cleared session, re-seeded as the main run seeds (Keras 3 draws initial weights
+    from its own seed)."""
+    from repromatrix.cell import experiment as ex
+
+    flavour = keras_flavour()
+    if isinstance(flavour, str):
+        return flavour
+    ex.tensorflow_module().keras.backend.clear_session()
+    ex.reset_seeds(seed)
+    ex.seed_keras3(seed)  # nothing on Keras 2
+    return flavour
 
 
 def user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
@@ -378,14 +389,10 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
     from repromatrix.cell import experiment as ex
     from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
 
-    flavour = keras_flavour()
+    flavour = _fresh_session(seed)
     if isinstance(flavour, str):
         return {"absent": flavour}
     fragment, unrecorded = flavour
-    tf = ex.tensorflow_module()
-    tf.keras.backend.clear_session()
-    ex.reset_seeds(seed)
-    ex.seed_keras3(seed)  # as the main run: Keras 3 draws initial weights from its own seed
     outcome = check_outcome(function(ExperimentContext(seed=seed, data=data, variant=variant,
                                                        rows=rows)), entry)
     if isinstance(outcome, TrainedModel):
