@@ -157,15 +157,17 @@ def trail_recorder(model: Any, steps: int) -> Any:
     """Keras 2's recorder, or Keras 3's (``keras3.py``); both wrap the compiled train step."""
     from repromatrix.cell import keras3
 
-    if keras3.keras_major(keras_version()) >= 3 and keras3.backend_name() == "jax":
+    major = keras3.keras_major(keras_version())
+    backend = keras3.backend_name() if major >= 3 else None
+    if backend == "jax":
         from repromatrix.cell.jax_backend import JaxTrailRecorder
 
         return JaxTrailRecorder(model, steps=steps)
-    if keras3.keras_major(keras_version()) >= 3 and keras3.backend_name() == "torch":
+    if backend == "torch":
         from repromatrix.cell.torch_backend import TorchTrailRecorder
 
         return TorchTrailRecorder(model, steps=steps)
-    if keras3.keras_major(keras_version()) >= 3:
+    if major >= 3:
         return keras3.Keras3TrailRecorder(model, steps=steps)
     return TrailRecorder(model, steps=steps)
 
@@ -261,11 +263,12 @@ def _user_train_step_ops(model: Any, x: Any, y: Any, recorder: Any = None) -> di
     try:
         from repromatrix.cell import keras3
 
-        if keras3.is_keras3() and keras3.backend_name() == "jax":
+        backend = keras3.active_backend()
+        if backend == "jax":
             from repromatrix.cell.jax_backend import train_step_primitives
 
             return {"ops": train_step_primitives(model, x, y)}  # the jaxpr's primitives
-        if keras3.is_keras3() and keras3.backend_name() == "torch":
+        if backend == "torch":
             # torch has no graph to trace: the recorder watched the real first step's aten ops
             ops = getattr(recorder, "ops", None)
             return {"ops": ops} if ops else {"absent": "PyTorch's op set is watched during the "

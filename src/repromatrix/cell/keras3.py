@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from repromatrix.cell.trail import TrailRecorder
 
 
@@ -48,6 +47,11 @@ def backend_name() -> str:
     import keras
 
     return str(keras.backend.backend())
+
+
+def active_backend() -> str | None:
+    """Keras 3's backend in this process ("tensorflow", "jax", "torch"); None on Keras 2."""
+    return backend_name() if is_keras3() else None
 
 
 # Distributions whose versions the fingerprint records per backend, pinned or not.
@@ -94,9 +98,7 @@ def variant_fields() -> dict[str, Any]:
     """What a variant's record adds about its own process's backend (the cell's fingerprint comes
     from the first process, usually TensorFlow's): on torch, its threads, CPU kernels and
     libraries; on jax, its versions, numerics options, XLA_FLAGS and device; nothing otherwise."""
-    if not is_keras3():
-        return {}
-    backend = backend_name()
+    backend = active_backend()
     if backend == "torch":
         from repromatrix.cell import torch_backend
 

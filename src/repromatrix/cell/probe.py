@@ -101,7 +101,9 @@ def run_probe() -> list[dict[str, str]]:
     """Run every case once and hash its float32 result bytes; sorted by case name. In a Keras 3
     process on the torch or jax backend, the same ops run through that backend, named as its op
     set names them (``aten.rsqrt``, torch_backend.py; ``rsqrt``, jitted, jax_backend.py)."""
-    backend = _keras3_backend()
+    from repromatrix.cell import keras3
+
+    backend = keras3.active_backend()
     if backend == "torch":
         from repromatrix.cell import torch_backend
 
@@ -120,9 +122,3 @@ def run_probe() -> list[dict[str, str]]:
         results.append({"op": op, "case": name, "sha256": hashlib.sha256(output.tobytes()).hexdigest()})
     return sorted(results, key=lambda item: item["case"])
 
-
-def _keras3_backend() -> str | None:
-    """Keras 3's backend in this process; None on Keras 2."""
-    from repromatrix.cell import keras3
-
-    return keras3.backend_name() if keras3.is_keras3() else None
