@@ -207,16 +207,21 @@ def test_hostile_trace_content_is_escaped_bounded_or_refused(art, tmp_path):
     other = changed(hostile, evil + "Rsqrt_2", RSQRT_OFF)
     many = [("Mul", "m%05d" % k, [], [1.0]) for k in range(3000)]
     ref_docs = docs(art, trace({1: hostile + many}), trace({1: other + many}))
-    ref_docs += [dict(ref_docs[0], cell="a-ref-%03d" % k) for k in range(40)]  # a long table
+    # A long table. The copies leave the 3,000-record trace out: only a group's representative
+    # (a-ref, first by name) is traced back, and reading 40 more copies took most of the time.
+    untraced = {name: {key: value for key, value in variant.items() if key != "op_trace"}
+                for name, variant in ref_docs[0]["variants"].items()}
+    ref_docs += [dict(ref_docs[0], cell="a-ref-%03d" % k, variants=untraced) for k in range(40)]
     paths = art.write(tmp_path, ref_docs)
-    md = render(aggregate(paths), "markdown")
+    agg = aggregate(paths)  # read once, rendered three ways
+    md = render(agg, "markdown")
     assert len(md) < MAX_CHARS
     body = md[len(MARKER):]
     assert "<script" not in body and "@octocat" not in body and "](" not in body
     assert "root cause:" in md
-    text = render(aggregate(paths), "text")
+    text = render(agg, "text")
     assert "\x1b" not in text and "root cause: " in text
-    root = json.loads(render(aggregate(paths), "json"))["variants"]["default-optimizer"][
+    root = json.loads(render(agg, "json"))["variants"]["default-optimizer"][
         "comparisons"]["B"]["root_cause"]
     assert len(root["op_type"]) <= 200  # strings from a trace are bounded when read
     broken = docs(art, trace({1: STEP}), {"steps": [1], "records": [{"step": "1"}, 7]})
