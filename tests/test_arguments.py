@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from repromatrix.config.arguments import env_pair, positive
+from repromatrix.config.arguments import check_cell_id, env_pair, positive
+from repromatrix.errors import UsageError
 
 
 def test_env_pair() -> None:
@@ -15,6 +16,9 @@ def test_env_pair() -> None:
         with pytest.raises(argparse.ArgumentTypeError) as caught:
             env_pair(text)
         assert str(caught.value) == f"expected NAME=VALUE, got {text!r}"
+    with pytest.raises(argparse.ArgumentTypeError) as caught:
+        env_pair("A=b\x00c")  # the operating system refuses it: said before the slow start
+    assert str(caught.value) == "environment variable 'A' contains a NUL character"
 
 
 def test_positive() -> None:
@@ -25,3 +29,11 @@ def test_positive() -> None:
     with pytest.raises(argparse.ArgumentTypeError) as caught:
         positive("1.5")
     assert str(caught.value) == "expected a whole number, got '1.5'"
+
+
+def test_check_cell_id() -> None:
+    assert check_cell_id("ubuntu-24.04_x") == "ubuntu-24.04_x"
+    with pytest.raises(UsageError) as caught:
+        check_cell_id("../x", "--only")
+    assert str(caught.value) == ("--only '../x': use letters, digits, '.', '_' and '-' only "
+                                 "(64 characters at most)")

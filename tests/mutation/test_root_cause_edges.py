@@ -283,3 +283,48 @@ def test_a_gradient_listed_first_still_makes_its_consumer_the_optimizer_update()
     after_a_variable = [rec("gradient_tape/x"), rec("add", "s", ["velocity", 0])]
     assert _phase(after_a_variable, 1) == "optimizer update"  # a skipped input ends no walk
     assert _phase([rec("add", "s", [1])], 0) == "train step"  # an index past the end is skipped
+
+
+# --- found by the full run of this session ------------------------------------------------------
+
+
+def test_a_blob_with_characters_outside_base64_is_no_data():
+    # b64decode without validate=True would drop the "!" and decode "AAAA" to three zero bytes
+    trace, problems = parse({"steps": [1], "records": [raw()], "data": {"s": "AAAA!"}})
+    assert problems == [] and trace is not None and trace.records[0].data is None
+
+
+def test_a_record_keeps_its_graph_and_slot():
+    trace, _ = parse({"steps": [1], "records": [raw(graph="train_function", slot=1)]})
+    assert trace is not None
+    assert (trace.records[0].graph, trace.records[0].slot) == ("train_function", 1)
+
+
+def test_outputs_in_one_trace_only_refuse_alignment_on_either_side():
+    only_ref = blame([rec("a"), rec("b")], [rec("a")])
+    assert only_ref.root is None and only_ref.notes == (
+        "the op traces come from different graphs (1 op outputs only in ref, 0 only in other, 0 "
+        "with another op type or inputs), so no op is blamed",)
+    only_other = blame([rec("a")], [rec("a"), rec("b")])
+    assert only_other.root is None and only_other.notes == (
+        "the op traces come from different graphs (0 op outputs only in ref, 1 only in other, 0 "
+        "with another op type or inputs), so no op is blamed",)
+
+
+def test_the_note_names_the_first_unverified_output_even_with_a_traced_input():
+    # "first": the later unverified output must not replace it; an op with one identical traced
+    # input and one untraced input is still unverified
+    ref = [rec("x", "1"), rec("first", "2", [0, "var"]), rec("later", "3", ["var"])]
+    other = [rec("x", "1"), rec("first", "7", [0, "var"]), rec("later", "8", ["var"])]
+    assert blame(ref, other).notes == (
+        "the first differing output in the traced steps is Mul (first) at step 1, whose inputs "
+        "were not traced (e.g. variable reads), so no op is blamed",)
+
+
+def test_a_ladder_of_diamonds_is_walked_once_per_record():
+    # each op reads the previous one twice: without `seen`, the walk back from the last op would
+    # visit 2**60 paths and the aggregator would hang on such an artifact
+    from repromatrix.report.root_cause import _phase
+
+    records = [rec("start")] + [rec("op%d" % k, "s", [k, k]) for k in range(60)]
+    assert _phase(records, 60) == "train step"  # no gradient anywhere: every record is walked
