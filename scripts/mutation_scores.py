@@ -120,6 +120,16 @@ EQUIVALENT: dict[str, str] = {
     "artifact strings come from json as plain str",
     "repromatrix.report.escape.x__break_links_and_mentions__mutmut_30": "groups 1 and 2 (www and "
     "its dot) match together or not at all, so either one's truth picks the branch",
+    "repromatrix.report.render_markdown.x__fit_table__mutmut_7": "with_sums=None instead of "
+    "False: build_table reads it as `with_sums or ...`, so both build the same table",
+    **{"repromatrix.report.render_text.x_simple_table__mutmut_" + n: "tabulate draws an "
+       "unknown or missing tablefmt as 'simple'; the one other path (multi-line cells) needs a "
+       "line break in a cell, which terminal() turns into a space" for n in ("16", "21", "24",
+                                                                             "25")},
+    "repromatrix.report.render_text.x_simple_table__mutmut_23":
+        "stralign left out: tabulate's default alignment of strings is 'left' in this format",
+    "repromatrix.report.render_text.x_verdict_line__mutmut_20":
+        "terminal()'s default limit is the same 300 characters",
     "repromatrix.report.compare.x__log10_clamped__mutmut_3":
         "< instead of <= the floor: log10 of exactly 1e-16 is -16.0, the floor itself",
     "repromatrix.report.compare.x__clause__mutmut_68":
