@@ -110,7 +110,8 @@ EQUIVALENT: dict[str, str] = {
         "repromatrix.artifact.x_write__mutmut_34",
         "repromatrix.artifact.x_is_cell_artifact__mutmut_5")},
     "repromatrix.artifact.x_write__mutmut_26": "newline=None writes os.linesep, which is \\n on "
-    "Linux and macOS; only on Windows (whose runners run cells, not the fast tests) would it differ",
+    "Linux and macOS; only on Windows (whose runners run cells, not the fast tests) would it "
+    "differ",
     **{name: "the temporary file exists whenever an error is caught (os.replace is the last step "
        "and removes it only by succeeding), so missing_ok is never consulted" for name in (
         "repromatrix.artifact.x_write__mutmut_46", "repromatrix.artifact.x_write__mutmut_48")},

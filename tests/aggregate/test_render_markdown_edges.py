@@ -13,7 +13,6 @@ The aggregate comes from real artifacts; only the fields under test are replaced
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import types
 from pathlib import Path
@@ -45,28 +44,7 @@ SUMS_NOTE = (
     "they are in the details._\n"
 )
 
-
-def _load_builders() -> types.ModuleType:
-    """The artifact builders of tests/aggregate/conftest.py (its ``art`` fixture is not visible
-    from this directory)."""
-    path = Path(__file__).resolve().parent.parent / "aggregate" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_aggregate_artifact_builders", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_BUILDERS = _load_builders()
-
-
-Art = types.SimpleNamespace
-
-
-@pytest.fixture(scope="module")
-def art() -> Art:
-    return types.SimpleNamespace(**{name: getattr(_BUILDERS, name) for name in (
-        "AFTER_AMD", "AFTER_INTEL", "cell", "sums_cell", "variant", "two_group_docs", "write")})
+Art = types.SimpleNamespace  # the `art` fixture of tests/aggregate/conftest.py
 
 
 def _cut(kept: str, more: int) -> str:

@@ -13,7 +13,6 @@ are replaced.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import types
 from pathlib import Path
 from typing import Any, List
@@ -25,18 +24,7 @@ from repromatrix.report.compare import Aggregate, FingerprintDiff, VariantResult
 from repromatrix.report.render_text import render_text
 
 
-def _load_builders() -> types.ModuleType:
-    """The artifact builders of tests/aggregate/conftest.py (its ``art`` fixture is not visible
-    from this directory)."""
-    path = Path(__file__).resolve().parent.parent / "aggregate" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_aggregate_artifact_builders_text", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_B = _load_builders()
+Art = types.SimpleNamespace  # the `art` fixture of tests/aggregate/conftest.py
 
 AFTER = "[-159.85245, -5.7658424, 57.23868, 0.47032726, 0.13733912, -0.25829855]"
 BEFORE = "[-9.959677, 0.0, -5.590966, 0.0, -1.1521256, 0.0]"
@@ -48,8 +36,8 @@ def _cut(kept: str, more: int) -> str:
     return kept + "…(+%d chars)" % more
 
 
-def _agg(tmp_path: Path, docs: List[Any]) -> Aggregate:
-    return aggregate(_B.write(tmp_path, docs))
+def _agg(art: Art, tmp_path: Path, docs: List[Any]) -> Aggregate:
+    return aggregate(art.write(tmp_path, docs))
 
 
 def _replace_variant(agg: Aggregate, which: str, **changes: Any) -> Aggregate:
@@ -70,11 +58,11 @@ def _block(text: str, first_line: str) -> List[str]:
 # --- the cell table ----------------------------------------------------------------------
 
 
-def test_table_prints_cells_as_written(tmp_path: Path) -> None:
+def test_table_prints_cells_as_written(art: Art, tmp_path: Path) -> None:
     # tabulate would parse "10", "1e5" and "9.5" as numbers: right-aligned on the decimal
     # point, and "1e5" reprinted as 100000. A cell id must print as the artifact spells it.
     # The header's last column is shorter than its values: tabulate pads it, we strip that.
-    agg = _agg(tmp_path, [_B.cell(c, {"v": _B.variant()}) for c in ("10", "1e5", "9.5")])
+    agg = _agg(art, tmp_path, [art.cell(c, {"v": art.variant()}) for c in ("10", "1e5", "9.5")])
     rule = "------  ------------  ------------  ------  -------------  --------  -------  " \
            "----------  --------  ---  " + "-" * len(AFTER)
     assert render_text(agg) == "\n".join([
@@ -97,11 +85,11 @@ def test_table_prints_cells_as_written(tmp_path: Path) -> None:
     ])
 
 
-def test_table_row_with_a_blank_first_cell_keeps_its_indentation(tmp_path: Path) -> None:
+def test_table_row_with_a_blank_first_cell_keeps_its_indentation(art: Art, tmp_path: Path) -> None:
     # A rejected file is listed by its file name; a name of spaces is blank once tabulate
     # strips the cell, so the row starts with the column's padding, which must stay (tabulate
     # already drops trailing spaces; stripping the left side would shift the row by a column).
-    paths = _B.write(tmp_path, [_B.cell("c1", {"v": _B.variant()}), "not json"],
+    paths = art.write(tmp_path, [art.cell("c1", {"v": art.variant()}), "not json"],
                      names=["c1.json", " "])
     reason = "REJECTED: not valid JSON (Expecting value: line 1 column 1 (char 0))"
     lines = render_text(aggregate(paths)).split("\n")
@@ -113,13 +101,13 @@ def test_table_row_with_a_blank_first_cell_keeps_its_indentation(tmp_path: Path)
     ]
 
 
-def test_table_headers_cut_at_80_and_cells_at_200_characters(tmp_path: Path) -> None:
+def test_table_headers_cut_at_80_and_cells_at_200_characters(art: Art, tmp_path: Path) -> None:
     # A variant name (a header) of 80 characters is shown whole, 81 is cut; its "after sums"
     # header is cut too. A CPU model (a cell) of 200 characters is shown whole, 201 is cut.
     name80, name81 = "a" * 80, "b" * 81
-    variants = {name80: _B.variant(), name81: _B.variant()}
-    agg = _agg(tmp_path, [_B.cell("c1", variants, model="m" * 200),
-                          _B.cell("c2", variants, model="n" * 201)])
+    variants = {name80: art.variant(), name81: art.variant()}
+    agg = _agg(art, tmp_path, [art.cell("c1", variants, model="m" * 200),
+                          art.cell("c2", variants, model="n" * 201)])
     lines = render_text(agg).split("\n")
     start = next(i for i, line in enumerate(lines) if line.startswith("cell  "))
     header, _, row1, row2 = [line.split("  ") for line in lines[start:start + 4]]
@@ -135,12 +123,12 @@ def test_table_headers_cut_at_80_and_cells_at_200_characters(tmp_path: Path) -> 
 
 
 def test_names_settings_and_summaries_cut_at_100_300_and_1000_characters(
-        tmp_path: Path) -> None:
+        art: Art, tmp_path: Path) -> None:
     # "optimizer " is 10 characters: 290 more make a settings text of exactly 300.
     name100, name101 = "p" * 100, "q" * 101
-    variants = {name100: _B.variant(settings={"optimizer": "o" * 290}),
-                name101: _B.variant(settings={"optimizer": "o" * 291})}
-    agg = _agg(tmp_path, [_B.cell("c1", variants)])
+    variants = {name100: art.variant(settings={"optimizer": "o" * 290}),
+                name101: art.variant(settings={"optimizer": "o" * 291})}
+    agg = _agg(art, tmp_path, [art.cell("c1", variants)])
     agg = _replace_variant(agg, name100, summary="s" * 1000)
     agg = _replace_variant(agg, name101, summary="t" * 1001)
     lines = render_text(agg).split("\n")
@@ -151,10 +139,10 @@ def test_names_settings_and_summaries_cut_at_100_300_and_1000_characters(
     assert _cut("q" * 100, 1) + " (compared by whole-model digest)" in lines
 
 
-def test_group_members_cut_at_100_characters(tmp_path: Path) -> None:
+def test_group_members_cut_at_100_characters(art: Art, tmp_path: Path) -> None:
     id100, id101 = "c" * 100, "d" * 101
-    agg = _agg(tmp_path, [_B.cell(id100, {"v": _B.variant()}),
-                          _B.cell(id101, {"v": _B.variant()})])
+    agg = _agg(art, tmp_path, [art.cell(id100, {"v": art.variant()}),
+                          art.cell(id101, {"v": art.variant()})])
     assert _block(render_text(agg), "v (compared by whole-model digest)") == [
         "v (compared by whole-model digest)",
         "  A (reference): " + id100 + ", " + _cut("d" * 100, 1),
@@ -163,10 +151,10 @@ def test_group_members_cut_at_100_characters(tmp_path: Path) -> None:
     ]
 
 
-def test_group_whose_representative_has_no_record_of_the_variant(tmp_path: Path) -> None:
+def test_group_whose_representative_has_no_record_of_the_variant(art: Art, tmp_path: Path) -> None:
     # The block looks the variant up in the representative's artifact; when that artifact has
     # no such variant, the sums are shown as missing instead of failing the whole report.
-    agg = _replace_variant(_agg(tmp_path, [_B.cell("c1", {"v": _B.variant()})]), "v",
+    agg = _replace_variant(_agg(art, tmp_path, [art.cell("c1", {"v": art.variant()})]), "v",
                            name="ghost")
     assert _block(render_text(agg), "ghost (compared by whole-model digest)") == [
         "ghost (compared by whole-model digest)",
@@ -176,12 +164,12 @@ def test_group_whose_representative_has_no_record_of_the_variant(tmp_path: Path)
     ]
 
 
-def test_variant_compared_by_nothing(tmp_path: Path) -> None:
+def test_variant_compared_by_nothing(art: Art, tmp_path: Path) -> None:
     # No digest and no after-training sums: nothing to compare by, and the block says so.
-    variant = _B.variant()
+    variant = art.variant()
     variant["digest"] = None
-    variant["weight_sums"] = {"before": list(_B.BEFORE)}
-    agg = _agg(tmp_path, [_B.cell("c1", {"v": variant})])
+    variant["weight_sums"] = {"before": list(art.BEFORE)}
+    agg = _agg(art, tmp_path, [art.cell("c1", {"v": variant})])
     assert agg.variants[0].compared_by == "none"
     assert _block(render_text(agg), "v (compared by nothing)") == [
         "v (compared by nothing)",
@@ -190,9 +178,10 @@ def test_variant_compared_by_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("count", [40, 41])
-def test_notes_cut_at_400_characters_and_listed_up_to_40(tmp_path: Path, count: int) -> None:
+def test_notes_cut_at_400_characters_and_listed_up_to_40(art: Art, tmp_path: Path,
+                                                        count: int) -> None:
     notes = ("n" * 400, "o" * 401) + tuple("note %d" % i for i in range(3, count + 1))
-    agg = _replace_variant(_agg(tmp_path, [_B.cell("c1", {"v": _B.variant()})]), "v",
+    agg = _replace_variant(_agg(art, tmp_path, [art.cell("c1", {"v": art.variant()})]), "v",
                            notes=notes)
     expected = ["  note: " + "n" * 400, "  note: " + _cut("o" * 400, 1)] + [
         "  note: note %d" % i for i in range(3, 41)]
@@ -203,8 +192,8 @@ def test_notes_cut_at_400_characters_and_listed_up_to_40(tmp_path: Path, count: 
 
 
 @pytest.mark.parametrize("count", [40, 41])
-def test_fingerprint_differences_listed_up_to_40(tmp_path: Path, count: int) -> None:
-    agg = _agg(tmp_path / "a", _B.two_group_docs())
+def test_fingerprint_differences_listed_up_to_40(art: Art, tmp_path: Path, count: int) -> None:
+    agg = _agg(art, tmp_path / "a", art.two_group_docs())
     diffs = tuple(FingerprintDiff("key%02d" % i, "a", "b") for i in range(count))
     result: VariantResult = agg.variants[1]
     agg = _replace_variant(agg, result.name, comparisons=(
@@ -220,8 +209,8 @@ def test_fingerprint_differences_listed_up_to_40(tmp_path: Path, count: int) -> 
 # --- the whole report's edges ------------------------------------------------------------
 
 
-def test_no_variant_results_in_any_artifact(tmp_path: Path) -> None:
-    agg = _agg(tmp_path, [_B.cell("c1", {})])
+def test_no_variant_results_in_any_artifact(art: Art, tmp_path: Path) -> None:
+    agg = _agg(art, tmp_path, [art.cell("c1", {})])
     assert render_text(agg) == "\n".join([
         "repromatrix: 1 cell, 0 variants",
         "",
@@ -237,9 +226,9 @@ def test_no_variant_results_in_any_artifact(tmp_path: Path) -> None:
 
 
 def test_problems_cut_at_500_characters_and_the_report_ends_as_written(
-        tmp_path: Path) -> None:
+        art: Art, tmp_path: Path) -> None:
     # The last problem ends in "X": the report's end is stripped of newlines only.
-    agg = _agg(tmp_path, [_B.cell("c1", {"v": _B.variant()})])
+    agg = _agg(art, tmp_path, [art.cell("c1", {"v": art.variant()})])
     agg = dataclasses.replace(agg, problems=("q" * 501, "p" * 499 + "X"))
     text = render_text(agg)
     assert text.startswith("repromatrix: 1 cell, 1 variant (2 problems with the input, "
@@ -253,19 +242,19 @@ def test_problems_cut_at_500_characters_and_the_report_ends_as_written(
     ]))
 
 
-def test_failures_cut_and_log_tails_kept_as_written(tmp_path: Path) -> None:
+def test_failures_cut_and_log_tails_kept_as_written(art: Art, tmp_path: Path) -> None:
     # Cell ids and variant names are cut at 100 characters, messages at 500, log tails at
     # 3000. A failure without an error object says "no message" and shows no log tail. A log
     # tail loses only its surrounding blank lines: its first and last characters ("X", spaces)
     # and the indentation of its lines stay, also at the very end of the report.
     id100, id101 = "e" * 100, "f" * 101
-    no_error = _B.variant(status="error")  # "error": None
-    with_error = _B.variant(status="error")
+    no_error = art.variant(status="error")  # "error": None
+    with_error = art.variant(status="error")
     with_error["error"] = {"message": "short", "log_tail": "\nXfirst\n  last  \n"}
-    agg = _agg(tmp_path, [
-        _B.cell(id100, {"w" * 100: no_error}, status="error",
+    agg = _agg(art, tmp_path, [
+        art.cell(id100, {"w" * 100: no_error}, status="error",
                 error={"message": "m" * 500, "log_tail": "t" * 3000}),
-        _B.cell(id101, {"y" * 101: with_error}, status="error",
+        art.cell(id101, {"y" * 101: with_error}, status="error",
                 error={"message": "m" * 501, "log_tail": "t" * 3001}),
     ])
     text = render_text(agg)
