@@ -170,7 +170,7 @@ def test_markdown_last_resort_cuts_rows_with_a_note(art, tmp_path):
     names = ["c%05d.json" % i for i in range(len(docs))]
     md = render(aggregate(art.write(tmp_path, docs, names=names)), "markdown")
     assert len(md) < MAX_CHARS
-    assert re.search(r"Only the first \d+ of 300 rows fit in a comment", md)
+    assert re.search(r"Only the first \d+ of 300 rows, without the weight sums, fit in a comment", md)
     assert "same float32 weight sums on all 300 cells" in md
 
 

@@ -76,11 +76,10 @@ def _fit_table(agg: Aggregate, budget: int) -> str:
     kept = len(compact.rows)
     while kept > 0 and len(text) + 300 > budget:
         kept = kept * 9 // 10
-        text = gfm_table(Table(compact.headers, compact.rows[:kept]))
-    return text + "\n_Only the first %d of %d rows fit in a comment; %s._\n" % (
-        kept,
-        len(compact.rows),
-        _JSON_HINT,
+        text = gfm_table(Table(compact.headers, compact.rows[:kept], compact.trusted))
+    return text + (
+        "\n_Only the first %d of %d rows, without the weight sums, fit in a comment; %s._\n"
+        % (kept, len(compact.rows), _JSON_HINT)
     )
 
 
