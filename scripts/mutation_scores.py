@@ -27,6 +27,7 @@ CAUGHT = {"killed", "timeout", "caught by type check"}
 
 # mutant name -> why no test can tell it from the original.
 T = "repromatrix.cell.trail."  # shortens the trail names below
+M = "repromatrix.config.matrix."  # and the matrix names
 EQUIVALENT: dict[str, str] = {
     # Python's codec names are case-insensitive.
     **{name: "a codec name in upper case names the same codec" for name in (
@@ -131,6 +132,48 @@ EQUIVALENT: dict[str, str] = {
         "stralign left out: tabulate's default alignment of strings is 'left' in this format",
     "repromatrix.report.render_text.x_verdict_line__mutmut_20":
         "terminal()'s default limit is the same 300 characters",
+    "repromatrix.artifact.x_write__mutmut_30": "newline left out is None: os.linesep, \\n on Linux "
+    "and macOS (as for x_write__mutmut_26)",
+    "repromatrix.config.checks.x__remember__mutmut_11": "for a part without '[' the pair is "
+    "(part, part): the product only repeats variants, and setdefault with the same line number "
+    "changes nothing",
+    **{name: "get_close_matches returns the best match first for any n >= 1; only close[0] is "
+       "read" for name in ("repromatrix.config.checks.x_suggest__mutmut_7",
+                           "repromatrix.config.checks.x_suggest__mutmut_9")},
+    **{M + name: "cell ids are unique in a loaded matrix (duplicate labels are refused), so "
+       "sorting the (id, Runner) pairs orders them by id alone" for name in (
+        "xǁMatrixǁcells__mutmut_2", "xǁMatrixǁcells__mutmut_4")},
+    **{M + name: "the thread count is replaced only after an out-of-range problem was added: "
+       "that matrix is refused and the value never seen" for name in (
+        "x__load_threads__mutmut_59", "x__load_threads__mutmut_60")},
+    **{M + name: "string_list reads `value or []`: a default of None gives the same empty list"
+       for name in ("x__load_platform__mutmut_101", "x__load_platform__mutmut_107")},
+    **{M + name: "every version in EXACT_PYTHON lists both setup-python and uv, so the .get "
+       "default is never used" for name in ("x__check_python__mutmut_22",
+                                            "x__check_python__mutmut_24")},
+    M + "x_load_matrix__mutmut_10": "a codec name in upper case names the same codec",
+    **{M + name: "only reached when the rule's os/arch is a known one, so the `or` fallback is "
+       "never used" for name in ("x__check_excluded_labels__mutmut_16",
+                                 "x__check_excluded_labels__mutmut_18")},
+    **{M + name: "a missing key read as None instead of '': both falsy, reported the same way "
+       "and matching nothing" for name in (
+        "x__load_excluded__mutmut_48", "x__load_excluded__mutmut_55",
+        "x__load_lab__mutmut_123", "x__load_lab__mutmut_130",
+        "x__load_runners__mutmut_69", "x__load_runners__mutmut_76",
+        "x__load_runners__mutmut_88", "x__load_runners__mutmut_95",
+        "x__load_runners__mutmut_107", "x__load_runners__mutmut_114")},
+    M + "x__load_lab__mutmut_49": "defaults.toml always supplies [lab] rows before the user's "
+    "matrix is read, so the loader's own default is never used",
+    M + "x__load_lab__mutmut_192": "EMULATED_ARCHES has one entry, so the join's separator never "
+    "appears",
+    **{M + name: "string_table returns {} for None as for the default {}" for name in (
+        "x__load_pins__mutmut_77", "x__load_pins__mutmut_84")},
+    **{M + name: "major_minor('XXXX') is None, as is major_minor('')" for name in (
+        "x_keras_generation__mutmut_23", "x_keras_generation__mutmut_40")},
+    M + "x_parse_matrix__mutmut_1": "the default text is only used for line lookups: 'XXXX' has "
+    "no key or header line either, so every lookup falls back to line 1",
+    **{M + name: "_load_variants reads `raw or {}`: a default of None is the same as {}" for name
+       in ("x_parse_matrix__mutmut_41", "x_parse_matrix__mutmut_47")},
     "repromatrix.report.compare.x__log10_clamped__mutmut_3":
         "< instead of <= the floor: log10 of exactly 1e-16 is -16.0, the floor itself",
     "repromatrix.report.compare.x__clause__mutmut_68":
