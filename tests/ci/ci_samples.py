@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from repromatrix.config.matrix import Matrix, load_matrix
+
 VALID_MATRIX = """\
 [experiment]
 seed = 42
@@ -61,3 +65,26 @@ variants = ["adam"]
 [[lab.cells]]
 id = "lab-native"
 """
+
+
+def line_of(text: str, snippet: str, occurrence: int = 1) -> int:
+    """1-based number of the line holding the ``occurrence``-th match of ``snippet``."""
+    hits = [n for n, line in enumerate(text.splitlines(), start=1) if snippet in line]
+    return hits[occurrence - 1]
+
+
+def changed(old: str, new: str, text: str = VALID_MATRIX) -> str:
+    """``text`` with the first ``old`` replaced; fails if ``old`` is not there."""
+    result = text.replace(old, new, 1)
+    assert result != text, old
+    return result
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "matrix.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, text: str) -> Matrix:
+    return load_matrix(write(tmp_path, text))

@@ -14,36 +14,17 @@ from pathlib import Path
 
 import pytest
 from ci_samples import VALID_MATRIX as VALID  # small, valid, every section present
+from ci_samples import changed, line_of, load, write
 
 from repromatrix.config.checks import MAX_REPORTED, Problems, env_problem
-from repromatrix.config.matrix import Matrix, load_matrix
+from repromatrix.config.matrix import load_matrix
 from repromatrix.errors import ConfigError
-
-
-def line_of(text: str, snippet: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), start=1) if snippet in line)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "matrix.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def load(tmp_path: Path, text: str) -> Matrix:
-    return load_matrix(write(tmp_path, text))
 
 
 def problems_of(tmp_path: Path, text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_matrix(write(tmp_path, text))
     return caught.value.problems
-
-
-def changed(old: str, new: str) -> str:
-    text = VALID.replace(old, new, 1)
-    assert text != VALID, old
-    return text
 
 
 def test_the_sample_loads(tmp_path: Path) -> None:

@@ -13,28 +13,13 @@ from pathlib import Path
 
 import pytest
 from ci_samples import VALID_MATRIX as VALID  # small, valid, every section present
+from ci_samples import changed, line_of, load, write
 
-from repromatrix.config.matrix import Matrix, Platform, keras_generation, load_matrix
+from repromatrix.config.matrix import Platform, keras_generation, load_matrix
 from repromatrix.errors import ConfigError
 
 ARM64 = 'arch = "arm64"'
 ADAM = 'optimizer = "adam"'
-
-
-def line_of(text: str, snippet: str, occurrence: int = 1) -> int:
-    """1-based number of the line holding the ``occurrence``-th match of ``snippet``."""
-    hits = [n for n, line in enumerate(text.splitlines(), start=1) if snippet in line]
-    return hits[occurrence - 1]
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "matrix.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def load(tmp_path: Path, text: str) -> Matrix:
-    return load_matrix(write(tmp_path, text))
 
 
 def problems_of(tmp_path: Path, text: str) -> list[str]:
@@ -45,12 +30,6 @@ def problems_of(tmp_path: Path, text: str) -> list[str]:
     prefix = f"{path}:"
     assert all(p.startswith(prefix) for p in caught.value.problems), caught.value.problems
     return [p[len(prefix):] for p in caught.value.problems]
-
-
-def changed(old: str, new: str, text: str = VALID) -> str:
-    result = text.replace(old, new, 1)
-    assert result != text, old
-    return result
 
 
 def runner_block(label: str, os_name: str, arch: str, python: str) -> str:
