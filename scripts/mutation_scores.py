@@ -7,7 +7,8 @@ like the original code; each says why), those that only change or drop an argpar
 description or metavar (text for humans in `--help`, found by comparing the functions' syntax
 trees without those keywords), and survivors in code listed in PINNED_ONLY (it needs TensorFlow,
 so only the slow tests reach it). Exit status 1 when a module scores below THRESHOLD or has
-mutants this run did not test (`mutmut run NAME...` tests some only).
+mutants this run did not test (`mutmut run NAME...` tests some only), or when a mutant listed in
+EQUIVALENT is caught after all (a stale entry).
 """
 
 from __future__ import annotations
@@ -110,14 +111,11 @@ EQUIVALENT: dict[str, str] = {
     **{name: "a codec name in upper case names the same codec" for name in (
         "repromatrix.artifact.x_write__mutmut_34",
         "repromatrix.artifact.x_is_cell_artifact__mutmut_5")},
-    "repromatrix.artifact.x_write__mutmut_26": "newline=None writes os.linesep, which is \\n on "
-    "Linux and macOS; only on Windows (whose runners run cells, not the fast tests) would it "
-    "differ",
     **{name: "the temporary file exists whenever an error is caught (os.replace is the last step "
        "and removes it only by succeeding), so missing_ok is never consulted" for name in (
         "repromatrix.artifact.x_write__mutmut_46", "repromatrix.artifact.x_write__mutmut_48")},
     "repromatrix.artifact.x_drift__mutmut_13": "a line holds one '==': the matrix refuses '=' in "
-    "package names and versions, so partition and rpartition split it alike",
+    "package names, replacement names and versions, so partition and rpartition split it alike",
     "repromatrix.report.escape.x_clean__mutmut_3": "str() of a plain str is the same string; "
     "artifact strings come from json as plain str",
     "repromatrix.report.escape.x__break_links_and_mentions__mutmut_30": "groups 1 and 2 (www and "
@@ -132,8 +130,6 @@ EQUIVALENT: dict[str, str] = {
         "stralign left out: tabulate's default alignment of strings is 'left' in this format",
     "repromatrix.report.render_text.x_verdict_line__mutmut_20":
         "terminal()'s default limit is the same 300 characters",
-    "repromatrix.artifact.x_write__mutmut_30": "newline left out is None: os.linesep, \\n on Linux "
-    "and macOS (as for x_write__mutmut_26)",
     "repromatrix.config.checks.x__remember__mutmut_11": "for a part without '[' the pair is "
     "(part, part): the product only repeats variants, and setdefault with the same line number "
     "changes nothing",
@@ -185,9 +181,6 @@ EQUIVALENT: dict[str, str] = {
     "repromatrix.report.root_cause.x_find_root_cause__mutmut_110":
         "past the only-in-one-trace refusal every aligned key is in theirs, so 'not in theirs' "
         "holds exactly when the key is None",
-    "repromatrix.report.root_cause.x_find_root_cause__mutmut_134":
-        "inputs are earlier records, so the first differing output has no differing input: a "
-        "False verdict only comes after first_unverified is set",
 }
 
 
@@ -245,11 +238,11 @@ def pinned_only(name: str) -> str | None:
 def classify(root: Path, name: str, status: str) -> str:
     if status == "not checked":
         return "unchecked"
-    if name in EQUIVALENT or (status not in CAUGHT and help_text_only(root, name)):
+    if status in CAUGHT:  # a listed equivalent that a test kills is a stale entry
+        return "stale" if name in EQUIVALENT else "caught"
+    if name in EQUIVALENT or help_text_only(root, name):
         return "equivalent"
-    if status not in CAUGHT and pinned_only(name):
-        return "pinned"
-    return "caught" if status in CAUGHT else "missed"
+    return "pinned" if pinned_only(name) else "missed"
 
 
 def main() -> int:
@@ -260,8 +253,9 @@ def main() -> int:
         return 2
     below, unmeasured = [], []
     survivors: list[tuple[str, str]] = []
-    print(f"{'module':40} {'mutants':>7} {'caught':>6} {'missed':>6} {'equiv':>5} {'pinned':>6} "
-          f"{'unrun':>5} {'raw':>6} {'score':>6}")
+    stale: list[str] = []
+    print(f"{'module':40} {'mutants':>7} {'caught':>6} {'t/o':>4} {'missed':>6} {'equiv':>5} "
+          f"{'pinned':>6} {'unrun':>5} {'raw':>6} {'score':>6}")
     for meta in metas:
         module = str(meta.relative_to(root / "src"))[: -len(".meta")]
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
@@ -270,8 +264,12 @@ def main() -> int:
             status = status_by_exit_code[code]
             kind = classify(root, name, status)
             counts[kind] += 1
+            counts["timeout"] += status == "timeout"
             if kind == "missed":
                 survivors.append((name, status))
+            elif kind == "stale":
+                stale.append(name)
+                counts["caught"] += 1
         scored = counts["caught"] + counts["missed"]
         raw = 100.0 * counts["caught"] / len(codes) if codes else 100.0
         score = 100.0 * counts["caught"] / scored if scored else 100.0
@@ -279,10 +277,12 @@ def main() -> int:
             unmeasured.append(module)
         elif score < THRESHOLD:
             below.append(module)
-        print(f"{module:40} {len(codes):7} {counts['caught']:6} {counts['missed']:6} "
+        print(f"{module:40} {len(codes):7} {counts['caught']:6} {counts['timeout']:4} "
+              f"{counts['missed']:6} "
               f"{counts['equivalent']:5} {counts['pinned']:6} {counts['unchecked']:5} "
               f"{raw:5.1f}% " + (f"{score:5.1f}%" if scored else "     -"))
-    print("(raw: caught / all mutants; score: caught / (caught + missed). Left out of the score: "
+    print("(raw: caught / all mutants; score: caught / (caught + missed); t/o: caught by a "
+          "timeout, worth a re-run on a quiet machine. Left out of the score: "
           "equiv, equivalent mutants (EQUIVALENT) and argparse help-text changes; pinned, code "
           "that runs only in the pinned venv (PINNED_ONLY); unrun, not tested by this run)")
     print(f"\nsurviving mutants ({len(survivors)}; `mutmut show NAME` prints the change):")
@@ -297,7 +297,10 @@ def main() -> int:
         print(f"\nnot (fully) measured: {', '.join(unmeasured)}")
     if below:
         print(f"\nbelow {THRESHOLD:.0f}%: {', '.join(below)}")
-    return 1 if below or unmeasured else 0
+    if stale:
+        print("\nlisted in EQUIVALENT but caught by a test (remove them; mutant names shift when "
+              f"a function changes): {', '.join(stale)}")
+    return 1 if below or unmeasured or stale else 0
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ def test_markdown_stays_under_the_comment_limit_with_many_cells(art, tmp_path):
 
 def test_markdown_truncates_details_not_verdicts(art, tmp_path):
     big = art.variant(trail=("z0", "z1"), kernel=[9.0, 1, 1, 1])
-    # 100 long-named tensors per variant: more than a details list shows (60), 30 times over.
+    # 30 variants' detail sections overflow the limit; 100 long-named tensors per variant (more
+    # than a details list shows, 60) make each section long.
     big["tensors"] = [art.tensor("layer%03d/%s/kernel:0" % (i, "k" * 200), [1], [float(i)])
                       for i in range(100)]
     doc = art.cell("b", {"v%02d" % i: big for i in range(30)}, model="X" * 250)
@@ -166,11 +167,12 @@ def test_markdown_truncates_details_not_verdicts(art, tmp_path):
 
 def test_markdown_last_resort_cuts_rows_with_a_note(art, tmp_path):
     # Ids as long as a table cell shows (300 characters) overflow the limit with 300 cells.
-    docs = [art.sums_cell("c%05d-%s" % (i, "x" * 300), art.AFTER_AMD) for i in range(300)]
+    docs = [art.sums_cell("c%05d-%s" % (i, "x" * 293), art.AFTER_AMD) for i in range(300)]
     names = ["c%05d.json" % i for i in range(len(docs))]
     md = render(aggregate(art.write(tmp_path, docs, names=names)), "markdown")
     assert len(md) < MAX_CHARS
-    assert re.search(r"Only the first \d+ of 300 rows, without the weight sums, fit in a comment", md)
+    assert re.search(r"Only the first \d+ of 300 rows, without the weight sums, fit in a "
+                     r"comment", md)
     assert "same float32 weight sums on all 300 cells" in md
 
 

@@ -142,8 +142,8 @@ def _compact(agg: Aggregate) -> Table:
 
 
 def _first_rows(agg: Aggregate, kept: int) -> str:
-    """The sums-less table's header and first rows, drawn exactly as in the uncut table (the
-    weight vectors as code, not entity-escaped)."""
+    """The sums-less table's header and first rows, drawn exactly as in the uncut table (group
+    letters such as "A (ref)" as our own text, not entity-escaped)."""
     lines = rm.gfm_table(_compact(agg)).split("\n")
     return "\n".join(lines[:2 + kept]) + "\n"
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from repromatrix.config.matrix import Matrix, load_matrix
+from repromatrix.errors import ConfigError
 
 VALID_MATRIX = """\
 [experiment]
@@ -88,3 +91,13 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def load(tmp_path: Path, text: str) -> Matrix:
     return load_matrix(write(tmp_path, text))
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    """The problems, each without its "<path>:" prefix (checked by test_prefix_is_the_path)."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_matrix(path)
+    prefix = f"{path}:"
+    assert all(p.startswith(prefix) for p in caught.value.problems), caught.value.problems
+    return [p[len(prefix):] for p in caught.value.problems]

@@ -13,23 +13,13 @@ from pathlib import Path
 
 import pytest
 from ci_samples import VALID_MATRIX as VALID  # small, valid, every section present
-from ci_samples import changed, line_of, load, write
+from ci_samples import changed, line_of, load, problems_of, write
 
 from repromatrix.config.matrix import Platform, keras_generation, load_matrix
 from repromatrix.errors import ConfigError
 
 ARM64 = 'arch = "arm64"'
 ADAM = 'optimizer = "adam"'
-
-
-def problems_of(tmp_path: Path, text: str) -> list[str]:
-    """The problems, each without its "<path>:" prefix (checked by test_prefix_is_the_path)."""
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
-        load_matrix(path)
-    prefix = f"{path}:"
-    assert all(p.startswith(prefix) for p in caught.value.problems), caught.value.problems
-    return [p[len(prefix):] for p in caught.value.problems]
 
 
 def runner_block(label: str, os_name: str, arch: str, python: str) -> str:
@@ -137,6 +127,18 @@ class TestPlatforms:
         assert problems_of(tmp_path, text) == [
             f"{line_of(text, 'replace')}: platforms.macos-arm64.replace.numpy: expected a string, "
             "got an integer (1)"]
+
+    def test_names_that_are_not_distribution_names(self, tmp_path: Path) -> None:
+        # each becomes a `name==version` line for pip: "a==b" would be accepted here and fail
+        # on the runner, and it would split differently when the drift check reads it back
+        text = changed('replace = { tensorflow = "tensorflow-macos" }',
+                       'replace = { tensorflow = "a==b" }')
+        text = changed('pulls = ["tensorflow-intel"]', 'pulls = ["tensorflow-intel", "x y"]', text)
+        assert problems_of(tmp_path, text) == [
+            f"{line_of(text, 'replace')}: platforms.macos-arm64.replace.tensorflow: 'a==b' is "
+            "not a valid distribution name",
+            f"{line_of(text, 'pulls')}: platforms.windows-x86_64.pulls: item 1: 'x y' is not a "
+            "valid distribution name"]
 
     def test_pulls_not_an_array(self, tmp_path: Path) -> None:
         text = changed('pulls = ["tensorflow-intel"]', 'pulls = "tensorflow-intel"')

@@ -15,6 +15,7 @@ from repromatrix.report.root_cause import (
     OpRecord,
     OpTrace,
     RootCause,
+    _phase,
     find_root_cause,
     keys,
     parse_op_trace,
@@ -276,8 +277,6 @@ def test_root_cause_json_and_line():
 
 
 def test_a_gradient_listed_first_still_makes_its_consumer_the_optimizer_update():
-    from repromatrix.report.root_cause import _phase
-
     records = [rec("gradient_tape/sequential/dense/MatMul"), rec("add", "s", [0])]
     assert _phase(records, 1) == "optimizer update"
     after_a_variable = [rec("gradient_tape/x"), rec("add", "s", ["velocity", 0])]
@@ -324,7 +323,5 @@ def test_the_note_names_the_first_unverified_output_even_with_a_traced_input():
 def test_a_ladder_of_diamonds_is_walked_once_per_record():
     # each op reads the previous one twice: without `seen`, the walk back from the last op would
     # visit 2**60 paths and the aggregator would hang on such an artifact
-    from repromatrix.report.root_cause import _phase
-
     records = [rec("start")] + [rec("op%d" % k, "s", [k, k]) for k in range(60)]
     assert _phase(records, 60) == "train step"  # no gradient anywhere: every record is walked

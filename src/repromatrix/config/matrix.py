@@ -453,6 +453,15 @@ def _load_platform(key: str, table: Any, packages: Mapping[str, str], problems: 
                          hint=lambda name=name: suggest(name, packages))
     pulls = string_list(typed_value(table, "pulls", list, where, problems, default=[]),
                          where + ("pulls",), problems)
+    # Both become `name==version` lines for pip: "a==b" would pass here and fail on the runner.
+    for name, installed in replace.items():
+        if not PACKAGE_PATTERN.fullmatch(installed):
+            problems.add(where + ("replace", name),
+                         f"{installed!r} is not a valid distribution name")
+    for index, name in enumerate(pulls):
+        if not PACKAGE_PATTERN.fullmatch(name):
+            problems.add(where + ("pulls",),
+                         f"item {index}: {name!r} is not a valid distribution name")
     return Platform(key=key, replace=replace, pulls=tuple(pulls))
 
 
