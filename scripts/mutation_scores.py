@@ -32,6 +32,10 @@ M = "repromatrix.config.matrix."  # and the matrix names
 EQUIVALENT: dict[str, str] = {
     # Python's codec names are case-insensitive.
     **{name: "a codec name in upper case names the same codec" for name in (
+        "repromatrix.artifact.x_write__mutmut_34",
+        "repromatrix.artifact.x_is_cell_artifact__mutmut_5",
+        "repromatrix.config.matrix.x_load_matrix__mutmut_10",
+        "repromatrix.cell.trail.x_tensor_records__mutmut_22",
         "repromatrix.cli.main.x__error_artifact__mutmut_28",
         "repromatrix.ci.comment.x_parse_run_pull_requests__mutmut_19",
         "repromatrix.ci.comment.x_read_body__mutmut_12",
@@ -55,7 +59,6 @@ EQUIVALENT: dict[str, str] = {
                                     "x_little_endian_bytes__mutmut_9",
                                     "x_little_endian_bytes__mutmut_11",
                                     "x_little_endian_bytes__mutmut_12")},
-    T + "x_tensor_records__mutmut_22": "a codec name in upper case names the same codec",
     **{T + name: "the rows arrive as an int64 array (the recorder's tf.int64 variable)"
        for name in ("x_trail_result__mutmut_3", "x_trail_result__mutmut_5")},
     **{T + name: "a bool's one byte viewed as a 1-byte int is the same 0 or 1 as via int8"
@@ -108,9 +111,6 @@ EQUIVALENT: dict[str, str] = {
     **{name: "json.dumps reads allow_nan and ensure_ascii for their truth only: None is False"
        for name in ("repromatrix.artifact.x_dumps__mutmut_5",
                     "repromatrix.artifact.x_dumps__mutmut_6")},
-    **{name: "a codec name in upper case names the same codec" for name in (
-        "repromatrix.artifact.x_write__mutmut_34",
-        "repromatrix.artifact.x_is_cell_artifact__mutmut_5")},
     **{name: "the temporary file exists whenever an error is caught (os.replace is the last step "
        "and removes it only by succeeding), so missing_ok is never consulted" for name in (
         "repromatrix.artifact.x_write__mutmut_46", "repromatrix.artifact.x_write__mutmut_48")},
@@ -147,7 +147,6 @@ EQUIVALENT: dict[str, str] = {
     **{M + name: "every version in EXACT_PYTHON lists both setup-python and uv, so the .get "
        "default is never used" for name in ("x__check_python__mutmut_22",
                                             "x__check_python__mutmut_24")},
-    M + "x_load_matrix__mutmut_10": "a codec name in upper case names the same codec",
     **{M + name: "only reached when the rule's os/arch is a known one, so the `or` fallback is "
        "never used" for name in ("x__check_excluded_labels__mutmut_16",
                                  "x__check_excluded_labels__mutmut_18")},
