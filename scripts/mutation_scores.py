@@ -207,7 +207,7 @@ class _BlankHelp(ast.NodeTransformer):
         return node
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _functions(path: Path) -> dict[str, ast.AST]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return {node.name: node for node in ast.walk(tree)

@@ -71,8 +71,12 @@ def test_keras3_leaves_sqrt_unrecorded_so_grappler_still_turns_sqrt_div_into_rsq
     dump still records Rsqrt and SqrtGrad; Keras 2's set is unchanged (its artifacts keep bytes)."""
     import re
 
-    from repromatrix.cell.optrace import (KERAS3_UNRECORDED_OP_TYPES, UNRECORDED_OP_TYPES,
-                                          op_regex, resolve_inputs)
+    from repromatrix.cell.optrace import (
+        KERAS3_UNRECORDED_OP_TYPES,
+        UNRECORDED_OP_TYPES,
+        op_regex,
+        resolve_inputs,
+    )
 
     assert UNRECORDED_OP_TYPES == ("BiasAdd", "MatMul", "Mul")
     regex = op_regex(KERAS3_UNRECORDED_OP_TYPES)

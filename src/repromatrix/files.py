@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Union
 
 MiB = 2**20
 
@@ -35,7 +34,7 @@ def size_text(limit: int) -> str:
     return f"{limit // MiB} MiB" if limit >= MiB and limit % MiB == 0 else f"{limit} bytes"
 
 
-def read_bounded(path: Union[str, Path], limit: int, tail: bool = False) -> bytes:
+def read_bounded(path: str | Path, limit: int, tail: bool = False) -> bytes:
     """The bytes of the regular file ``path``; more than ``limit`` bytes is an error.
 
     With ``tail``, a larger file is not an error: its last ``limit`` bytes are returned (for a

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import math
 import struct
-from decimal import Decimal, localcontext
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from functools import lru_cache
-from typing import Dict, Optional, Sequence, SupportsFloat, Tuple
+from typing import SupportsFloat
 
 _SIGN = 0x80000000
 _MAX_FINITE_BITS = 0x7F7FFFFF
 
 
-def f32_bits(x: float) -> Optional[int]:
+def f32_bits(x: float) -> int | None:
     """The float32 bit pattern nearest to ``x``, or None if ``x`` overflows float32."""
     try:
         return struct.unpack("<I", struct.pack("<f", x))[0]
@@ -33,7 +34,7 @@ def f32_from_bits(bits: int) -> float:
     return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
 
 
-def to_f32(x: float) -> Optional[float]:
+def to_f32(x: float) -> float | None:
     """``x`` rounded to float32 (exact in float64), or None if it does not fit."""
     bits = f32_bits(x)
     return None if bits is None else f32_from_bits(bits)
@@ -79,7 +80,7 @@ class Layout:
 
     code: str
     words: int
-    float_width: Optional[int]
+    float_width: int | None
 
     @property
     def itemsize(self) -> int:
@@ -87,7 +88,7 @@ class Layout:
 
 
 # The dtypes a tensor record may name (trail.dtype_name gives numpy's names).
-LAYOUTS: Dict[str, Layout] = {
+LAYOUTS: dict[str, Layout] = {
     "float16": Layout("H", 1, 16), "bfloat16": Layout("H", 1, 16),
     "float32": Layout("I", 1, 32), "float64": Layout("Q", 1, 64),
     "complex64": Layout("I", 2, 32), "complex128": Layout("Q", 2, 64),
@@ -99,13 +100,13 @@ LAYOUTS: Dict[str, Layout] = {
 }
 
 
-def dtype_itemsize(dtype: str) -> Optional[int]:
+def dtype_itemsize(dtype: str) -> int | None:
     """Bytes per element of a known dtype, None for one this version does not know."""
     layout = LAYOUTS.get(dtype)
     return None if layout is None else layout.itemsize
 
 
-def _rounding_interval(bits: int) -> Tuple[Decimal, Decimal, bool]:
+def _rounding_interval(bits: int) -> tuple[Decimal, Decimal, bool]:
     """(low, high, even) such that a decimal in (low, high) parses back to the positive
     finite float32 ``bits``; on the bounds themselves only if the mantissa is even."""
     value = Decimal(f32_from_bits(bits))
@@ -176,7 +177,7 @@ def _format_bits(bits: int) -> str:
         return "%s%se%s%02d" % (sign, sig, "-" if exponent < 0 else "+", abs(exponent))
 
 
-def format_vector(values: Optional[Sequence[float]]) -> str:
+def format_vector(values: Sequence[float] | None) -> str:
     """A list of float32 values printed like ``print([np.float32, ...])`` in numpy < 2."""
     if values is None:
         return "(missing)"

@@ -12,8 +12,9 @@ import hashlib
 import json
 import struct
 import types
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def bump_ulps(value: float, ulps: int) -> float:
     return struct.unpack("<f", struct.pack("<I", bits + ulps))[0]
 
 
-def tensor(name: str, shape: List[int], values: Sequence[float]) -> Dict[str, Any]:
+def tensor(name: str, shape: list[int], values: Sequence[float]) -> dict[str, Any]:
     data = f32_bytes(values)
     return {
         "name": name,
@@ -50,15 +51,15 @@ def tensor(name: str, shape: List[int], values: Sequence[float]) -> Dict[str, An
 def variant(
     *,
     trail: Sequence[str] = ("t0", "t1", "t2", "t3"),
-    trail_sums: Optional[Sequence[float]] = None,
+    trail_sums: Sequence[float] | None = None,
     after: Sequence[float] = AFTER_AMD,
     kernel: Sequence[float] = KERNEL,
     ops: Sequence[str] = DEFAULT_OPS,
-    digest: Optional[str] = None,
+    digest: str | None = None,
     status: str = "ok",
-    settings: Optional[Dict[str, Any]] = None,
-    variant_probe: Optional[List[Dict[str, str]]] = None,
-) -> Dict[str, Any]:
+    settings: dict[str, Any] | None = None,
+    variant_probe: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     tensors = [tensor("dense/kernel:0", [2, 2], kernel), tensor("dense/bias:0", [2], BIAS)]
     if digest is None:
         digest = hashlib.sha256(
@@ -90,7 +91,7 @@ def variant(
     return out
 
 
-def probe(rsqrt: str = "r-amd", sqrt: str = "s", exp: str = "e-amd") -> List[Dict[str, str]]:
+def probe(rsqrt: str = "r-amd", sqrt: str = "s", exp: str = "e-amd") -> list[dict[str, str]]:
     return [
         {"op": "Rsqrt", "case": "Rsqrt[f32 1..4 2^20]", "sha256": rsqrt},
         {"op": "Sqrt", "case": "Sqrt[f32 1..4 2^20]", "sha256": sqrt},
@@ -100,17 +101,17 @@ def probe(rsqrt: str = "r-amd", sqrt: str = "s", exp: str = "e-amd") -> List[Dic
 
 def cell(
     cell_id: str,
-    variants: Optional[Dict[str, Any]] = None,
+    variants: dict[str, Any] | None = None,
     *,
     vendor: str = "AuthenticAMD",
     model: str = "AMD EPYC 7763",
-    probe_entries: Optional[List[Dict[str, str]]] = None,
+    probe_entries: list[dict[str, str]] | None = None,
     status: str = "ok",
-    error: Optional[Dict[str, str]] = None,
-    drift: Optional[List[Dict[str, str]]] = None,
-    emulated: Optional[str] = None,
-    runner_label: Optional[str] = "ubuntu-24.04",
-) -> Dict[str, Any]:
+    error: dict[str, str] | None = None,
+    drift: list[dict[str, str]] | None = None,
+    emulated: str | None = None,
+    runner_label: str | None = "ubuntu-24.04",
+) -> dict[str, Any]:
     return {
         "schema": 1,
         "kind": "repromatrix-cell",
@@ -162,7 +163,7 @@ def sums_cell(
     *,
     vendor: str = "AuthenticAMD",
     name: str = "default-optimizer",
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     return {
         "schema": 1,
         "kind": "repromatrix-sums",
@@ -176,7 +177,7 @@ def sums_cell(
     }
 
 
-def intel_cell(cell_id: str = "ubuntu-intel") -> Dict[str, Any]:
+def intel_cell(cell_id: str = "ubuntu-intel") -> dict[str, Any]:
     """Diverges from the default AMD cell at step 1 in the default optimizer only; Rsqrt
     and Exp give different probe bytes, and only Rsqrt is in that train step."""
     kernel = [bump_ulps(KERNEL[0], 3), KERNEL[1], KERNEL[2], bump_ulps(KERNEL[3], 1)]
@@ -197,13 +198,13 @@ def intel_cell(cell_id: str = "ubuntu-intel") -> Dict[str, Any]:
     )
 
 
-def two_group_docs() -> List[Dict[str, Any]]:
+def two_group_docs() -> list[dict[str, Any]]:
     return [cell("ubuntu-amd-1"), cell("ubuntu-amd-2"), intel_cell()]
 
 
 def write(
-    directory: Path, docs: Iterable[Any], names: Optional[Sequence[str]] = None
-) -> List[Path]:
+    directory: Path, docs: Iterable[Any], names: Sequence[str] | None = None
+) -> list[Path]:
     """Write each doc (dict -> JSON, str/bytes as is) to ``directory``; returns the paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []

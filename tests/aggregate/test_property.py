@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, List
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,7 +33,7 @@ json_values = st.recursive(
 )
 
 
-def _check_all_formats(texts: List[str]) -> None:
+def _check_all_formats(texts: list[str]) -> None:
     loaded = collect(parse_artifact(text, "f%02d.json" % i) for i, text in enumerate(texts))
     agg = compare(loaded)
     md = render(agg, "markdown")
@@ -81,7 +81,7 @@ def test_random_objects_with_real_keys_never_raise(objects):
     _check_all_formats([json.dumps(o) for o in objects])
 
 
-def _paths(value: Any, prefix: tuple = ()) -> List[tuple]:
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     out = [prefix]
     if isinstance(value, dict):
         for key, child in value.items():

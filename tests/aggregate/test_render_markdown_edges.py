@@ -16,7 +16,7 @@ import dataclasses
 import json
 import types
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 import pytest
 
@@ -92,13 +92,13 @@ def test_sums_only_variant_has_no_settings_suffix_and_no_chart(art: Art, tmp_pat
     agg = aggregate(art.write(tmp_path, docs))
     (result,) = agg.variants
     assert result.settings_text is None and result.diverges
-    assert verdicts(agg) == "- **default-optimizer**: %s\n\n" % result.summary
+    assert verdicts(agg) == f"- **default-optimizer**: {result.summary}\n\n"
     assert chart_section(result) == (
         "_default-optimizer: the artifacts have no per-step trail, so there is no divergence "
         "chart._\n\n"
     )
     out = render_markdown(agg)
-    assert "\n- **default-optimizer**: %s\n" % result.summary in out
+    assert f"\n- **default-optimizer**: {result.summary}\n" in out
     assert "\n_default-optimizer: the artifacts have no per-step trail" in out
 
 
@@ -122,7 +122,7 @@ def many(art: Art, tmp_path: Path) -> Aggregate:
 
 
 @pytest.fixture()
-def gfm_calls(monkeypatch: pytest.MonkeyPatch) -> List[int]:
+def gfm_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the tables drawn; a cutting loop that never ends fails instead of hanging."""
     calls = []
     real = rm.gfm_table
@@ -167,7 +167,7 @@ def test_sums_less_table_at_exactly_its_length_with_note(many: Aggregate) -> Non
 
 
 def test_rows_cut_by_tenths_until_300_characters_are_left(
-    many: Aggregate, gfm_calls: List[int]
+    many: Aggregate, gfm_calls: list[int]
 ) -> None:
     # 300 characters are kept free; each step keeps 9/10 of the rows: 20, 18, 16, ...
     first_18, first_16 = _first_rows(many, 18), _first_rows(many, 16)
@@ -181,7 +181,7 @@ def test_rows_cut_by_tenths_until_300_characters_are_left(
     assert gfm_calls == [20, 20, 18, 16]
 
 
-def test_rows_cut_down_to_none_when_nothing_fits(many: Aggregate, gfm_calls: List[int]) -> None:
+def test_rows_cut_down_to_none_when_nothing_fits(many: Aggregate, gfm_calls: list[int]) -> None:
     header_only = _first_rows(many, 0)
     assert header_only.count("\n") == 2
     gfm_calls.clear()
@@ -226,10 +226,10 @@ def test_group_members_stop_at_60_cells(art: Art, tmp_path: Path) -> None:
     after = "`[-159.85245, -5.7658424, 57.23868, 0.47032726, 0.13733912, -0.25829855]`"
     names = tuple("c%02d" % i for i in range(61))
     sixty = dataclasses.replace(result, groups=(dataclasses.replace(group, cells=names[:60]),))
-    row = "| A (reference) | %s | %s | %s |" % (", ".join(names[:60]), before, after)
+    row = "| A (reference) | {} | {} | {} |".format(", ".join(names[:60]), before, after)
     assert row in groups_details(sixty, agg).split("\n")
     more = dataclasses.replace(result, groups=(dataclasses.replace(group, cells=names),))
-    row = "| A (reference) | %s ... | %s | %s |" % (", ".join(names[:60]), before, after)
+    row = "| A (reference) | {} ... | {} | {} |".format(", ".join(names[:60]), before, after)
     assert row in groups_details(more, agg).split("\n")
 
 
@@ -239,10 +239,10 @@ def test_group_members_cut_at_2000_characters(art: Art, tmp_path: Path) -> None:
     group = result.groups[0]
     exact = dataclasses.replace(result, groups=(
         dataclasses.replace(group, cells=("a" * 1000, "b" * 998)),))  # 2000 with ", "
-    assert "| A (reference) | %s, %s | `" % ("a" * 1000, "b" * 998) in groups_details(exact, agg)
+    assert "| A (reference) | {}, {} | `".format("a" * 1000, "b" * 998) in groups_details(exact, agg)
     over = dataclasses.replace(result, groups=(
         dataclasses.replace(group, cells=("a" * 1000, "b" * 1001)),))
-    assert "| A (reference) | %s, %s | `" % ("a" * 1000, _cut("b" * 998, 3)) in (
+    assert "| A (reference) | {}, {} | `".format("a" * 1000, _cut("b" * 998, 3)) in (
         groups_details(over, agg)
     )
 
@@ -266,7 +266,7 @@ def test_details_keep_trailing_spaces_and_letters_of_the_body(art: Art, tmp_path
     result = _adam(agg)
     for note in ("ends in a space ", "ends in X"):
         out = groups_details(dataclasses.replace(result, notes=(note,)), agg)
-        assert out.endswith("\nNotes:\n\n- %s\n\n</details>\n\n" % note)
+        assert out.endswith(f"\nNotes:\n\n- {note}\n\n</details>\n\n")
 
 
 def _with_comparison(agg: Aggregate, **changes: Any) -> VariantResult:
@@ -322,8 +322,8 @@ def test_fingerprint_values_cut_at_400_characters(art: Art, tmp_path: Path) -> N
     over = FingerprintDiff("cpu.vendor", json.dumps("a" * 401), json.dumps("b" * 402))
     result = _with_comparison(agg, fingerprint_diffs=(exact, over))
     lines = fingerprint_details(result, result.comparisons[0]).split("\n")
-    assert "| cpu.model | %s | %s |" % ("a" * 400, "b" * 400) in lines
-    assert "| cpu.vendor | %s | %s |" % (_cut("a" * 400, 1), _cut("b" * 400, 2)) in lines
+    assert "| cpu.model | {} | {} |".format("a" * 400, "b" * 400) in lines
+    assert "| cpu.vendor | {} | {} |".format(_cut("a" * 400, 1), _cut("b" * 400, 2)) in lines
 
 
 def test_comparison_row_with_missing_figures(art: Art, tmp_path: Path) -> None:
@@ -355,8 +355,7 @@ def test_failure_details_messages_log_tails_and_limits(art: Art, tmp_path: Path)
         "Message: boom\n\n<pre>\nline1\nline2\n</pre>\n\n</details>\n\n",
         "<details>\n<summary>cell a2, variant adam failed: no error message in the artifact"
         "</summary>\n\nMessage: no error message in the artifact\n\n" + pre_none,
-        "<details>\n<summary>cell dead failed: %s</summary>\n\nMessage: %s\n\n"
-        % (_cut("m" * 200, 801), _cut("m" * 1000, 1)) + pre_none,
+        "<details>\n<summary>cell dead failed: {}</summary>\n\nMessage: {}\n\n".format(_cut("m" * 200, 801), _cut("m" * 1000, 1)) + pre_none,
     ]
     assert optional_sections(agg) == [
         problems_section(agg), groups_details(default, agg)] + failure_details(agg)
@@ -399,4 +398,4 @@ def test_comment_ends_with_one_newline_keeping_its_last_line(art: Art, tmp_path:
     agg = aggregate(art.write(tmp_path, [art.cell("empty", {})]))
     for problem in ("ends in a space ", "ends in X"):
         out = render_markdown(dataclasses.replace(agg, problems=(problem,)))
-        assert out.endswith("\n\n- %s\n" % problem)
+        assert out.endswith(f"\n\n- {problem}\n")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 import pytest
 
@@ -35,7 +35,7 @@ def _cut(kept: str, more: int) -> str:
     return kept + "…(+%d chars)" % more
 
 
-def _agg(art: Art, tmp_path: Path, docs: List[Any]) -> Aggregate:
+def _agg(art: Art, tmp_path: Path, docs: list[Any]) -> Aggregate:
     return aggregate(art.write(tmp_path, docs))
 
 
@@ -46,7 +46,7 @@ def _replace_variant(agg: Aggregate, which: str, **changes: Any) -> Aggregate:
     return dataclasses.replace(agg, variants=variants)
 
 
-def _block(text: str, first_line: str) -> List[str]:
+def _block(text: str, first_line: str) -> list[str]:
     """The lines of the paragraph that starts with ``first_line``."""
     lines = text.split("\n")
     start = lines.index(first_line)

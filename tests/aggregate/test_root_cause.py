@@ -7,7 +7,8 @@ import hashlib
 import json
 import re
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from repromatrix.report.command import aggregate, render
 from repromatrix.report.differences import element_stats
@@ -15,7 +16,7 @@ from repromatrix.report.render_markdown import MARKER, MAX_CHARS
 
 # (op_type, op_name, inputs, float32 values); an input is an earlier op name, or "@name" for an
 # untraced input (a resource handle).
-Op = Tuple[str, str, Sequence[str], Sequence[float]]
+Op = tuple[str, str, Sequence[str], Sequence[float]]
 
 STEP = [
     ("IteratorGetNext", "IteratorGetNext", ["@iterator"], [1.0, 2.0]),
@@ -38,13 +39,13 @@ def up(value: float, ulps: int = 1) -> float:
     return struct.unpack("<f", struct.pack("<I", bits + ulps))[0]
 
 
-def trace(steps: Dict[int, Sequence[Op]], graph: str = "train_function",
-          reproduces: Optional[bool] = True) -> Dict[str, Any]:
+def trace(steps: dict[int, Sequence[Op]], graph: str = "train_function",
+          reproduces: bool | None = True) -> dict[str, Any]:
     """An op_trace as the cell writes it: records in order, inputs as indices, data by sha."""
-    records: List[Dict[str, Any]] = []
-    data: Dict[str, str] = {}
+    records: list[dict[str, Any]] = []
+    data: dict[str, str] = {}
     for step in sorted(steps):
-        index: Dict[str, int] = {}
+        index: dict[str, int] = {}
         for op_type, name, inputs, values in steps[step]:
             raw = f32(values)
             sha = hashlib.sha256(raw).hexdigest()[:32]
@@ -59,7 +60,7 @@ def trace(steps: Dict[int, Sequence[Op]], graph: str = "train_function",
             "reproduces_main_trail": reproduces, "truncated": 0}
 
 
-def changed(ops: Sequence[Op], name: str, values: Sequence[float]) -> List[Op]:
+def changed(ops: Sequence[Op], name: str, values: Sequence[float]) -> list[Op]:
     return [(t, n, i, values if n == name else v) for t, n, i, v in ops]
 
 
@@ -79,7 +80,7 @@ def docs(art, ref_trace, other_trace, *, other_trail=("t0", "x1", "x2", "x3"), f
     return [ref, other]
 
 
-def comparison(art, tmp_path, *args, **kwargs) -> Dict[str, Any]:
+def comparison(art, tmp_path, *args, **kwargs) -> dict[str, Any]:
     paths = art.write(tmp_path, docs(art, *args, **kwargs))
     out = json.loads(render(aggregate(paths), "json"))
     return out["variants"]["default-optimizer"]["comparisons"]["B"]
@@ -164,7 +165,7 @@ FUSED = [op if op[1] != "sequential/dense/Sigmoid" else
          for op in STEP if op[1] != "sequential/dense/MatMul"]
 
 
-def fused_trace(ops: Sequence[Op], through: Any = ("MatMul",)) -> Dict[str, Any]:
+def fused_trace(ops: Sequence[Op], through: Any = ("MatMul",)) -> dict[str, Any]:
     out = trace({1: ops})
     for record in out["records"]:
         if record["op_name"] == "sequential/dense/Sigmoid" and through is not None:

@@ -98,7 +98,7 @@ def test_missing_and_malformed_settings_never_raise(art):
     assert by_name["gone"].settings is None and by_name["text"].settings is None
     assert 'variant "text": settings is not an object' in cell.problems
     for key in ("optimizer", "env", "threads", "op_determinism"):
-        assert any('variant "typed": settings.%s is not' % key in p for p in cell.problems)
+        assert any(f'variant "typed": settings.{key} is not' in p for p in cell.problems)
     assert settings_text(by_name["typed"].settings) == (
         "optimizer 7; env A=1; threads intra_op=true; op_determinism=yes"
     )

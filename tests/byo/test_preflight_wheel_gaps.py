@@ -53,7 +53,7 @@ MODERN = {
 NO_WHEEL = {("jaxlib==0.4.11", "win_amd64"), ("jaxlib==0.4.11", "win_arm64")}
 
 
-def fake_pip(command: list[str]) -> "subprocess.CompletedProcess[str]":
+def fake_pip(command: list[str]) -> subprocess.CompletedProcess[str]:
     platforms = [command[i + 1] for i, part in enumerate(command) if part == "--platform"]
     wanted = [p for p in command[command.index("--no-input") + 1:]
               if "==" in p and not p.startswith("-")]

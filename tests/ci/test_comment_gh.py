@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_comment import BODY, REPO, SHA, FakeGh, pull_request, request
+from test_comment import BODY, REPO, SHA, FakeGh, request
 
 from repromatrix.ci import comment
 from repromatrix.errors import ToolError, UsageError

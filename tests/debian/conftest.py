@@ -7,10 +7,10 @@ import io
 import lzma
 import tarfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -27,7 +27,7 @@ def fake_qemu(marker: Path, tag: str = "good") -> bytes:
             "esac\n").encode()
 
 
-def _tar(members: Dict[str, bytes], compression: str = "xz") -> bytes:
+def _tar(members: dict[str, bytes], compression: str = "xz") -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode=f"w:{compression}" if compression else "w") as tar:
         for name, data in sorted(members.items()):
@@ -37,7 +37,7 @@ def _tar(members: Dict[str, bytes], compression: str = "xz") -> bytes:
     return buffer.getvalue()
 
 
-def make_deb(members: Dict[str, bytes], compression: str = "xz") -> bytes:
+def make_deb(members: dict[str, bytes], compression: str = "xz") -> bytes:
     """An ar archive as dpkg-deb builds it: debian-binary, control.tar.xz, data.tar.<comp>."""
     suffix = {"xz": ".xz", "gz": ".gz", "": ""}[compression]
     parts = [("debian-binary", b"2.0\n"),
@@ -59,15 +59,15 @@ def sha(data: bytes) -> str:
 class Archive:
     """The files an HTTP server serves (path -> bytes) and the requests it received."""
 
-    files: Dict[str, bytes] = field(default_factory=dict)
-    requests: List[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
     url: str = ""
 
     def count(self, suffix: str) -> int:
         return sum(1 for r in self.requests if r.endswith(suffix))
 
-    def publish(self, packages: List[Dict[str, str]], debs: Dict[str, bytes],
-                listed: Optional[Dict[str, bytes]] = None, architecture: str = "amd64") -> None:
+    def publish(self, packages: list[dict[str, str]], debs: dict[str, bytes],
+                listed: dict[str, bytes] | None = None, architecture: str = "amd64") -> None:
         """Write pool files, Packages.xz and an (unsigned) InRelease naming their SHA-256.
 
         ``listed``: bytes whose checksum the index states instead of the served .deb's (a
@@ -117,7 +117,7 @@ def archive() -> Iterator[Archive]:
 
 
 @pytest.fixture
-def environ(archive: Archive, tmp_path: Path) -> Dict[str, str]:
+def environ(archive: Archive, tmp_path: Path) -> dict[str, str]:
     """Settings pointing at the fake archive, with an empty cache and no qemu configured."""
     return {"REPROMATRIX_DEBIAN_MIRROR": archive.url, "REPROMATRIX_DEBIAN_SUITE": SUITE,
             "REPROMATRIX_DEBIAN_KEYRING": "none", "REPROMATRIX_CACHE": str(tmp_path / "cache"),

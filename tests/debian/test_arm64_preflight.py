@@ -12,7 +12,6 @@ import io
 import json
 import subprocess
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 from conftest import Archive, make_deb
@@ -29,7 +28,7 @@ QEMU_HELP = "Available CPUs:\n  cortex-a72\n  max\n  neoverse-n1\n"
 
 
 @pytest.fixture
-def with_qemu(environ: Dict[str, str], tmp_path: Path) -> Dict[str, str]:
+def with_qemu(environ: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """The fake archive's settings plus a qemu-aarch64 that knows a few CPU models."""
     script = tmp_path / "qemu-aarch64"
     script.write_text(f"#!/bin/sh\nprintf '{QEMU_HELP}'\n")
@@ -43,9 +42,9 @@ class FakePip:
 
     def __init__(self, missing: tuple[str, ...] = ()) -> None:
         self.missing = missing
-        self.calls: List[List[str]] = []
+        self.calls: list[list[str]] = []
 
-    def __call__(self, command: List[str]) -> "subprocess.CompletedProcess[str]":
+    def __call__(self, command: list[str]) -> subprocess.CompletedProcess[str]:
         self.calls.append(command)
         wanted = [part for part in command[command.index("--no-input") + 1:]
                   if not part.startswith("-") and part not in ("--quiet",)]
@@ -59,12 +58,12 @@ class FakePip:
         return subprocess.CompletedProcess(command, 0, "", "")
 
 
-def check(environ: Dict[str, str], pip: FakePip, model: str = "neoverse-n1") -> List[arm64.Check]:
+def check(environ: dict[str, str], pip: FakePip, model: str = "neoverse-n1") -> list[arm64.Check]:
     return arm64.check(PINS, model, environ, pip=("pip",), run=pip, stream=io.StringIO())
 
 
 def test_everything_there_is_said_without_downloading_a_package(
-        archive: Archive, with_qemu: Dict[str, str]) -> None:
+        archive: Archive, with_qemu: dict[str, str]) -> None:
     publish_python(archive)
     pip = FakePip()
     checks = check(with_qemu, pip)
@@ -83,7 +82,7 @@ def test_everything_there_is_said_without_downloading_a_package(
         Path(with_qemu["REPROMATRIX_ARM64_DIR"]).iterdir())
 
 
-def test_each_missing_part_is_one_line(archive: Archive, with_qemu: Dict[str, str],
+def test_each_missing_part_is_one_line(archive: Archive, with_qemu: dict[str, str],
                                        tmp_path: Path) -> None:
     publish_python(archive, interpreter=False)
     environ = {**with_qemu, "REPROMATRIX_QEMU_AARCH64": str(tmp_path / "nowhere")}
@@ -97,7 +96,7 @@ def test_each_missing_part_is_one_line(archive: Archive, with_qemu: Dict[str, st
 
 
 def test_a_pin_without_an_arm64_wheel_and_an_unknown_model(
-        archive: Archive, with_qemu: Dict[str, str]) -> None:
+        archive: Archive, with_qemu: dict[str, str]) -> None:
     publish_python(archive)
     checks = check(with_qemu, FakePip(missing=("numpy",)), model="neoverse-n9")
     assert [(c.what, c.ok) for c in checks] == [("qemu-aarch64", False), ("interpreter", True),
@@ -108,7 +107,7 @@ def test_a_pin_without_an_arm64_wheel_and_an_unknown_model(
 
 
 def test_a_missing_qemu_is_looked_up_in_debian_but_not_fetched(
-        archive: Archive, environ: Dict[str, str]) -> None:
+        archive: Archive, environ: dict[str, str]) -> None:
     deb = "pool/main/q/qemu/qemu-user-static_1.0_amd64.deb"
     archive.publish([{"Package": "qemu-user-static", "Version": "1:1.0-1",
                       "Architecture": "amd64", "Filename": deb}],
@@ -120,7 +119,7 @@ def test_a_missing_qemu_is_looked_up_in_debian_but_not_fetched(
     assert archive.count(".deb") == 0
 
 
-def test_a_cached_qemu_is_found_offline(archive: Archive, environ: Dict[str, str]) -> None:
+def test_a_cached_qemu_is_found_offline(archive: Archive, environ: dict[str, str]) -> None:
     deb = "pool/main/q/qemu/qemu-user-static_1.0_amd64.deb"
     archive.publish([{"Package": "qemu-user-static", "Version": "1:1.0-1",
                       "Architecture": "amd64", "Filename": deb}],
@@ -156,7 +155,7 @@ def test_a_labs_own_arm64_cell_is_checked_with_its_model() -> None:
     assert [c.id for c in cells] == ["graviton"]
     seen = []
 
-    def fake(pins: Pins, model: str, pip: tuple[str, ...]) -> List[arm64.Check]:
+    def fake(pins: Pins, model: str, pip: tuple[str, ...]) -> list[arm64.Check]:
         seen.append((model, pip))
         return [arm64.Check("qemu-aarch64", True, "here")]
 
@@ -194,11 +193,11 @@ def test_an_unknown_cell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_prepare_downloads_nothing_when_a_wheel_is_missing(
-        archive: Archive, with_qemu: Dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+        archive: Archive, with_qemu: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     publish_python(archive)
 
-    def no_wheel(lines: List[str], minor: str, tags: List[str], pip: tuple, run: object = None
-                 ) -> List[str]:
+    def no_wheel(lines: list[str], minor: str, tags: list[str], pip: tuple, run: object = None
+                 ) -> list[str]:
         raise arm64.ToolError("no Linux arm64 wheel of numpy==1.23.5 for Python 3.9")
 
     monkeypatch.setattr(arm64, "resolve", no_wheel)
@@ -208,14 +207,14 @@ def test_prepare_downloads_nothing_when_a_wheel_is_missing(
 
 
 def test_prepare_builds_the_sysroot_preflight_described(
-        archive: Archive, with_qemu: Dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        archive: Archive, with_qemu: dict[str, str], monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:
     publish_python(archive)
     monkeypatch.setattr(arm64, "resolve", lambda lines, minor, tags, pip, run=None:
                         sorted(lines))
-    built: List[tuple] = []
+    built: list[tuple] = []
 
-    def build_site(lock: List[str], minor: str, tags: tuple, pip: tuple, folder: Path,
+    def build_site(lock: list[str], minor: str, tags: tuple, pip: tuple, folder: Path,
                    stream: object) -> arm64.SitePackages:
         built.append((minor, tags[0], folder.name))
         return arm64.SitePackages(folder, tuple(lock))

@@ -12,17 +12,16 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 from conftest import Archive, make_deb
 
 from repromatrix.config.matrix import Lab, LabCell, Pins, Platform
 from repromatrix.emulation import qemu, sysroot
-from repromatrix.host import arm64
 from repromatrix.emulation.debian.archive import Package
 from repromatrix.emulation.debian.sources import Source
 from repromatrix.errors import ToolError
+from repromatrix.host import arm64
 from repromatrix.host.lab import cell_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +65,7 @@ class TestSuite:
             sysroot.Choice("stable", "3.9")
 
 
-def deb_with_link(files: Dict[str, bytes], links: Dict[str, str]) -> bytes:
+def deb_with_link(files: dict[str, bytes], links: dict[str, str]) -> bytes:
     """make_deb plus symbolic links in its data member."""
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w:xz") as tar:
@@ -86,8 +85,8 @@ def deb_with_link(files: Dict[str, bytes], links: Dict[str, str]) -> bytes:
 
 
 def publish_python(archive: Archive, interpreter: bool = True) -> None:
-    stanzas: List[Dict[str, str]] = []
-    debs: Dict[str, bytes] = {}
+    stanzas: list[dict[str, str]] = []
+    debs: dict[str, bytes] = {}
     members = {
         "python3.9": ({"usr/bin/python3.9": b"#!arm64 python"}, {}, "libc6"),
         "libc6": ({"lib/aarch64-linux-gnu/libc-2.31.so": b"libc"},
@@ -107,7 +106,7 @@ def publish_python(archive: Archive, interpreter: bool = True) -> None:
 
 class TestSysroot:
     def test_built_from_the_archive_reproducibly_and_then_offline(
-            self, archive: Archive, environ: Dict[str, str], tmp_path: Path) -> None:
+            self, archive: Archive, environ: dict[str, str], tmp_path: Path) -> None:
         publish_python(archive)
         first = sysroot.provide("3.9", tmp_path / "a", environ, stream=io.StringIO())
         assert first.python_version == "3.9.2" and first.manifest["glibc"] == "2.31"
@@ -128,7 +127,7 @@ class TestSysroot:
         assert len(archive.requests) == requests
 
     def test_no_interpreter_package_is_one_line_before_any_download(
-            self, archive: Archive, environ: Dict[str, str], tmp_path: Path) -> None:
+            self, archive: Archive, environ: dict[str, str], tmp_path: Path) -> None:
         publish_python(archive, interpreter=False)
         with pytest.raises(ToolError, match=r"no Debian package python3\.9 for arm64 in "
                                             r"http://127\.0\.0\.1:\d+ stable"):
@@ -158,7 +157,7 @@ class TestWheels:
         assert "manylinux_2_34_aarch64" not in tags and "manylinux_2_35_aarch64" not in tags
 
     def test_a_pin_without_an_arm64_wheel_is_one_line(self) -> None:
-        def pip(command: List[str]) -> "subprocess.CompletedProcess[str]":
+        def pip(command: list[str]) -> subprocess.CompletedProcess[str]:
             assert "--platform" in command and "manylinux_2_31_aarch64" in command
             return subprocess.CompletedProcess(command, 1, "", (
                 "ERROR: Could not find a version that satisfies the requirement numpy==0.1\n"

@@ -7,7 +7,6 @@ import io
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
 
 import pytest
 from conftest import GOOD_VERSION, Archive, fake_qemu, make_deb
@@ -22,7 +21,7 @@ STANZA = {"Package": "qemu-user-static", "Version": "1:1.0-1", "Architecture": "
           "Filename": DEB}
 
 
-def find(environ: Dict[str, str]) -> str:
+def find(environ: dict[str, str]) -> str:
     return qemu.find_qemu("Haswell", which=lambda name: None, machine="x86_64",
                           environ=environ, system="Linux")
 
@@ -38,7 +37,7 @@ def runs(marker: Path) -> str:
 
 class TestFetch:
     def test_fetched_verified_then_used_from_cache_offline(
-            self, archive: Archive, environ: Dict[str, str], marker: Path) -> None:
+            self, archive: Archive, environ: dict[str, str], marker: Path) -> None:
         archive.publish([STANZA], {DEB: make_deb({BINARY: fake_qemu(marker)})})
         path = find(environ)
         assert path.startswith(environ["REPROMATRIX_CACHE"]) and path.endswith(BINARY)
@@ -56,7 +55,7 @@ class TestFetch:
         assert len(archive.requests) == requests
 
     def test_tampered_download_is_refused_fetched_again_and_never_run(
-            self, archive: Archive, environ: Dict[str, str], marker: Path) -> None:
+            self, archive: Archive, environ: dict[str, str], marker: Path) -> None:
         good = make_deb({BINARY: fake_qemu(marker)})
         evil = make_deb({BINARY: fake_qemu(marker, tag="evil")})
         archive.publish([STANZA], {DEB: evil}, listed={DEB: good})
@@ -69,7 +68,7 @@ class TestFetch:
         assert not [p for p in cache.rglob("*") if p.is_file() and p.name != ".lock"]
 
     def test_corrupted_cached_binary_is_replaced_before_any_run(
-            self, archive: Archive, environ: Dict[str, str], marker: Path) -> None:
+            self, archive: Archive, environ: dict[str, str], marker: Path) -> None:
         archive.publish([STANZA], {DEB: make_deb({BINARY: fake_qemu(marker)})})
         path = Path(find(environ))
         path.write_bytes(fake_qemu(marker, tag="evil"))
@@ -79,7 +78,7 @@ class TestFetch:
         assert archive.count(DEB) == 1
 
     def test_corrupted_cache_and_package_are_downloaded_again(
-            self, archive: Archive, environ: Dict[str, str], marker: Path) -> None:
+            self, archive: Archive, environ: dict[str, str], marker: Path) -> None:
         archive.publish([STANZA], {DEB: make_deb({BINARY: fake_qemu(marker)})})
         path = Path(find(environ))
         path.write_bytes(fake_qemu(marker, tag="evil"))
@@ -90,7 +89,7 @@ class TestFetch:
         assert "evil" not in runs(marker)
         assert archive.count(DEB) == 2
 
-    def test_tampered_index_is_refused(self, archive: Archive, environ: Dict[str, str],
+    def test_tampered_index_is_refused(self, archive: Archive, environ: dict[str, str],
                                        marker: Path) -> None:
         archive.publish([STANZA], {DEB: make_deb({BINARY: fake_qemu(marker)})})
         archive.files["dists/stable/main/binary-amd64/Packages.xz"] += b"x"
@@ -99,7 +98,7 @@ class TestFetch:
         assert archive.count(DEB) == 0
 
     def test_transitional_package_leads_to_qemu_user(
-            self, archive: Archive, environ: Dict[str, str], marker: Path) -> None:
+            self, archive: Archive, environ: dict[str, str], marker: Path) -> None:
         """Debian 13: qemu-user-static only depends on qemu-user, whose binaries are static."""
         user = "pool/main/q/qemu/qemu-user_2.0_amd64.deb"
         archive.publish(
@@ -115,7 +114,7 @@ class TestFetch:
 
 
 class TestOneLineErrors:
-    def test_missing_package(self, archive: Archive, environ: Dict[str, str]) -> None:
+    def test_missing_package(self, archive: Archive, environ: dict[str, str]) -> None:
         archive.publish([], {})
         with pytest.raises(ToolError) as caught:
             find(environ)
@@ -124,26 +123,26 @@ class TestOneLineErrors:
                                   "failed: no qemu-user-static for amd64 in http://127.0.0.1")
         assert message.endswith(qemu.INSTALL_HINT) and "\n" not in message
 
-    def test_no_network(self, environ: Dict[str, str]) -> None:
+    def test_no_network(self, environ: dict[str, str]) -> None:
         environ["REPROMATRIX_DEBIAN_MIRROR"] = "http://127.0.0.1:9"  # discard port: refused
         with pytest.raises(ToolError, match=r"cannot reach http://127\.0\.0\.1:9/dists/stable/"
                            r"InRelease .*; install qemu-user") as caught:
             find(environ)
         assert "\n" not in str(caught.value)
 
-    def test_not_linux(self, environ: Dict[str, str]) -> None:
+    def test_not_linux(self, environ: dict[str, str]) -> None:
         with pytest.raises(ToolError, match="^qemu-x86_64 not found on PATH, and qemu's user-mode "
                            r"emulation runs on Linux only \(this is Darwin\)"):
             qemu.find_qemu("Haswell", which=lambda name: None, machine="x86_64",
                            environ=environ, system="Darwin")
 
-    def test_architecture_debian_does_not_build(self, environ: Dict[str, str]) -> None:
+    def test_architecture_debian_does_not_build(self, environ: dict[str, str]) -> None:
         with pytest.raises(ToolError, match=r"^Debian builds no qemu for this machine's "
                            r"architecture \(sparc64\)"):
             qemu.locate("aarch64", which=lambda name: None, environ=environ, system="Linux",
                         machine="sparc64")
 
-    def test_lab_without_network_exits_2_with_one_line(self, environ: Dict[str, str],
+    def test_lab_without_network_exits_2_with_one_line(self, environ: dict[str, str],
                                                        tmp_path: Path) -> None:
         """The real command line: PATH without qemu, an unreachable mirror."""
         root = Path(__file__).resolve().parents[2]
@@ -160,14 +159,14 @@ class TestOneLineErrors:
 
 
 class TestChoice:
-    def test_explicit_setting_wins_and_must_exist(self, environ: Dict[str, str]) -> None:
+    def test_explicit_setting_wins_and_must_exist(self, environ: dict[str, str]) -> None:
         environ["REPROMATRIX_QEMU"] = "/opt/q"
         found = qemu.locate(which=lambda name: name if name == "/opt/q" else None, environ=environ)
         assert (found.path, found.source) == ("/opt/q", "REPROMATRIX_QEMU")
         with pytest.raises(ToolError, match="REPROMATRIX_QEMU='/opt/q' is not an executable"):
             qemu.locate(which=lambda name: None, environ=environ)
 
-    def test_path_static_name_is_used(self, environ: Dict[str, str]) -> None:
+    def test_path_static_name_is_used(self, environ: dict[str, str]) -> None:
         found = qemu.locate(which=lambda name: f"/usr/bin/{name}" if name.endswith("-static")
                             else None, environ=environ)
         assert (found.path, found.source) == ("/usr/bin/qemu-x86_64-static", "PATH")

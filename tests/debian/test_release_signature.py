@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Dict
 
 import pytest
 from conftest import Archive, fake_qemu, make_deb
@@ -20,7 +19,7 @@ DEB = "pool/q.deb"
 
 
 @pytest.fixture
-def signed(archive: Archive, environ: Dict[str, str], tmp_path: Path) -> Dict[str, str]:
+def signed(archive: Archive, environ: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """The fake archive with a clearsigned InRelease and the keyring that verifies it."""
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
@@ -42,13 +41,13 @@ def signed(archive: Archive, environ: Dict[str, str], tmp_path: Path) -> Dict[st
     return {**environ, "REPROMATRIX_DEBIAN_KEYRING": str(keyring)}
 
 
-def test_good_signature_is_verified(signed: Dict[str, str]) -> None:
+def test_good_signature_is_verified(signed: dict[str, str]) -> None:
     release = read_release(configured_sources(signed)[0])
     assert release.signature == "verified with test.gpg"
     assert "main/binary-amd64/Packages.xz" in release.files
 
 
-def test_altered_release_is_refused(signed: Dict[str, str], archive: Archive) -> None:
+def test_altered_release_is_refused(signed: dict[str, str], archive: Archive) -> None:
     text = archive.files["dists/stable/InRelease"]
     archive.files["dists/stable/InRelease"] = text.replace(b"Suite: stable", b"Suite: stablE")
     with pytest.raises(ToolError, match="the Release signature does not verify against"):

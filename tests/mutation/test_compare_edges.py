@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from repromatrix.report.compare import (
     CEILING_LOG10,
@@ -45,18 +45,18 @@ def f32(values: Sequence[float]) -> bytes:
     return struct.pack("<%df" % len(values), *values)
 
 
-def variant(name: str = "v", *, digest: Optional[str] = "d", trail: Optional[Trail] = None,
-            tensors: Tuple[TensorRecord, ...] = (), status: str = "ok",
-            error: Optional[ErrorInfo] = None, settings=None, probe=None,
-            after: Optional[Tuple[float, ...]] = (1.0,)) -> VariantRecord:
+def variant(name: str = "v", *, digest: str | None = "d", trail: Trail | None = None,
+            tensors: tuple[TensorRecord, ...] = (), status: str = "ok",
+            error: ErrorInfo | None = None, settings=None, probe=None,
+            after: tuple[float, ...] | None = (1.0,)) -> VariantRecord:
     return VariantRecord(name=name, status=status, before=None, after=after, digest=digest,
                          trail=trail, tensors=tensors, train_step_ops=(), error=error,
                          settings=settings, probe=probe)
 
 
-def cell(cid: str, variants: Tuple[VariantRecord, ...] = (), *, status: str = "ok",
-         probe: Tuple[ProbeRecord, ...] = (), experiment=(), problems=(), error=None,
-         source: Optional[str] = None) -> CellRecord:
+def cell(cid: str, variants: tuple[VariantRecord, ...] = (), *, status: str = "ok",
+         probe: tuple[ProbeRecord, ...] = (), experiment=(), problems=(), error=None,
+         source: str | None = None) -> CellRecord:
     return CellRecord(cell=cid, source=source or cid + ".json", kind="cell", status=status,
                       runner_label=None, os="Linux", arch="x86_64", cpu="cpu", python="3.9",
                       drift=(), emulated=None, fingerprint=(), experiment=tuple(experiment),
@@ -173,7 +173,7 @@ def test_not_compared_reasons():
 # --- the verdict line ---------------------------------------------------------------------------
 
 
-def comparison(step: Optional[int], *, lengths=(4, 4), suspects=(), unused=(), probed=False,
+def comparison(step: int | None, *, lengths=(4, 4), suspects=(), unused=(), probed=False,
                letter: str = "B") -> Comparison:
     return Comparison(letter=letter, representative="x", first_divergent_step=step,
                       trail_lengths=lengths, max_abs_sum_diff=None, max_ulp=None,
@@ -230,7 +230,7 @@ def test_verdict_wording_for_several_groups_and_no_groups():
 
 def test_settings_problems_name_at_most_five_settings_and_five_cells_each():
     def settings(optimizer: str):
-        return (("optimizer", '"%s"' % optimizer),)
+        return (("optimizer", f'"{optimizer}"'),)
 
     cells = [cell("c%02d" % k, (variant(settings=settings("big")),)) for k in range(7)]
     cells += [cell("d%d" % k, (variant(settings=settings("opt%d" % k)),)) for k in range(6)]
@@ -245,8 +245,7 @@ def test_settings_problems_name_at_most_five_settings_and_five_cells_each():
     [line] = settings_problems("v", cells[:1] + long_id)
     assert line.endswith("] on " + "x" * 100 + "\u2026(+50 chars)")  # a cell id is bounded
     assert settings_problems("v", cells[6:8]) == [
-        "variant v was run with different settings on different cells: [%s] on c06; [%s] on d0"
-        % ("optimizer big", "optimizer opt0")]
+        "variant v was run with different settings on different cells: [{}] on c06; [{}] on d0".format("optimizer big", "optimizer opt0")]
 
 
 def test_experiment_problems_name_the_keys_that_differ():
@@ -281,8 +280,8 @@ def test_global_problems_name_the_file_and_what_happened():
 # --- which tensors differ, and by how many ULP ----------------------------------------------------
 
 
-def tensor(name: str, values: Optional[Sequence[float]], *, sha: Optional[str] = None,
-           shape: Tuple[int, ...] = (2,), dtype: str = "float32") -> TensorRecord:
+def tensor(name: str, values: Sequence[float] | None, *, sha: str | None = None,
+           shape: tuple[int, ...] = (2,), dtype: str = "float32") -> TensorRecord:
     data = None if values is None else f32(values)
     return TensorRecord(name, shape, sha if sha is not None else (data or b"").hex(), data, dtype)
 
@@ -333,7 +332,7 @@ def test_overall_ulp_is_zero_only_when_raw_data_was_compared_and_equal():
 # --- probe ops ----------------------------------------------------------------------------------
 
 
-def probed(*pairs: Tuple[str, str, str]) -> Tuple[ProbeRecord, ...]:
+def probed(*pairs: tuple[str, str, str]) -> tuple[ProbeRecord, ...]:
     return tuple(ProbeRecord(op, case, sha) for op, case, sha in pairs)
 
 
@@ -493,7 +492,7 @@ def test_the_aggregate_keeps_the_requested_reference():
 
 def test_settings_problems_at_exactly_five_and_with_long_texts():
     def settings(optimizer: str):
-        return (("optimizer", '"%s"' % optimizer),)
+        return (("optimizer", f'"{optimizer}"'),)
 
     five = [cell("c%d" % k, (variant(settings=settings("big")),)) for k in range(5)]
     five += [cell("d%d" % k, (variant(settings=settings("opt%d" % k)),)) for k in range(4)]

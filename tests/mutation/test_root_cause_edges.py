@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any
 
 from repromatrix.report.root_cause import (
     MAX_RECORDS,
@@ -29,15 +30,15 @@ def f32(values: Sequence[float]) -> bytes:
     return struct.pack("<%df" % len(values), *values)
 
 
-def raw(step: int = 1, **changes: Any) -> Dict[str, Any]:
+def raw(step: int = 1, **changes: Any) -> dict[str, Any]:
     out = {"step": step, "graph": "g", "op_type": "Mul", "op_name": "mul", "slot": 0,
            "dtype": "float32", "shape": [2], "sha256": "s", "inputs": []}
     out.update(changes)
     return out
 
 
-def parse(value: object) -> Tuple[Optional[OpTrace], List[str]]:
-    problems: List[str] = []
+def parse(value: object) -> tuple[OpTrace | None, list[str]]:
+    problems: list[str] = []
     return parse_op_trace(value, "x.json: variant v", problems.append), problems
 
 
@@ -91,7 +92,7 @@ def test_the_record_limit_is_inclusive():
 
 def test_each_malformed_field_refuses_the_trace_and_names_the_record():
     fine = raw()
-    broken: List[object] = [
+    broken: list[object] = [
         7, raw(step=None), raw(step=True), raw(slot="0"), raw(graph=1), raw(op_type=None),
         raw(op_name=[]), raw(dtype=0), raw(sha256=None), raw(shape=None), raw(shape=[2.0]),
         raw(inputs=None), raw(inputs=[1]), raw(inputs=[-1]), raw(inputs=[True]),
@@ -110,9 +111,9 @@ def test_each_malformed_field_refuses_the_trace_and_names_the_record():
 # --- alignment ----------------------------------------------------------------------------------
 
 
-def rec(name: str, sha: str = "s", inputs: Sequence[Union[int, str]] = (), *, step: int = 1,
-        op_type: str = "Mul", data: Optional[bytes] = None, through: Tuple[str, ...] = (),
-        dtype: str = "float32", shape: Tuple[int, ...] = (2,), slot: int = 0) -> OpRecord:
+def rec(name: str, sha: str = "s", inputs: Sequence[int | str] = (), *, step: int = 1,
+        op_type: str = "Mul", data: bytes | None = None, through: tuple[str, ...] = (),
+        dtype: str = "float32", shape: tuple[int, ...] = (2,), slot: int = 0) -> OpRecord:
     return OpRecord(step, "g", op_type, name, slot, dtype, shape, sha, tuple(inputs), data,
                     through)
 
@@ -130,8 +131,8 @@ NAMES = ("ref", "other")
 RERUN = rerun_command("my variant", "ref", "other")
 
 
-def blame(ref: Sequence[OpRecord], other: Sequence[OpRecord], first: Optional[int] = 1,
-          steps: Tuple[int, ...] = (1,), other_steps: Optional[Tuple[int, ...]] = None):
+def blame(ref: Sequence[OpRecord], other: Sequence[OpRecord], first: int | None = 1,
+          steps: tuple[int, ...] = (1,), other_steps: tuple[int, ...] | None = None):
     return find_root_cause(OpTrace(steps, tuple(ref), True),
                            OpTrace(other_steps or steps, tuple(other), True), NAMES, first, RERUN)
 
@@ -235,7 +236,7 @@ def test_missing_traces_are_named_per_cell():
 
 
 def root(**changes: Any) -> RootCause:
-    fields: Dict[str, Any] = dict(
+    fields: dict[str, Any] = dict(
         step=1, op_type="Rsqrt", op_name="Rsqrt_2", graph="g", phase="optimizer update",
         dtype="float32", inputs_identical=True, elements=1024, elements_differing=37,
         max_ulp=1234, max_abs=1.2345e-07, max_rel=6e-08, sign_changes=0)

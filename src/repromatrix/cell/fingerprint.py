@@ -11,7 +11,8 @@ import platform
 import re
 import subprocess
 import sys
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable
 
 # Environment variables that change numerics (or thread counts, hence reduction orders).
 NUMERIC_ENV = (

@@ -33,7 +33,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -62,7 +62,7 @@ KERAS3_UNRECORDED_OP_TYPES = UNRECORDED_OP_TYPES + ("Sqrt",)
 
 def op_regex(unrecorded: tuple[str, ...]) -> str:
     """The dump's ``op_regex`` (``re.match`` on the op type): every type but these."""
-    return "^(?!(?:%s)$)" % "|".join(unrecorded)
+    return "^(?!(?:{})$)".format("|".join(unrecorded))
 # TensorFlow's op callback never instruments these (OP_CALLBACK_SKIP_OPS): exact copies, walked
 # through like the unrecorded types but not named in a group.
 PASS_THROUGH_OP_TYPES = ("Identity",)
@@ -73,16 +73,16 @@ class TraceRequest:
     """``--trace-steps K`` (the first K steps; 0: no trace) or ``--trace-step N`` (only step N)."""
 
     steps: int = 2
-    step: Optional[int] = None
+    step: int | None = None
 
-    def window(self) -> Optional[tuple[int, int]]:
+    def window(self) -> tuple[int, int] | None:
         """(first, last) traced step, 1-based and inclusive; None when nothing is traced."""
         if self.step is not None:
             return (self.step, self.step)
         return (1, self.steps) if self.steps > 0 else None
 
 
-def graph_name(name: Optional[str]) -> str:
+def graph_name(name: str | None) -> str:
     """A graph's name without TensorFlow's per-process uid (``__inference_f_123`` -> ``f``)."""
     match = re.match(r"^__inference_(.*)_\d+$", name or "")
     return match.group(1) if match else (name or "")
@@ -166,14 +166,14 @@ def read_dump(root: str, first_step: int, function_fragment: str,
             graph = reader.graph_by_id(trace.graph_id)
             path = "/".join(graph_name(reader.graph_by_id(g).name) for g in trace.graph_ids
                             if reader.graph_by_id(g).name)
-            def creation(op_name: str, graph: Any = graph) -> Optional[tuple[str, list[str]]]:
+            def creation(op_name: str, graph: Any = graph) -> tuple[str, list[str]] | None:
                 try:
                     digest = graph.get_op_creation_digest(op_name)
                 except KeyError:  # created outside this graph (e.g. a function argument)
                     return None
                 return digest.op_type, list(digest.input_names or ())
 
-            def recorded(op_name: str, slot: int, graph_id: str = trace.graph_id) -> Optional[int]:
+            def recorded(op_name: str, slot: int, graph_id: str = trace.graph_id) -> int | None:
                 return latest.get((graph_id, op_name, slot))
 
             own = creation(trace.op_name) or ("", [])
@@ -222,7 +222,7 @@ def link_step_arguments(records: list[dict[str, Any]], arguments: list[int]) -> 
 
 
 def step_argument(name: str, nexts: dict[tuple[str, int, int], int], outer_path: str,
-                  step: int) -> Optional[int]:
+                  step: int) -> int | None:
     """The record of a Keras 3 step argument (``data_1:0``): ``IteratorGetNext:1`` of the calling
     graph (``outer_path``) in the same step (``KERAS3_STEP_ARGUMENT``); None for any other name."""
     op_name, _, slot = name.rpartition(":")
@@ -233,8 +233,8 @@ def step_argument(name: str, nexts: dict[tuple[str, int, int], int], outer_path:
 
 
 def resolve_inputs(names: list[str],
-                   creation: Callable[[str], Optional[tuple[str, list[str]]]],
-                   recorded: Callable[[str, int], Optional[int]],
+                   creation: Callable[[str], tuple[str, list[str]] | None],
+                   recorded: Callable[[str, int], int | None],
                    unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES,
                    ) -> tuple[list[Any], list[str]]:
     """A record's inputs: each input tensor name ("op:slot") becomes the index of its record; one
@@ -310,7 +310,7 @@ def canonical_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
-                  main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+                  main_trail: dict[str, Any] | None) -> dict[str, Any]:
     """The trace of one variant, or why there is none: a failing trace never costs the result."""
     try:
         return _builtin_trace(variant, data, seed, request, main_trail)
@@ -319,7 +319,7 @@ def builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
 
 
 def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
-                   main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+                   main_trail: dict[str, Any] | None) -> dict[str, Any]:
     """The traced pass of the built-in experiment (Keras 2): same seed, model and data as the
     main run, steps before the window untraced, the window under the dump."""
     window = request.window()
@@ -366,8 +366,8 @@ def _fresh_session(seed: int) -> Any:
 
 
 def user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
-               rows: Optional[int], request: TraceRequest,
-               main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+               rows: int | None, request: TraceRequest,
+               main_trail: dict[str, Any] | None) -> dict[str, Any]:
     """The traced pass of a user experiment that returned a TrainingPlan: the function is called
     again, re-seeded, and its plan fitted for the first K steps under the dump."""
     try:
@@ -377,8 +377,8 @@ def user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
 
 
 def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
-                rows: Optional[int], request: TraceRequest,
-                main_trail: Optional[dict[str, Any]]) -> dict[str, Any]:
+                rows: int | None, request: TraceRequest,
+                main_trail: dict[str, Any] | None) -> dict[str, Any]:
     window = request.window()
     if window is None:
         return {"absent": "not requested (--trace-steps 0)"}
@@ -411,7 +411,7 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
     return _result(first, last, trail, main_trail, dump, unrecorded)
 
 
-def keras_flavour() -> "tuple[str, tuple[str, ...]] | str":
+def keras_flavour() -> tuple[str, tuple[str, ...]] | str:
     """(train function's name fragment, unrecorded op types) of the installed Keras, or why there
     is no trace: Keras 3's JAX and PyTorch backends run no TensorFlow graph."""
     from repromatrix.cell import keras3
@@ -443,7 +443,7 @@ def _stop_after(steps: int) -> Any:
     return StopAfter()
 
 
-def _result(first: int, last: int, trail: "StepTrail", main_trail: Optional[dict[str, Any]],
+def _result(first: int, last: int, trail: StepTrail, main_trail: dict[str, Any] | None,
             dump: dict[str, Any],
             unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 FIRST_REPORT = 10.0  # seconds: a run shorter than this stays quiet
 LONGEST_INTERVAL = 60.0  # a long run still says something every minute (CI logs)
@@ -42,11 +42,11 @@ def progress_line(done: int, total: int, elapsed: float) -> str:
     return text
 
 
-def optimizer_step_reader(optimizer: Any) -> Callable[[], Optional[int]]:
+def optimizer_step_reader(optimizer: Any) -> Callable[[], int | None]:
     """Reads the optimizer's step counter; None while it does not exist yet (a legacy Keras
     optimizer creates it lazily on first use: reading it here must not create it)."""
 
-    def read() -> Optional[int]:
+    def read() -> int | None:
         variable = (getattr(optimizer, "_iterations", None) if hasattr(optimizer, "_iterations")
                     else getattr(optimizer, "iterations", None))
         return None if variable is None else int(variable.numpy())
@@ -57,8 +57,8 @@ def optimizer_step_reader(optimizer: Any) -> Callable[[], Optional[int]]:
 class Progress:
     """``with Progress(read_step, total, log):`` reports from a daemon thread until the block ends."""
 
-    def __init__(self, read_step: Callable[[], Optional[int]], total: int,
-                 log: Callable[[str], None], first: Optional[float] = None) -> None:
+    def __init__(self, read_step: Callable[[], int | None], total: int,
+                 log: Callable[[str], None], first: float | None = None) -> None:
         self._read_step = read_step
         self._total = total
         self._log = log
@@ -66,7 +66,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="repromatrix-progress", daemon=True)
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._started = time.monotonic()
         self._thread.start()
         return self

@@ -22,10 +22,11 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from repromatrix import artifact, contract
 from repromatrix.cell.data import BUILTIN, Dataset, load_dataset

@@ -24,7 +24,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -25,9 +25,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from repromatrix.errors import ToolError, UsageError
 from repromatrix.files import MiB, UnreadableFile, read_bounded

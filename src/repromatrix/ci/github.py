@@ -16,8 +16,9 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Mapping
+from typing import IO
 
 from repromatrix.errors import UsageError
 from repromatrix.files import UnreadableFile, read_bounded

@@ -12,7 +12,8 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from repromatrix.ci import github
 from repromatrix.config.matrix import DEFAULT_MATRIX, Matrix, Runner, load_matrix

@@ -10,8 +10,8 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from repromatrix import __version__
 from repromatrix.config.arguments import check_cell_id, env_pair, positive

@@ -12,8 +12,9 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Callable
 
 from repromatrix.errors import ConfigError
 
@@ -50,7 +51,7 @@ def env_problem(name: str, value: str) -> str | None:
     return None
 
 
-def target_column(value: Union[str, int]) -> Union[str, int]:
+def target_column(value: str | int) -> str | int:
     """A data set's target column: a 0-based index, or a name.
 
     An integer or a string of ASCII digits is an index; anything else is a column name. Raises

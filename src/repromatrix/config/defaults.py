@@ -14,8 +14,9 @@ from __future__ import annotations
 import copy
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from repromatrix import resources
 

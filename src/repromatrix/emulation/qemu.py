@@ -16,8 +16,9 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable
 
 from repromatrix.errors import ToolError
 
@@ -50,7 +51,7 @@ class Located:
 
     path: str
     source: str  # "PATH", "REPROMATRIX_QEMU" or "debian"
-    package: Optional[str] = None  # the Debian package and version, when fetched
+    package: str | None = None  # the Debian package and version, when fetched
     version: str = "unknown"
 
     def describe(self) -> str:
@@ -59,7 +60,7 @@ class Located:
         return f"{self.path} (from {self.source})"
 
 
-_located: Dict[str, Located] = {}  # path -> how find_qemu found it, for qemu_command
+_located: dict[str, Located] = {}  # path -> how find_qemu found it, for qemu_command
 
 
 def parse_cpu_models(help_text: str) -> list[str]:
@@ -101,7 +102,7 @@ def dependency_names(depends: str) -> list[str]:
             for alternative in part.split("|") if alternative.split()]
 
 
-def _debian_candidates(target: str) -> Tuple[Tuple[str, str], ...]:
+def _debian_candidates(target: str) -> tuple[tuple[str, str], ...]:
     """(package, member) pairs: Debian's static qemu-<target>, old name then new.
 
     Until Debian 12 the static binaries are in qemu-user-static (``qemu-x86_64-static``); from
@@ -113,7 +114,7 @@ def _debian_candidates(target: str) -> Tuple[Tuple[str, str], ...]:
 
 
 def cached_from_debian(target: str, architecture: str,
-                       environ: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+                       environ: Mapping[str, str]) -> tuple[str, str] | None:
     """(path, "package version (arch)") of a qemu-<target> fetched earlier, re-verified; no network."""
     from repromatrix.emulation.debian.cache import Store, cache_root
 
@@ -122,7 +123,7 @@ def cached_from_debian(target: str, architecture: str,
         return _cached(store, target)
 
 
-def _cached(store: "Store", target: str) -> Optional[Tuple[str, str]]:
+def _cached(store: Store, target: str) -> tuple[str, str] | None:
     for package, member in _debian_candidates(target):
         cached = store.lookup(package, [member])
         if cached is not None:
@@ -131,7 +132,7 @@ def _cached(store: "Store", target: str) -> Optional[Tuple[str, str]]:
 
 
 def debian_package(target: str, architecture: str,
-                   environ: Mapping[str, str]) -> "Tuple[Package, str]":
+                   environ: Mapping[str, str]) -> tuple[Package, str]:
     """(the index entry, the member) Debian gives qemu-<target> in: reads the index, no package."""
     from repromatrix.emulation.debian.archive import find_package
     from repromatrix.emulation.debian.sources import configured_sources
@@ -148,7 +149,7 @@ def debian_package(target: str, architecture: str,
 
 
 def fetch_from_debian(target: str, architecture: str,
-                      environ: Mapping[str, str]) -> Tuple[str, str]:
+                      environ: Mapping[str, str]) -> tuple[str, str]:
     """(path, "package version (arch)") of Debian's static qemu-<target>, cached."""
     from repromatrix.emulation.debian.cache import Store, cache_root
 
@@ -171,8 +172,8 @@ def variable_for(target: str) -> str:
 
 
 def installed(target: str = "x86_64",
-              which: Callable[[str], Optional[str]] = shutil.which,
-              environ: Mapping[str, str] = os.environ) -> Optional[Located]:
+              which: Callable[[str], str | None] = shutil.which,
+              environ: Mapping[str, str] = os.environ) -> Located | None:
     """The qemu-<target> the user provides (its variable, else PATH); None if neither."""
     name = f"qemu-{target}"
     variable = variable_for(target)
@@ -189,7 +190,7 @@ def installed(target: str = "x86_64",
     return None
 
 
-def debian_host(target: str, system: Optional[str] = None, machine: Optional[str] = None) -> str:
+def debian_host(target: str, system: str | None = None, machine: str | None = None) -> str:
     """The Debian architecture to fetch qemu-<target> for; ToolError off Linux."""
     system = system or platform.system()
     if system != "Linux":
@@ -199,10 +200,10 @@ def debian_host(target: str, system: Optional[str] = None, machine: Optional[str
 
 
 def locate(target: str = "x86_64",
-           which: Callable[[str], Optional[str]] = shutil.which,
+           which: Callable[[str], str | None] = shutil.which,
            environ: Mapping[str, str] = os.environ,
-           system: Optional[str] = None,
-           machine: Optional[str] = None) -> Located:
+           system: str | None = None,
+           machine: str | None = None) -> Located:
     """The qemu-<target> to use: REPROMATRIX_QEMU, PATH, else Debian's build (fetched once)."""
     found = installed(target, which, environ)
     if found is not None:
@@ -220,16 +221,16 @@ def locate(target: str = "x86_64",
 class Availability:
     """What find_qemu would use, found without fetching: a binary, or the package to fetch."""
 
-    located: Optional[Located]  # present: the variable's, PATH's, or Debian's in the cache
+    located: Located | None  # present: the variable's, PATH's, or Debian's in the cache
     fetchable: str = ""  # else: "qemu-user-static 1:7.2... (amd64), 63 MB" (fetched on first use)
 
 
 def availability(model: str, target: str = "x86_64",
-                 which: Callable[[str], Optional[str]] = shutil.which,
+                 which: Callable[[str], str | None] = shutil.which,
                  environ: Mapping[str, str] = os.environ,
-                 system: Optional[str] = None,
-                 machine: Optional[str] = None,
-                 help_text: Optional[Callable[[str], str]] = None) -> Availability:
+                 system: str | None = None,
+                 machine: str | None = None,
+                 help_text: Callable[[str], str] | None = None) -> Availability:
     """find_qemu's answer without downloading anything (preflight): the same checks and errors,
     but a qemu that would be fetched from Debian is only looked up in the archive's index."""
     machine = _check_host(machine)
@@ -251,12 +252,12 @@ def availability(model: str, target: str = "x86_64",
 
 def find_qemu(
     model: str,
-    which: Callable[[str], Optional[str]] = shutil.which,
-    machine: Optional[str] = None,
-    help_text: Optional[Callable[[str], str]] = None,
+    which: Callable[[str], str | None] = shutil.which,
+    machine: str | None = None,
+    help_text: Callable[[str], str] | None = None,
     environ: Mapping[str, str] = os.environ,
-    system: Optional[str] = None,
-    version_text: Optional[Callable[[str], str]] = None,
+    system: str | None = None,
+    version_text: Callable[[str], str] | None = None,
     target: str = "x86_64",
 ) -> str:
     """Path of qemu-<target> after checking the host and the model name; ToolError otherwise."""
@@ -269,7 +270,7 @@ def find_qemu(
     return binary
 
 
-def _check_host(machine: Optional[str]) -> str:
+def _check_host(machine: str | None) -> str:
     """The host's machine name, lower-cased; ToolError unless x86_64 (see the module's doc)."""
     machine = (machine or platform.machine()).lower()
     if machine not in ("x86_64", "amd64"):
@@ -278,7 +279,7 @@ def _check_host(machine: Optional[str]) -> str:
 
 
 def _check_model(binary: str, model: str, target: str,
-                 help_text: Optional[Callable[[str], str]]) -> None:
+                 help_text: Callable[[str], str] | None) -> None:
     models = parse_cpu_models((help_text or _cpu_help)(binary))
     if model not in models:
         import difflib
@@ -289,7 +290,7 @@ def _check_model(binary: str, model: str, target: str,
         raise ToolError(f"qemu knows no CPU model {model!r}{hint}")
 
 
-def located(binary: str) -> Optional[Located]:
+def located(binary: str) -> Located | None:
     """How find_qemu found ``binary`` in this process (None if it did not)."""
     return _located.get(binary)
 
@@ -305,7 +306,7 @@ def _version(binary: str) -> str:
 
 
 def qemu_command(binary: str, model: str, python: str, arguments: Sequence[str],
-                 sysroot: Optional[str] = None, sysroot_label: str = "") -> list[str]:
+                 sysroot: str | None = None, sysroot_label: str = "") -> list[str]:
     """The command line that runs ``python arguments...`` on the emulated CPU.
 
     ``-E`` hands the emulated process where this qemu came from, for its fingerprint (qemu

@@ -19,9 +19,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import TextIO
 
 from repromatrix.emulation.debian.archive import Index, Package
 from repromatrix.emulation.debian.sources import SUITE_VARIABLE, configured_sources
@@ -31,7 +32,7 @@ ARCHITECTURE = "arm64"
 FORMAT = 1  # bump when the folder's layout or the closure rules change: a new cache key
 # Debian's Python 3 per suite, for arm64 (deb.debian.org, checked 2026-11): the interpreter's
 # package is python<minor>. bullseye (Debian 11, LTS) has exactly the report's 3.9.2.
-SUITE_PYTHONS: Tuple[Tuple[str, str], ...] = (
+SUITE_PYTHONS: tuple[tuple[str, str], ...] = (
     ("bullseye", "3.9"), ("bookworm", "3.11"), ("trixie", "3.13"),
 )
 # Not in the interpreter's package closure but needed by TensorFlow's and NumPy's wheels
@@ -70,7 +71,7 @@ def _minor_number(minor: str) -> int:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
 
-def alternatives(field: str) -> List[List[str]]:
+def alternatives(field: str) -> list[list[str]]:
     """A Depends field as groups of alternative package names (version and arch qualifiers dropped)."""
     groups = []
     for part in field.split(","):
@@ -86,7 +87,7 @@ class Plan:
 
     choice: Choice
     interpreter: Package
-    packages: Tuple[Package, ...]
+    packages: tuple[Package, ...]
 
     @property
     def python_version(self) -> str:
@@ -104,14 +105,14 @@ def _upstream(version: str) -> str:
     return version.rsplit("-", 1)[0] if "-" in version else version
 
 
-def resolve_closure(find, roots: Sequence[str], optional: Sequence[str] = ()) -> List[Package]:
+def resolve_closure(find, roots: Sequence[str], optional: Sequence[str] = ()) -> list[Package]:
     """Packages of ``roots`` plus their Depends/Pre-Depends closure (first available alternative).
 
     ``find(name) -> Package | None``: the index lookup. A root that does not exist raises; an
     optional root that does not exist is skipped; a dependency none of whose alternatives
     exists (a virtual package) is skipped, since unpacking needs files, not promises.
     """
-    found: Dict[str, Package] = {}
+    found: dict[str, Package] = {}
     queue = [(name, True) for name in roots] + [(name, False) for name in optional]
     while queue:
         name, required = queue.pop(0)
@@ -138,9 +139,9 @@ def plan(pinned_minor: str, environ: Mapping[str, str] = os.environ,
     choice = choose_suite(pinned_minor, environ)
     sources = configured_sources({**environ, SUITE_VARIABLE: choice.suite}, root)
     indexes = [Index(source, ARCHITECTURE) for source in sources]
-    lookups: Dict[str, Optional[Package]] = {}
+    lookups: dict[str, Package | None] = {}
 
-    def find(name: str) -> Optional[Package]:
+    def find(name: str) -> Package | None:
         if name not in lookups:
             lookups[name] = _first(indexes, name)
         return lookups[name]
@@ -156,7 +157,7 @@ def plan(pinned_minor: str, environ: Mapping[str, str] = os.environ,
     return Plan(choice, interpreter, tuple(packages))
 
 
-def _first(indexes: Sequence[Index], name: str) -> Optional[Package]:
+def _first(indexes: Sequence[Index], name: str) -> Package | None:
     errors = []
     for index in indexes:
         try:
@@ -177,7 +178,7 @@ def _first(indexes: Sequence[Index], name: str) -> Optional[Package]:
 @dataclass(frozen=True)
 class Sysroot:
     folder: Path
-    manifest: Dict
+    manifest: dict
 
     @property
     def python(self) -> str:
@@ -200,7 +201,7 @@ def cache_key(choice: Choice) -> str:
     return f"sysroot-{ARCHITECTURE}-{choice.suite}-py{choice.minor}-{digest}"
 
 
-def cached(folder: Path) -> Optional[Sysroot]:
+def cached(folder: Path) -> Sysroot | None:
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -218,7 +219,7 @@ def build(the_plan: Plan, folder: Path, environ: Mapping[str, str] = os.environ,
     store = Store(cache_root(environ), ARCHITECTURE, stream)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    files: Dict[str, str] = {}
+    files: dict[str, str] = {}
     try:
         total = len(the_plan.packages)
         for number, package in enumerate(the_plan.packages, 1):

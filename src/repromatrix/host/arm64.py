@@ -25,9 +25,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Callable, TextIO
 
 import repromatrix
 from repromatrix.config.matrix import Pins
@@ -51,7 +52,7 @@ def base_folder(environ: Mapping[str, str] = os.environ) -> Path:
 # --- site-packages ------------------------------------------------------------------------------
 
 
-def requirements(pins: Pins) -> List[str]:
+def requirements(pins: Pins) -> list[str]:
     """The pins as Linux arm64 installs them, with the packages they pull named explicitly.
 
     A pulled build (``tensorflow-cpu-aws``) takes the version of the pin it stands behind: the
@@ -67,7 +68,7 @@ def requirements(pins: Pins) -> List[str]:
     return lines
 
 
-def runner_requirements(minor: str) -> List[str]:
+def runner_requirements(minor: str) -> list[str]:
     """tabulate (and tomli before 3.11) at the host runner's versions."""
     from importlib import metadata
 
@@ -82,7 +83,7 @@ def runner_requirements(minor: str) -> List[str]:
     return lines
 
 
-def wheel_tags(glibc: str) -> Tuple[str, ...]:
+def wheel_tags(glibc: str) -> tuple[str, ...]:
     """The ``manylinux`` aarch64 tags a sysroot with this glibc runs, newest first."""
     from repromatrix.host.preflight import PLATFORM_TAGS
 
@@ -103,7 +104,7 @@ def site_key(lines: Sequence[str], minor: str, tags: Sequence[str]) -> str:
     return f"site-{ARCH}-py{minor}-{digest}"
 
 
-def find_pip(candidates: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
+def find_pip(candidates: Sequence[str] | None = None) -> tuple[str, ...]:
     """``python -m pip`` of this interpreter, else of ``python3`` on PATH (uv's venvs have none)."""
     from repromatrix.host.preflight import pip_available
 
@@ -118,8 +119,8 @@ def find_pip(candidates: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
                     "`python3 -m pip install -U pip`")
 
 
-def resolve(lines: Sequence[str], minor: str, tags: Sequence[str], pip: Tuple[str, ...],
-            run: Optional[Callable] = None) -> List[str]:
+def resolve(lines: Sequence[str], minor: str, tags: Sequence[str], pip: tuple[str, ...],
+            run: Callable | None = None) -> list[str]:
     """Exact ``name==version`` lines for the target, or one ToolError naming the missing wheel."""
     from repromatrix.host import preflight
 
@@ -136,8 +137,8 @@ def resolve(lines: Sequence[str], minor: str, tags: Sequence[str], pip: Tuple[st
     return sorted(f"{i.name}=={i.version}" for i in resolution.installs)
 
 
-def install_command(pip: Tuple[str, ...], lock: Sequence[str], minor: str,
-                    tags: Sequence[str], folder: Path) -> List[str]:
+def install_command(pip: tuple[str, ...], lock: Sequence[str], minor: str,
+                    tags: Sequence[str], folder: Path) -> list[str]:
     """Install exactly the resolved set, arm64 wheels only, into ``folder`` (nothing compiled
     with the host's Python: the arm64 Python writes its own bytecode elsewhere)."""
     command = [*pip, "--isolated", "install", "--no-deps", "--only-binary=:all:", "--no-compile",
@@ -153,10 +154,10 @@ def install_command(pip: Tuple[str, ...], lock: Sequence[str], minor: str,
 @dataclass(frozen=True)
 class SitePackages:
     folder: Path
-    lock: Tuple[str, ...]
+    lock: tuple[str, ...]
 
 
-def cached_site(folder: Path) -> Optional[SitePackages]:
+def cached_site(folder: Path) -> SitePackages | None:
     try:
         manifest = json.loads((folder / ".repromatrix-site.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -164,7 +165,7 @@ def cached_site(folder: Path) -> Optional[SitePackages]:
     return SitePackages(folder, tuple(manifest["lock"]))
 
 
-def build_site(lock: Sequence[str], minor: str, tags: Sequence[str], pip: Tuple[str, ...],
+def build_site(lock: Sequence[str], minor: str, tags: Sequence[str], pip: tuple[str, ...],
                folder: Path, stream: TextIO = sys.stderr) -> SitePackages:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
@@ -222,10 +223,10 @@ class Environment:
     model: str
     pycache: Path
 
-    def command(self, arguments: Sequence[str]) -> List[str]:
+    def command(self, arguments: Sequence[str]) -> list[str]:
         return [*self.prefix(), self.sysroot.python, *arguments]
 
-    def prefix(self) -> List[str]:
+    def prefix(self) -> list[str]:
         """qemu-aarch64 and its options: run an arm64 program from the sysroot."""
         from repromatrix.emulation import qemu
 
@@ -253,8 +254,8 @@ class SysrootState:
 
     choice: sysroot.Choice
     folder: Path
-    built: Optional[sysroot.Sysroot]
-    plan: Optional[sysroot.Plan]  # read from the suite's index when not built
+    built: sysroot.Sysroot | None
+    plan: sysroot.Plan | None  # read from the suite's index when not built
 
     @property
     def glibc(self) -> str:
@@ -281,11 +282,11 @@ def sysroot_state(pins: Pins, base: Path, environ: Mapping[str, str] = os.enviro
 class SiteState:
     """The wheels the pins need for the sysroot's Python and glibc, and their cached folder."""
 
-    lines: Tuple[str, ...]
+    lines: tuple[str, ...]
     minor: str
-    tags: Tuple[str, ...]
+    tags: tuple[str, ...]
     folder: Path
-    built: Optional[SitePackages]
+    built: SitePackages | None
 
 
 def site_state(pins: Pins, minor: str, glibc: str, base: Path) -> SiteState:
@@ -295,15 +296,15 @@ def site_state(pins: Pins, minor: str, glibc: str, base: Path) -> SiteState:
     return SiteState(lines, minor, tags, folder, cached_site(folder))
 
 
-def resolve_site(wanted: SiteState, pip: Tuple[str, ...], stream: TextIO = sys.stderr,
-                 run: Optional[Callable] = None) -> List[str]:
+def resolve_site(wanted: SiteState, pip: tuple[str, ...], stream: TextIO = sys.stderr,
+                 run: Callable | None = None) -> list[str]:
     print(f"repromatrix: arm64: resolving {len(wanted.lines)} pins for Linux arm64, Python "
           f"{wanted.minor} with pip", file=stream, flush=True)
     return resolve(wanted.lines, wanted.minor, wanted.tags, pip, run)
 
 
 def prepare(pins: Pins, model: str = DEFAULT_MODEL, environ: Mapping[str, str] = os.environ,
-            stream: TextIO = sys.stderr, pip: Optional[Tuple[str, ...]] = None) -> Environment:
+            stream: TextIO = sys.stderr, pip: tuple[str, ...] | None = None) -> Environment:
     """Check, then fetch (once) everything an arm64 cell needs; cached runs need no network."""
     from repromatrix.emulation import qemu
 
@@ -340,13 +341,13 @@ class Check:
     """One thing an arm64 cell needs, as found without downloading anything."""
 
     what: str  # "qemu-aarch64", "interpreter" or "wheels"
-    ok: Optional[bool]  # None: not checked (it needs what an earlier check did not find)
+    ok: bool | None  # None: not checked (it needs what an earlier check did not find)
     text: str  # where it is or what would be fetched; else the problem, one line
 
 
 def check(pins: Pins, model: str = DEFAULT_MODEL, environ: Mapping[str, str] = os.environ,
-          pip: Optional[Tuple[str, ...]] = None, run: Optional[Callable] = None,
-          stream: TextIO = sys.stderr, machine: Optional[str] = None) -> List[Check]:
+          pip: tuple[str, ...] | None = None, run: Callable | None = None,
+          stream: TextIO = sys.stderr, machine: str | None = None) -> list[Check]:
     """``prepare``'s three checks, each answered even when another fails, with no download:
     qemu is looked for but not fetched, Debian's index is read (a sysroot's plan), and pip
     resolves the wheels without installing them. Cached parts are reported as cached."""

@@ -30,13 +30,20 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable
 
-from repromatrix.config.matrix import (DEFAULT_MATRIX, HOSTED_LABELS, Lab, LabCell, Matrix,
-                                       load_matrix)
+from repromatrix.config.matrix import (
+    DEFAULT_MATRIX,
+    HOSTED_LABELS,
+    Lab,
+    LabCell,
+    Matrix,
+    load_matrix,
+)
 from repromatrix.errors import ToolError, UsageError
 from repromatrix.host import arm64
 from repromatrix.host.lab import select_cells
@@ -317,7 +324,7 @@ def check_platforms(matrix: Matrix, platforms: Sequence[str], pip: PipSettings, 
     for platform in platforms:
         target = target_of(platform, matrix)
         work[(platform, "full", "")] = (target, tuple(matrix.pins.requirements(platform)), False)
-        for plain, mapped in _mappings(matrix, platform):
+        for plain, _mapped in _mappings(matrix, platform):
             work[(platform, "plain", plain)] = (target, (plain,), True)
     progress = Progress(len(work))
     results = _resolve_all(work, pip, jobs, run, progress, matrix.pins.python)

@@ -3,14 +3,14 @@ shared by the text and markdown renderers (each escapes it its own way)."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any
 
 from repromatrix.report.likely_causes import cause_text
 
 MAX_CAUSES = 5  # likely causes named per comparison; the JSON has them all
 
 
-def blame_lines(comparison: Any) -> List[str]:
+def blame_lines(comparison: Any) -> list[str]:
     """``root cause: ...`` and ``likely cause: ...`` lines of a Comparison (none if nothing)."""
     lines = []
     if comparison.root_cause is not None:
@@ -19,16 +19,16 @@ def blame_lines(comparison: Any) -> List[str]:
     if causes:
         shown = "; ".join(cause_text(c) for c in causes[:MAX_CAUSES])
         more = " and %d more" % (len(causes) - MAX_CAUSES) if len(causes) > MAX_CAUSES else ""
-        lines.append("likely cause%s: %s%s" % ("s" if len(causes) > 1 else "", shown, more))
+        lines.append("likely cause{}: {}{}".format("s" if len(causes) > 1 else "", shown, more))
     return lines
 
 
-def tensor_figures(max_ulp: Optional[int], max_abs: Optional[float],
-                   max_rel: Optional[float], units: str = "ULP") -> str:
+def tensor_figures(max_ulp: int | None, max_abs: float | None,
+                   max_rel: float | None, units: str = "ULP") -> str:
     """e.g. "2795 ULP, abs 1.19e-07, rel 3.3e-05" (``units`` "float64 ULP" for float64 tensors);
     ULP "n/a" when every differing element crosses zero (no meaningful distance), "?" without
     raw data."""
     if max_abs is None:
         return "?" if max_ulp is None else "%d %s" % (max_ulp, units)
-    ulp = "n/a %s (crosses zero)" % units if not max_ulp else "%d %s" % (max_ulp, units)
-    return "%s, abs %.3g, rel %.3g" % (ulp, max_abs, max_rel or 0.0)
+    ulp = f"n/a {units} (crosses zero)" if not max_ulp else "%d %s" % (max_ulp, units)
+    return f"{ulp}, abs {max_abs:.3g}, rel {max_rel or 0.0:.3g}"

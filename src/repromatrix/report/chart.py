@@ -9,7 +9,7 @@ either output, so a hostile variant name cannot break out of the code fence or t
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 from repromatrix.report.compare import FLOOR_LOG10, Series, VariantResult
 from repromatrix.report.escape import mermaid_label, xml
@@ -19,7 +19,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 COLOUR_NAMES = ("blue", "orange", "green", "vermilion", "purple", "sky blue", "yellow", "black")
 
 
-def series_of(result: VariantResult) -> List[Series]:
+def series_of(result: VariantResult) -> list[Series]:
     return [c.series for c in result.comparisons if c.series is not None]
 
 
@@ -30,7 +30,7 @@ def _y_top(series: Sequence[Series]) -> int:
 
 def _num(value: float) -> str:
     """Short, deterministic number text (no exponent, no '-0')."""
-    text = ("%.3f" % value).rstrip("0").rstrip(".")
+    text = (f"{value:.3f}").rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 
@@ -39,13 +39,12 @@ def legend(result: VariantResult) -> str:
     parts = []
     for index, series in enumerate(series_of(result)):
         parts.append(
-            "%s vs %s: %s"
-            % (series.letter, result.groups[0].letter, COLOUR_NAMES[index % len(COLOUR_NAMES)])
+            f"{series.letter} vs {result.groups[0].letter}: {COLOUR_NAMES[index % len(COLOUR_NAMES)]}"
         )
     return "; ".join(parts)
 
 
-def mermaid(result: VariantResult) -> Optional[str]:
+def mermaid(result: VariantResult) -> str | None:
     """A fenced mermaid block, or None when the variant has no per-step trails to plot."""
     series = series_of(result)
     if not series:
@@ -56,18 +55,17 @@ def mermaid(result: VariantResult) -> Optional[str]:
         "```mermaid",
         '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + palette + '"}}}}%%',
         "xychart-beta",
-        '    title "%s: log10 of weight-sum difference vs %s"'
-        % (mermaid_label(result.name), result.groups[0].letter),
+        f'    title "{mermaid_label(result.name)}: log10 of weight-sum difference vs {result.groups[0].letter}"',
         '    x-axis "training step" 0 --> %d' % max(last, 1),
         '    y-axis "log10 abs difference" %s --> %d' % (_num(FLOOR_LOG10), _y_top(series)),
     ]
     for item in series:
-        lines.append("    line [%s]" % ", ".join(_num(v) for v in item.values))
+        lines.append("    line [{}]".format(", ".join(_num(v) for v in item.values)))
     lines.append("```")
     return "\n".join(lines)
 
 
-def svg(result: VariantResult) -> Optional[str]:
+def svg(result: VariantResult) -> str | None:
     """A self-contained SVG of the same picture for local viewing, or None if nothing to plot."""
     series = series_of(result)
     if not series:
@@ -122,9 +120,9 @@ def svg(result: VariantResult) -> Optional[str]:
     )
     for index, item in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
-        points = " ".join("%.1f,%.1f" % (x_of(s), y_of(v)) for s, v in zip(item.steps, item.values))
+        points = " ".join(f"{x_of(s):.1f},{y_of(v):.1f}" for s, v in zip(item.steps, item.values))
         out.append(
-            '<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (colour, points)
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
         )
         lx = left + 10 + 110 * index
         out.append(

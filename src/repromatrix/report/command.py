@@ -6,8 +6,8 @@ import argparse
 import hashlib
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Union
 
 from repromatrix.errors import UsageError
 from repromatrix.report import chart
@@ -41,7 +41,7 @@ exit status: 0 report written; 1 with --fail-on-divergence when some variant div
 2 usage error (no artifact found, unknown --reference cell, output not writable)."""
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "aggregate",
         help="compare cell artifacts: are the trained weights bit-identical, and if not, why?",
@@ -84,23 +84,22 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     parser.set_defaults(func=run)
 
 
-def aggregate(paths: Iterable[Union[str, Path]], reference: Optional[str] = None) -> Aggregate:
+def aggregate(paths: Iterable[str | Path], reference: str | None = None) -> Aggregate:
     """Read artifacts from files/folders and compare them. Raises ``UsageError`` only for
     argument problems (missing path, no artifact at all, unknown reference), never for content."""
     paths = list(paths)
     files, missing = expand_paths(paths)
     if missing:
-        raise UsageError("no such file or folder: %s" % ", ".join(clean(m, 200) for m in missing))
+        raise UsageError("no such file or folder: {}".format(", ".join(clean(m, 200) for m in missing)))
     if not files:
         raise UsageError(
-            "no artifact files (*.json) found in: %s" % ", ".join(clean(str(p), 200) for p in paths)
+            "no artifact files (*.json) found in: {}".format(", ".join(clean(str(p), 200) for p in paths))
         )
     loaded = load(files)
     if reference is not None and reference not in {c.cell for c in loaded.cells}:
         known = ", ".join(clean(c.cell, 60) for c in loaded.cells[:20]) or "none"
         raise UsageError(
-            "--reference %s is not a cell in these artifacts (cells: %s)"
-            % (clean(reference, 100), known)
+            f"--reference {clean(reference, 100)} is not a cell in these artifacts (cells: {known})"
         )
     return compare(loaded, reference)
 
@@ -113,26 +112,26 @@ def render(agg: Aggregate, fmt: str = "text") -> str:
         return render_json(agg)
     if fmt == "text":
         return render_text(agg)
-    raise UsageError("unknown format %s (choose from %s)" % (clean(fmt, 40), ", ".join(FORMATS)))
+    raise UsageError("unknown format {} (choose from {})".format(clean(fmt, 40), ", ".join(FORMATS)))
 
 
-def chart_files(agg: Aggregate) -> Dict[str, str]:
+def chart_files(agg: Aggregate) -> dict[str, str]:
     """File name -> SVG for every diverging variant that has per-step trails.
 
     Variant names come from artifacts, so they are reduced to safe file-name characters;
     a short hash keeps two names that reduce to the same text apart.
     """
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     for result in agg.variants:
         picture = chart.svg(result) if result.diverges else None
         if picture is None:
             continue
         stem = file_stem(result.name)
-        if stem != result.name or "divergence-%s.svg" % stem in out:
+        if stem != result.name or f"divergence-{stem}.svg" in out:
             stem += (
                 "-" + hashlib.sha256(result.name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
             )
-        out["divergence-%s.svg" % stem] = picture
+        out[f"divergence-{stem}.svg"] = picture
     return out
 
 
@@ -142,7 +141,7 @@ def _write(path: str, text: str) -> None:
             handle.write(text)
     except OSError as exc:
         raise UsageError(
-            "cannot write %s: %s" % (clean(path, 200), exc.strerror or type(exc).__name__)
+            f"cannot write {clean(path, 200)}: {exc.strerror or type(exc).__name__}"
         ) from None
 
 
@@ -168,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
             os.makedirs(args.chart_dir, exist_ok=True)
         except OSError as exc:
             raise UsageError(
-                "cannot create %s: %s"
-                % (clean(args.chart_dir, 200), exc.strerror or type(exc).__name__)
+                f"cannot create {clean(args.chart_dir, 200)}: {exc.strerror or type(exc).__name__}"
             ) from None
         for name, picture in sorted(chart_files(agg).items()):
             _write(os.path.join(args.chart_dir, name), picture)

@@ -10,8 +10,8 @@ between the two machines and that the train step actually uses).
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from repromatrix.floats import f32_bits
 from repromatrix.report.differences import ElementStats, element_dtype, element_stats
@@ -36,7 +36,7 @@ MAX_LISTED = 5  # settings variants and cells per settings variant named in a pr
 @dataclass(frozen=True)
 class Group:
     letter: str
-    cells: Tuple[str, ...]  # sorted
+    cells: tuple[str, ...]  # sorted
     representative: str  # the cell whose data stands for the group in comparisons
 
 
@@ -50,17 +50,17 @@ class FingerprintDiff:
 @dataclass(frozen=True)
 class TensorDiff:
     name: str
-    max_ulp: Optional[int]  # None when the raw data is not in both artifacts
+    max_ulp: int | None  # None when the raw data is not in both artifacts
     dtype: str = "float32"  # the reference tensor's: max_ulp counts steps of this dtype
     # Beside the ULP distance (which skips elements that cross zero): the largest absolute and
     # relative element difference, None when the raw data is not in both artifacts.
-    max_abs: Optional[float] = None
-    max_rel: Optional[float] = None
+    max_abs: float | None = None
+    max_rel: float | None = None
 
     @property
     def units(self) -> str:
         """``ULP`` for float32 (as the tables always said), else e.g. ``float64 ULP``."""
-        return "ULP" if self.dtype == "float32" else "%s ULP" % element_dtype(self.dtype)
+        return "ULP" if self.dtype == "float32" else f"{element_dtype(self.dtype)} ULP"
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ class Series:
     """log10 |sum_ref[k] - sum_other[k]| per (downsampled) step, for the chart."""
 
     letter: str
-    steps: Tuple[int, ...]  # first step of each bucket
-    values: Tuple[float, ...]  # bucket maximum, clamped to [FLOOR_LOG10, CEILING_LOG10]
+    steps: tuple[int, ...]  # first step of each bucket
+    values: tuple[float, ...]  # bucket maximum, clamped to [FLOOR_LOG10, CEILING_LOG10]
     last_step: int
 
 
@@ -79,19 +79,19 @@ class Comparison:
 
     letter: str
     representative: str
-    first_divergent_step: Optional[int]
-    trail_lengths: Optional[Tuple[int, int]]  # (reference, other) when both have a trail
-    max_abs_sum_diff: Optional[float]
-    max_ulp: Optional[int]
-    suspect_ops: Tuple[str, ...]
-    unused_ops: Tuple[str, ...]  # probe ops that differ but are not in the train step
+    first_divergent_step: int | None
+    trail_lengths: tuple[int, int] | None  # (reference, other) when both have a trail
+    max_abs_sum_diff: float | None
+    max_ulp: int | None
+    suspect_ops: tuple[str, ...]
+    unused_ops: tuple[str, ...]  # probe ops that differ but are not in the train step
     probe_compared: bool  # both cells had probe results and the train step's op list
-    tensor_diffs: Tuple[TensorDiff, ...]
-    fingerprint_diffs: Tuple[FingerprintDiff, ...]
-    series: Optional[Series]
-    notes: Tuple[str, ...]
-    root_cause: Optional[RootCause] = None  # from the op traces (root_cause.py)
-    likely_causes: Tuple[LikelyCause, ...] = ()  # known numeric causes in the fingerprint
+    tensor_diffs: tuple[TensorDiff, ...]
+    fingerprint_diffs: tuple[FingerprintDiff, ...]
+    series: Series | None
+    notes: tuple[str, ...]
+    root_cause: RootCause | None = None  # from the op traces (root_cause.py)
+    likely_causes: tuple[LikelyCause, ...] = ()  # known numeric causes in the fingerprint
 
 
 @dataclass(frozen=True)
@@ -104,27 +104,27 @@ class NotCompared:
 class VariantResult:
     name: str
     compared_by: str  # "digest" | "sums" | "none"
-    groups: Tuple[Group, ...]  # groups[0] is the reference group
-    comparisons: Tuple[Comparison, ...]  # one per groups[1:]
-    not_compared: Tuple[NotCompared, ...]
-    notes: Tuple[str, ...]
+    groups: tuple[Group, ...]  # groups[0] is the reference group
+    comparisons: tuple[Comparison, ...]  # one per groups[1:]
+    not_compared: tuple[NotCompared, ...]
+    notes: tuple[str, ...]
     summary: str  # the verdict without the variant name, plain (unescaped) text
     # From the reference representative, else the smallest cell id that has settings.
-    settings: Optional[Settings] = None
+    settings: Settings | None = None
 
     @property
     def diverges(self) -> bool:
         return len(self.groups) > 1
 
     @property
-    def settings_text(self) -> Optional[str]:
+    def settings_text(self) -> str | None:
         return settings_text(self.settings)
 
     @property
-    def reference(self) -> Optional[Group]:
+    def reference(self) -> Group | None:
         return self.groups[0] if self.groups else None
 
-    def letter_of(self, cell: str) -> Optional[str]:
+    def letter_of(self, cell: str) -> str | None:
         for group in self.groups:
             if cell in group.cells:
                 return group.letter
@@ -134,9 +134,9 @@ class VariantResult:
 @dataclass(frozen=True)
 class Aggregate:
     loaded: Loaded
-    variants: Tuple[VariantResult, ...]  # sorted by name
-    problems: Tuple[str, ...]
-    requested_reference: Optional[str]
+    variants: tuple[VariantResult, ...]  # sorted by name
+    problems: tuple[str, ...]
+    requested_reference: str | None
 
     @property
     def diverges(self) -> bool:
@@ -153,13 +153,13 @@ def letter(index: int) -> str:
     return out
 
 
-def order_groups(keys: Dict[str, Hashable], reference: Optional[str]) -> List[List[str]]:
+def order_groups(keys: dict[str, Hashable], reference: str | None) -> list[list[str]]:
     """Cells with equal keys grouped; the reference group first, then by size and smallest id.
 
     The reference group is the one holding ``reference`` if given, else the largest; ties
     go to the group with the smallest cell id, so the lettering never depends on input order.
     """
-    by_key: Dict[Hashable, List[str]] = {}
+    by_key: dict[Hashable, list[str]] = {}
     for cell in sorted(keys):
         by_key.setdefault(keys[cell], []).append(cell)
     groups = sorted(by_key.values(), key=lambda cells: (-len(cells), cells[0]))
@@ -171,17 +171,17 @@ def order_groups(keys: Dict[str, Hashable], reference: Optional[str]) -> List[Li
     return groups
 
 
-def effective_probe(cell: CellRecord, variant: VariantRecord) -> Tuple[ProbeRecord, ...]:
+def effective_probe(cell: CellRecord, variant: VariantRecord) -> tuple[ProbeRecord, ...]:
     """The probe that ran in the variant's process: its own when recorded, else the cell's."""
     return cell.probe if variant.probe is None else variant.probe
 
 
 def _representative(
-    members: Sequence[str], usable: Dict[str, Tuple[CellRecord, VariantRecord]]
+    members: Sequence[str], usable: dict[str, tuple[CellRecord, VariantRecord]]
 ) -> str:
     """The member with the most data (digest, trail, raw tensors, probe), then smallest id."""
 
-    def missing(cid: str) -> Tuple[int, str]:
+    def missing(cid: str) -> tuple[int, str]:
         cell, variant = usable[cid]
         have = (
             variant.digest is not None,
@@ -194,7 +194,7 @@ def _representative(
     return min(members, key=missing)
 
 
-def tensor_max_ulp(a: bytes, b: bytes, dtype: str = "float32") -> Optional[int]:
+def tensor_max_ulp(a: bytes, b: bytes, dtype: str = "float32") -> int | None:
     """Largest ULP distance between two equally long buffers of ``dtype``, in that dtype's own
     steps (float64 steps for float64; value differences for integers). None if the lengths
     differ, the dtype is unknown, or every differing element crosses zero, where a ULP distance
@@ -202,14 +202,14 @@ def tensor_max_ulp(a: bytes, b: bytes, dtype: str = "float32") -> Optional[int]:
     return _max_ulp(element_stats(a, b, dtype))
 
 
-def _max_ulp(stats: Optional[ElementStats]) -> Optional[int]:
+def _max_ulp(stats: ElementStats | None) -> int | None:
     """0 for equal buffers, else the largest meaningful ULP distance (None: none, or no stats)."""
     if stats is None:
         return None
     return 0 if not stats.differing else stats.max_ulp
 
 
-def first_divergent_step(ref: Sequence[str], other: Sequence[str]) -> Optional[int]:
+def first_divergent_step(ref: Sequence[str], other: Sequence[str]) -> int | None:
     """First index at which two trails differ, over their common prefix; None if none."""
     for index, (a, b) in enumerate(zip(ref, other)):
         if a != b:
@@ -217,7 +217,7 @@ def first_divergent_step(ref: Sequence[str], other: Sequence[str]) -> Optional[i
     return None
 
 
-def max_abs_sum_diff(ref: Sequence[float], other: Sequence[float]) -> Optional[float]:
+def max_abs_sum_diff(ref: Sequence[float], other: Sequence[float]) -> float | None:
     """Largest |a - b| over the after-training sums; inf if a NaN/inf sum differs."""
     if len(ref) != len(other):
         return None
@@ -238,7 +238,7 @@ def _log10_clamped(diff: float) -> float:
     return min(CEILING_LOG10, math.log10(diff))
 
 
-def divergence_series(letter_: str, ref: VariantRecord, other: VariantRecord) -> Optional[Series]:
+def divergence_series(letter_: str, ref: VariantRecord, other: VariantRecord) -> Series | None:
     """Per-step log10 of the weight-sum difference, downsampled by bucket maximum.
 
     Steps whose digests are equal count as 0 difference (the float64 ``trail.sum`` may differ
@@ -267,7 +267,7 @@ def divergence_series(letter_: str, ref: VariantRecord, other: VariantRecord) ->
     return Series(letter=letter_, steps=tuple(steps), values=tuple(maxima), last_step=count - 1)
 
 
-def fingerprint_diffs(ref: CellRecord, other: CellRecord) -> Tuple[FingerprintDiff, ...]:
+def fingerprint_diffs(ref: CellRecord, other: CellRecord) -> tuple[FingerprintDiff, ...]:
     a, b = dict(ref.fingerprint), dict(other.fingerprint)
     return tuple(
         FingerprintDiff(key, a.get(key), b.get(key))
@@ -276,21 +276,21 @@ def fingerprint_diffs(ref: CellRecord, other: CellRecord) -> Tuple[FingerprintDi
     )
 
 
-def _abs_rel(stats: Optional[ElementStats]) -> Tuple[Optional[float], Optional[float]]:
+def _abs_rel(stats: ElementStats | None) -> tuple[float | None, float | None]:
     return (None, None) if stats is None else (stats.max_abs, stats.max_rel)
 
 
 def _tensor_diffs(
     ref: VariantRecord, other: VariantRecord
-) -> Tuple[Tuple[TensorDiff, ...], Optional[int]]:
+) -> tuple[tuple[TensorDiff, ...], int | None]:
     """Tensors whose bytes differ (sha256, or raw data when no hash), and the overall max ULP."""
     theirs = {}
     for tensor in other.tensors:
         theirs.setdefault(tensor.name, tensor)
-    diffs: List[TensorDiff] = []
-    overall: Optional[int] = None
+    diffs: list[TensorDiff] = []
+    overall: int | None = None
     compared_equal = False
-    seen: Set[str] = set()
+    seen: set[str] = set()
     for mine in ref.tensors:
         if mine.name in seen:
             continue
@@ -328,11 +328,11 @@ def _tensor_diffs(
 
 
 def _probe_ops(
-    ref: Tuple[CellRecord, VariantRecord],
-    other: Tuple[CellRecord, VariantRecord],
-    train_ops: Set[str],
-    notes: List[str],
-) -> Tuple[Tuple[str, ...], Tuple[str, ...], bool]:
+    ref: tuple[CellRecord, VariantRecord],
+    other: tuple[CellRecord, VariantRecord],
+    train_ops: set[str],
+    notes: list[str],
+) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     """(suspects, differs-but-unused, compared): probe cases matched by ``case``, named by
     ``op``; each side's probe is the variant's own if it has one, else its cell's."""
     ref_probe, other_probe = effective_probe(*ref), effective_probe(*other)
@@ -343,16 +343,16 @@ def _probe_ops(
             if not probe
         ]
         notes.append(
-            "no op probe results for %s, so no suspect op can be named" % ", ".join(missing)
+            "no op probe results for {}, so no suspect op can be named".format(", ".join(missing))
         )
         return (), (), False
-    mine: Dict[str, Tuple[str, str]] = {}
+    mine: dict[str, tuple[str, str]] = {}
     for entry in ref_probe:
         mine.setdefault(entry.case, (entry.op, entry.sha256))
-    theirs: Dict[str, Tuple[str, str]] = {}
+    theirs: dict[str, tuple[str, str]] = {}
     for entry in other_probe:
         theirs.setdefault(entry.case, (entry.op, entry.sha256))
-    differing: Set[str] = set()
+    differing: set[str] = set()
     for case in sorted(set(mine) & set(theirs)):
         if mine[case][1] != theirs[case][1]:
             differing.update((mine[case][0], theirs[case][0]))
@@ -361,8 +361,8 @@ def _probe_ops(
         notes.append("%d probe case(s) ran on only one of the two cells" % len(only_one))
     if differing and not train_ops:
         notes.append(
-            "probe ops differ (%s) but the train step's op list is missing, so none can be "
-            "called a suspect" % ", ".join(sorted(differing))
+            "probe ops differ ({}) but the train step's op list is missing, so none can be "
+            "called a suspect".format(", ".join(sorted(differing)))
         )
         return (), (), False
     return tuple(sorted(differing & train_ops)), tuple(sorted(differing - train_ops)), True
@@ -375,9 +375,9 @@ def compare_pair(
     other_cell: CellRecord,
     other: VariantRecord,
 ) -> Comparison:
-    notes: List[str] = []
-    first: Optional[int] = None
-    lengths: Optional[Tuple[int, int]] = None
+    notes: list[str] = []
+    first: int | None = None
+    lengths: tuple[int, int] | None = None
     if ref.trail is not None and other.trail is not None:
         lengths = (len(ref.trail.digests), len(other.trail.digests))
         first = first_divergent_step(ref.trail.digests, other.trail.digests)
@@ -427,10 +427,10 @@ def compare_pair(
     )
 
 
-def _clause(comparison: Comparison, reference: str, by_sums: bool) -> Tuple[str, str]:
+def _clause(comparison: Comparison, reference: str, by_sums: bool) -> tuple[str, str]:
     """(what differs, why) for one group, e.g. ("B diverges from A at step 1", "suspect: Rsqrt")."""
     step = comparison.first_divergent_step
-    who = "%s %s from %s" % (comparison.letter, "diverges" if step else "differs", reference)
+    who = "{} {} from {}".format(comparison.letter, "diverges" if step else "differs", reference)
     if by_sums:
         what = who + " in the after-training sums"
     elif step == 0:
@@ -447,14 +447,14 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> Tuple[str,
     else:
         what = who + " (no trail to locate the step)"
     if comparison.suspect_ops:
-        why = "suspect%s: %s" % (
+        why = "suspect{}: {}".format(
             "s" if len(comparison.suspect_ops) > 1 else "",
             ", ".join(comparison.suspect_ops),
         )
     elif comparison.unused_ops:
-        why = "no suspect: the ops that differ (%s) are not in the train step" % ", ".join(
+        why = "no suspect: the ops that differ ({}) are not in the train step".format(", ".join(
             comparison.unused_ops
-        )
+        ))
     elif comparison.probe_compared:
         why = "no probed op differs"
     else:
@@ -462,7 +462,7 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> Tuple[str,
     if comparison.root_cause is not None:  # the trace's proof outranks the probe's heuristic
         root = comparison.root_cause
         why = "root cause: %s at step %d" % (root.group, root.step) + (
-            " (likely: %s)" % causes_summary(comparison.likely_causes)
+            f" (likely: {causes_summary(comparison.likely_causes)})"
             if comparison.likely_causes else "")
     return what, why
 
@@ -483,7 +483,7 @@ def summarize(
     if len(groups) == 1:
         cells = groups[0].cells
         if len(cells) == 1:
-            return "only 1 cell (%s), nothing to compare yet%s%s" % (cells[0], sums_note, tail)
+            return f"only 1 cell ({cells[0]}), nothing to compare yet{sums_note}{tail}"
         if by_sums:
             return "same float32 weight sums on all %d cells%s%s" % (len(cells), sums_note, tail)
         return "bit-identical on all %d cells%s" % (len(cells), tail)
@@ -491,11 +491,11 @@ def summarize(
     if len(clauses) == 1:
         body = "; ".join(part for part in clauses[0] if part)
     else:
-        body = "; ".join(what + (" (%s)" % why if why else "") for what, why in clauses)
+        body = "; ".join(what + (f" ({why})" if why else "") for what, why in clauses)
     return "%d results%s — %s%s" % (len(groups), sums_note, body, tail)
 
 
-def _not_compared_reason(cell: CellRecord, variant: Optional[VariantRecord]) -> Optional[str]:
+def _not_compared_reason(cell: CellRecord, variant: VariantRecord | None) -> str | None:
     if variant is None:
         return "cell failed" if cell.status == "error" else "variant not in this artifact"
     if variant.status == "error":
@@ -507,11 +507,11 @@ def _not_compared_reason(cell: CellRecord, variant: Optional[VariantRecord]) -> 
 
 
 def compare_variant(
-    name: str, cells: Sequence[CellRecord], reference: Optional[str]
+    name: str, cells: Sequence[CellRecord], reference: str | None
 ) -> VariantResult:
-    notes: List[str] = []
-    not_compared: List[NotCompared] = []
-    usable: Dict[str, Tuple[CellRecord, VariantRecord]] = {}
+    notes: list[str] = []
+    not_compared: list[NotCompared] = []
+    usable: dict[str, tuple[CellRecord, VariantRecord]] = {}
     for cell in cells:
         variant = cell.variant(name)
         reason = _not_compared_reason(cell, variant)
@@ -520,7 +520,7 @@ def compare_variant(
         elif variant is not None:
             usable[cell.cell] = (cell, variant)
     all_digest = bool(usable) and all(v.digest is not None for _, v in usable.values())
-    keys: Dict[str, Hashable] = {}
+    keys: dict[str, Hashable] = {}
     if all_digest:
         compared_by = "digest"
         keys = {cid: v.digest for cid, (_, v) in usable.items()}
@@ -551,7 +551,7 @@ def compare_variant(
             "the largest group is the reference"
         )
     ordered = order_groups(keys, ref_choice)
-    groups: List[Group] = []
+    groups: list[Group] = []
     for index, members in enumerate(ordered):
         representative = ref_choice if ref_choice in members else _representative(members, usable)
         groups.append(Group(letter(index), tuple(members), representative))
@@ -559,8 +559,7 @@ def compare_variant(
             digests = {usable[cid][1].digest for cid in members} - {None}
             if len(digests) > 1:
                 notes.append(
-                    "group %s: equal sums but different digests (the weights differ)"
-                    % letter(index)
+                    f"group {letter(index)}: equal sums but different digests (the weights differ)"
                 )
     comparisons = []
     if groups:
@@ -595,10 +594,10 @@ def compare_variant(
     )
 
 
-def settings_problems(name: str, cells: Sequence[CellRecord]) -> List[str]:
+def settings_problems(name: str, cells: Sequence[CellRecord]) -> list[str]:
     """A line when cells ran the same variant with different settings (cells without a
     settings object, such as sums-only input, are left out)."""
-    by_settings: Dict[Settings, List[str]] = {}
+    by_settings: dict[Settings, list[str]] = {}
     for cell in sorted(cells, key=lambda c: c.cell):
         variant = cell.variant(name)
         if variant is not None and variant.settings is not None:
@@ -611,16 +610,15 @@ def settings_problems(name: str, cells: Sequence[CellRecord]) -> List[str]:
         shown = ", ".join(clean(m, 100) for m in members[:MAX_LISTED])
         if len(members) > MAX_LISTED:
             shown += " and %d more" % (len(members) - MAX_LISTED)
-        parts.append("[%s] on %s" % (clean(settings_text(settings), 200), shown))
+        parts.append(f"[{clean(settings_text(settings), 200)}] on {shown}")
     if len(ordered) > MAX_LISTED:
         parts.append("%d more different settings" % (len(ordered) - MAX_LISTED))
     return [
-        "variant %s was run with different settings on different cells: %s"
-        % (clean(name, 100), "; ".join(parts))
+        "variant {} was run with different settings on different cells: {}".format(clean(name, 100), "; ".join(parts))
     ]
 
 
-def _experiment_problems(cells: Sequence[CellRecord]) -> List[str]:
+def _experiment_problems(cells: Sequence[CellRecord]) -> list[str]:
     """Cells that ran different experiments cannot be compared meaningfully: say so."""
     experiments = [dict(c.experiment) for c in cells if c.experiment]  # sums-only input has none
     all_keys = sorted({key for experiment in experiments for key in experiment})
@@ -629,29 +627,28 @@ def _experiment_problems(cells: Sequence[CellRecord]) -> List[str]:
     if not keys:
         return []
     return [
-        "the cells did not all run the same experiment (differences in: %s)" % ", ".join(keys[:20])
+        "the cells did not all run the same experiment (differences in: {})".format(", ".join(keys[:20]))
     ]
 
 
-def global_problems(loaded: Loaded) -> Tuple[str, ...]:
-    out: List[str] = []
+def global_problems(loaded: Loaded) -> tuple[str, ...]:
+    out: list[str] = []
     for rejected in loaded.rejected:
-        out.append("%s: ignored, %s" % (rejected.source, rejected.reason))
+        out.append(f"{rejected.source}: ignored, {rejected.reason}")
     for duplicate in loaded.duplicates:
         out.append(
-            "%s: ignored, duplicate cell id %s (already read from %s)"
-            % (duplicate.cell.source, duplicate.cell.cell, duplicate.kept_source)
+            f"{duplicate.cell.source}: ignored, duplicate cell id {duplicate.cell.cell} (already read from {duplicate.kept_source})"
         )
     for cell in loaded.cells:
         if cell.status == "error":
             message = cell.error.message if cell.error else "no message"
-            out.append("%s: cell %s failed: %s" % (cell.source, cell.cell, message))
-        out.extend("%s: %s" % (cell.source, problem) for problem in cell.problems)
+            out.append(f"{cell.source}: cell {cell.cell} failed: {message}")
+        out.extend(f"{cell.source}: {problem}" for problem in cell.problems)
     out.extend(_experiment_problems(loaded.cells))
     return tuple(out)
 
 
-def compare(loaded: Loaded, reference: Optional[str] = None) -> Aggregate:
+def compare(loaded: Loaded, reference: str | None = None) -> Aggregate:
     """Compare every variant found in any cell. ``reference`` must be a loaded cell id."""
     names = sorted({v.name for cell in loaded.cells for v in cell.variants})
     problems = list(global_problems(loaded))

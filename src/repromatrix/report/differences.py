@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 from repromatrix.floats import LAYOUTS
 
@@ -26,9 +25,9 @@ COMPONENT = {"complex64": "float32", "complex128": "float64"}
 class ElementStats:
     elements: int
     differing: int
-    max_ulp: Optional[int]  # over differing same-sign finite pairs; None when there is none
-    max_abs: Optional[float]  # largest |a - b| (inf when a NaN or infinity differs)
-    max_rel: Optional[float]  # largest |a - b| / max(|a|, |b|)
+    max_ulp: int | None  # over differing same-sign finite pairs; None when there is none
+    max_abs: float | None  # largest |a - b| (inf when a NaN or infinity differs)
+    max_rel: float | None  # largest |a - b| / max(|a|, |b|)
     sign_changes: int  # differing pairs across zero beyond the subnormals: no ULP distance
 
 
@@ -37,7 +36,7 @@ def element_dtype(dtype: str) -> str:
     return COMPONENT.get(dtype, dtype)
 
 
-def words(data: bytes, dtype: str) -> Optional[Tuple[int, ...]]:
+def words(data: bytes, dtype: str) -> tuple[int, ...] | None:
     """The raw little-endian words of ``data`` (one per element, two per complex element), read
     through floats.LAYOUTS, the one table of dtypes; None for an unknown dtype or size."""
     layout = LAYOUTS.get(dtype)
@@ -58,7 +57,7 @@ def float_value(bits: int, dtype: str) -> float:
     return struct.unpack("<d", struct.pack("<Q", bits))[0]
 
 
-def float_ulp(bits_a: int, bits_b: int, a: float, b: float, dtype: str) -> Optional[int]:
+def float_ulp(bits_a: int, bits_b: int, a: float, b: float, dtype: str) -> int | None:
     """ULP distance of two finite floats in their own dtype, where it means something: for the
     same sign, and across zero only between subnormals (evenly spaced there); None otherwise."""
     if not (math.isfinite(a) and math.isfinite(b)):
@@ -73,7 +72,7 @@ def float_ulp(bits_a: int, bits_b: int, a: float, b: float, dtype: str) -> Optio
     return None
 
 
-def element_stats(a: bytes, b: bytes, dtype: str) -> Optional[ElementStats]:
+def element_stats(a: bytes, b: bytes, dtype: str) -> ElementStats | None:
     """Differences of two equally shaped buffers of ``dtype``; None if they cannot be compared."""
     left, right = words(a, dtype), words(b, dtype)
     if left is None or right is None or len(left) != len(right):
@@ -81,9 +80,9 @@ def element_stats(a: bytes, b: bytes, dtype: str) -> Optional[ElementStats]:
     element = element_dtype(dtype)
     is_float = LAYOUTS[dtype].float_width is not None
     differing = sign_changes = 0
-    max_ulp: Optional[int] = None
-    max_abs: Optional[float] = None
-    max_rel: Optional[float] = None
+    max_ulp: int | None = None
+    max_abs: float | None = None
+    max_rel: float | None = None
     for word_a, word_b in zip(left, right):
         if word_a == word_b:  # the same bits: the same value, sign and NaN payload
             continue

@@ -10,13 +10,14 @@ determinism, threads (reduction order) and package versions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 from repromatrix.report.model import leaf_text, leaf_value
 
 # (prefix of a flattened fingerprint key, the cause's name), most likely first.
-KNOWN: Tuple[Tuple[str, str], ...] = (
+KNOWN: tuple[tuple[str, str], ...] = (
     ("tensorflow.onednn", "oneDNN"),
     ("env.TF_ENABLE_ONEDNN_OPTS", "oneDNN"),
     ("env.ONEDNN_MAX_CPU_ISA", "ISA cap"),
@@ -46,7 +47,7 @@ class LikelyCause:
     other: object
 
 
-def _rank(key: str) -> Optional[int]:
+def _rank(key: str) -> int | None:
     for index, (prefix, _) in enumerate(KNOWN):
         if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
             return index
@@ -62,9 +63,9 @@ def _isa_changed(reference: object, other: object) -> bool:
     return any(f.startswith(ISA_FLAGS) for f in flags(reference) ^ flags(other))
 
 
-def likely_causes(diffs: Sequence[Any]) -> Tuple[LikelyCause, ...]:
+def likely_causes(diffs: Sequence[Any]) -> tuple[LikelyCause, ...]:
     """The known numeric causes among fingerprint differences (FingerprintDiff), ranked."""
-    ranked: List[Tuple[int, str, LikelyCause]] = []
+    ranked: list[tuple[int, str, LikelyCause]] = []
     for diff in diffs:
         rank = _rank(diff.key)
         if rank is None or (diff.key == "cpu.flags" and not _isa_changed(diff.reference, diff.other)):
@@ -74,14 +75,14 @@ def likely_causes(diffs: Sequence[Any]) -> Tuple[LikelyCause, ...]:
     return tuple(item[2] for item in sorted(ranked, key=lambda item: (item[0], item[1])))
 
 
-def likely_causes_json(causes: Sequence[LikelyCause]) -> List[Dict[str, Any]]:
+def likely_causes_json(causes: Sequence[LikelyCause]) -> list[dict[str, Any]]:
     return [{"cause": c.cause, "key": c.key, "reference": leaf_value(c.reference),
              "other": leaf_value(c.other)} for c in causes]
 
 
 def causes_summary(causes: Sequence[LikelyCause]) -> str:
     """Distinct cause names in rank order, e.g. "oneDNN, ISA cap" (raw text)."""
-    names: List[str] = []
+    names: list[str] = []
     for cause in causes:
         if cause.cause not in names:
             names.append(cause.cause)
@@ -93,4 +94,4 @@ def cause_text(cause: LikelyCause) -> str:
     def show(leaf: object) -> str:
         return "(absent)" if leaf is None else leaf_text(leaf)
 
-    return "%s (%s: %s | %s)" % (cause.cause, cause.key, show(cause.reference), show(cause.other))
+    return f"{cause.cause} ({cause.key}: {show(cause.reference)} | {show(cause.other)})"

@@ -12,8 +12,9 @@ import binascii
 import json
 import math
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any
 
 from repromatrix.artifact import KIND_CELL, KIND_SUMS, SCHEMA  # noqa: E402 - one definition
 from repromatrix.files import UnreadableFile, read_bounded
@@ -40,19 +41,19 @@ MAX_DEPTH = 8
 MAX_ID_CHARS = 1000
 
 
-def source_sort_key(source: str) -> Tuple[str, str]:
+def source_sort_key(source: str) -> tuple[str, str]:
     """File name first, so 'first by file name order' does not depend on the folder given."""
     return (os.path.basename(source), source)
 
 
-def expand_paths(paths: Iterable[Union[str, Path]]) -> Tuple[List[str], List[str]]:
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[str], list[str]]:
     """Files to read (folders give their ``*.json``, non-recursively) and paths that are missing.
 
     The result is deduplicated by real path and sorted by file name, so the order of the
     arguments never changes the output.
     """
-    files: Dict[str, str] = {}
-    missing: List[str] = []
+    files: dict[str, str] = {}
+    missing: list[str] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
@@ -70,7 +71,7 @@ def expand_paths(paths: Iterable[Union[str, Path]]) -> Tuple[List[str], List[str
     return sorted(files.values(), key=source_sort_key), sorted(missing)
 
 
-def decode_bytes(raw: bytes) -> Tuple[str, List[str]]:
+def decode_bytes(raw: bytes) -> tuple[str, list[str]]:
     """Text of a file: UTF-8 (BOM tolerated), UTF-16 with BOM (PowerShell '>' writes it).
 
     Undecodable bytes are replaced rather than rejected, so one bad byte in a log tail
@@ -94,7 +95,7 @@ class _Problems:
     """Collects problems for one file, bounded so a hostile file cannot flood the report."""
 
     def __init__(self) -> None:
-        self.items: List[str] = []
+        self.items: list[str] = []
         self.dropped = 0
 
     def add(self, message: str) -> None:
@@ -103,7 +104,7 @@ class _Problems:
         else:
             self.dropped += 1
 
-    def result(self) -> Tuple[str, ...]:
+    def result(self) -> tuple[str, ...]:
         extra = ["... and %d more problems" % self.dropped] if self.dropped else []
         return tuple(self.items + extra)
 
@@ -122,11 +123,11 @@ def _number(value: Any) -> float:
     return NON_FINITE[value] if isinstance(value, str) else float(value)
 
 
-def _str_or_none(value: object) -> Optional[str]:
+def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _dict(value: object) -> Dict[str, Any]:
+def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -138,12 +139,12 @@ def _leaf(value: object) -> str:
         return repr(value)
 
 
-def flatten(value: object, prefix: str = "", depth: int = 0) -> List[Tuple[str, object]]:
+def flatten(value: object, prefix: str = "", depth: int = 0) -> list[tuple[str, object]]:
     """Nested dicts to sorted ``(dotted.key, leaf)``; lists of scalars become tuples."""
     if isinstance(value, dict) and depth < MAX_DEPTH:
-        out: List[Tuple[str, object]] = []
+        out: list[tuple[str, object]] = []
         for key in sorted(value):
-            out.extend(flatten(value[key], "%s.%s" % (prefix, key) if prefix else key, depth + 1))
+            out.extend(flatten(value[key], f"{prefix}.{key}" if prefix else key, depth + 1))
             if len(out) > MAX_FLAT_KEYS:
                 break
         return out[:MAX_FLAT_KEYS]
@@ -152,12 +153,12 @@ def flatten(value: object, prefix: str = "", depth: int = 0) -> List[Tuple[str, 
     return [(prefix, _leaf(value))]
 
 
-def _sums(value: object, what: str, problems: _Problems) -> Optional[Tuple[float, ...]]:
+def _sums(value: object, what: str, problems: _Problems) -> tuple[float, ...] | None:
     """A vector of float32 sums, rounded to float32; None (with a problem) if unusable."""
     if value is None:
         return None
     if not isinstance(value, list) or not value or not all(_is_number(v) for v in value):
-        problems.add("%s is not a list of numbers" % what)
+        problems.add(f"{what} is not a list of numbers")
         return None
     out = []
     for number in value:
@@ -169,11 +170,11 @@ def _sums(value: object, what: str, problems: _Problems) -> Optional[Tuple[float
         # Beyond float32 range the value is shown as infinite, which is what float32 holds.
         out.append(math.copysign(math.inf, as_float) if rounded is None else rounded)
     if not all(math.isfinite(v) for v in out):
-        problems.add("%s contain NaN or infinite values" % what)
+        problems.add(f"{what} contain NaN or infinite values")
     return tuple(out)
 
 
-def _error_info(value: object) -> Optional[ErrorInfo]:
+def _error_info(value: object) -> ErrorInfo | None:
     if not isinstance(value, dict):
         return None
     message = value.get("message")
@@ -184,22 +185,22 @@ def _error_info(value: object) -> Optional[ErrorInfo]:
     )
 
 
-def _tensor(value: object, where: str, problems: _Problems) -> Optional[TensorRecord]:
+def _tensor(value: object, where: str, problems: _Problems) -> TensorRecord | None:
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        problems.add("%s: tensor entry without a name" % where)
+        problems.add(f"{where}: tensor entry without a name")
         return None
     name = value["name"]
     shape_raw = value.get("shape")
-    shape: Tuple[int, ...] = ()
+    shape: tuple[int, ...] = ()
     if isinstance(shape_raw, list) and all(
         isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in shape_raw
     ):
         shape = tuple(shape_raw)
     else:
-        problems.add("%s: tensor %s has no valid shape" % (where, name))
+        problems.add(f"{where}: tensor {name} has no valid shape")
     dtype = value.get("dtype", "float32")
     if not isinstance(dtype, str):
-        problems.add("%s: tensor %s dtype is not a string" % (where, name))
+        problems.add(f"{where}: tensor {name} dtype is not a string")
         dtype = "?"
     itemsize = dtype_itemsize(dtype) or 1  # an unknown dtype: its data is kept, not measured
     data = None
@@ -207,33 +208,33 @@ def _tensor(value: object, where: str, problems: _Problems) -> Optional[TensorRe
         try:
             data = base64.b64decode(value["data"], validate=True)
         except (binascii.Error, ValueError):
-            problems.add("%s: tensor %s data is not valid base64" % (where, name))
+            problems.add(f"{where}: tensor {name} data is not valid base64")
         count = 1
         for dim in shape:
             count *= dim
         if data is not None and (len(data) % itemsize or (shape and len(data) != itemsize * count)):
-            problems.add("%s: tensor %s data does not match its shape" % (where, name))
+            problems.add(f"{where}: tensor {name} data does not match its shape")
             data = None
     return TensorRecord(name=name, shape=shape, sha256=_str_or_none(value.get("sha256")), data=data,
                         dtype=dtype)
 
 
-def _trail(value: object, where: str, problems: _Problems) -> Optional[Trail]:
+def _trail(value: object, where: str, problems: _Problems) -> Trail | None:
     if value is None:
         return None
     digests = _dict(value).get("digest")
     if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests) or not digests:
-        problems.add("%s: trail.digest is not a list of strings" % where)
+        problems.add(f"{where}: trail.digest is not a list of strings")
         return None
     sums_raw = _dict(value).get("sum")
-    sums: Tuple[float, ...] = ()
+    sums: tuple[float, ...] = ()
     if isinstance(sums_raw, list) and all(_is_number(s) for s in sums_raw):
         try:
             sums = tuple(_number(s) for s in sums_raw)
         except OverflowError:
             sums = ()
     if len(sums) != len(digests):
-        problems.add("%s: trail.sum does not have one entry per trail.digest" % where)
+        problems.add(f"{where}: trail.sum does not have one entry per trail.digest")
     steps = _dict(value).get("steps")
     if _is_number(steps) and steps != len(digests) - 1:
         problems.add(
@@ -243,7 +244,7 @@ def _trail(value: object, where: str, problems: _Problems) -> Optional[Trail]:
     return Trail(digests=tuple(digests), sums=sums)
 
 
-def _settings(value: object, where: str, problems: _Problems) -> Optional[Settings]:
+def _settings(value: object, where: str, problems: _Problems) -> Settings | None:
     """The variant's ``settings`` as sorted (key, canonical JSON text); None if absent.
 
     Mistyped known fields are noted but kept (shown as their JSON text), so a report still
@@ -252,7 +253,7 @@ def _settings(value: object, where: str, problems: _Problems) -> Optional[Settin
     if value is None:
         return None
     if not isinstance(value, dict):
-        problems.add("%s: settings is not an object" % where)
+        problems.add(f"{where}: settings is not an object")
         return None
     checks = (
         ("optimizer", lambda v: isinstance(v, str), "a string"),
@@ -276,14 +277,14 @@ def _settings(value: object, where: str, problems: _Problems) -> Optional[Settin
     )
     for key, valid, what in checks:
         if key in value and not valid(value[key]):
-            problems.add("%s: settings.%s is not %s" % (where, key, what))
+            problems.add(f"{where}: settings.{key} is not {what}")
     return tuple(sorted((str(key), _leaf(item)) for key, item in value.items()))
 
 
 def _variant(name: str, value: object, kind: str, problems: _Problems) -> VariantRecord:
-    where = "variant %s" % json.dumps(name, ensure_ascii=False)
+    where = f"variant {json.dumps(name, ensure_ascii=False)}"
     if not isinstance(value, dict):
-        problems.add("%s is not an object" % where)
+        problems.add(f"{where} is not an object")
         return VariantRecord(
             name,
             "invalid",
@@ -299,35 +300,35 @@ def _variant(name: str, value: object, kind: str, problems: _Problems) -> Varian
     if status not in ("ok", "error"):
         if kind == "cell" or status is not None:
             problems.add(
-                '%s: status %s is not "ok" or "error"; treated as ok' % (where, _leaf(status))
+                f'{where}: status {_leaf(status)} is not "ok" or "error"; treated as ok'
             )
         status = "ok"
     sums = _dict(value.get("weight_sums"))
     before = _sums(sums.get("before"), where + ": before sums", problems)
     after = _sums(sums.get("after"), where + ": after sums", problems)
     if status == "ok" and after is None and "after" not in sums:
-        problems.add("%s: weight_sums.after is missing" % where)
+        problems.add(f"{where}: weight_sums.after is missing")
     digest = value.get("digest")
     if digest is not None and (
         not isinstance(digest, str) or not digest or len(digest) > MAX_ID_CHARS
     ):
-        problems.add("%s: digest is not a string" % where)
+        problems.add(f"{where}: digest is not a string")
         digest = None
     tensors_raw = value.get("tensors")
-    tensors: List[TensorRecord] = []
+    tensors: list[TensorRecord] = []
     if isinstance(tensors_raw, list):
         for entry in tensors_raw:
             tensor = _tensor(entry, where, problems)
             if tensor is not None:
                 tensors.append(tensor)
     elif tensors_raw is not None:
-        problems.add("%s: tensors is not a list" % where)
+        problems.add(f"{where}: tensors is not a list")
     ops_raw = value.get("train_step_ops")
-    ops: Tuple[str, ...] = ()
+    ops: tuple[str, ...] = ()
     if isinstance(ops_raw, list) and all(isinstance(op, str) for op in ops_raw):
         ops = tuple(sorted(set(ops_raw)))
     elif ops_raw is not None:
-        problems.add("%s: train_step_ops is not a list of strings" % where)
+        problems.add(f"{where}: train_step_ops is not a list of strings")
     return VariantRecord(
         name=name,
         status=status,
@@ -346,7 +347,7 @@ def _variant(name: str, value: object, kind: str, problems: _Problems) -> Varian
     )
 
 
-def _probe(value: object, problems: _Problems, where: str = "") -> Tuple[ProbeRecord, ...]:
+def _probe(value: object, problems: _Problems, where: str = "") -> tuple[ProbeRecord, ...]:
     prefix = where + ": " if where else ""
     if value is None:
         return ()
@@ -364,7 +365,7 @@ def _probe(value: object, problems: _Problems, where: str = "") -> Tuple[ProbeRe
     return tuple(out)
 
 
-def _drift(value: object, problems: _Problems) -> Tuple[str, ...]:
+def _drift(value: object, problems: _Problems) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -374,8 +375,7 @@ def _drift(value: object, problems: _Problems) -> Tuple[str, ...]:
     for entry in value:
         if isinstance(entry, dict):
             out.append(
-                "%s: %s -> %s"
-                % (
+                "{}: {} -> {}".format(
                     _leaf(entry.get("name")).strip('"'),
                     _leaf(entry.get("pinned")).strip('"'),
                     _leaf(entry.get("found")).strip('"'),
@@ -386,7 +386,7 @@ def _drift(value: object, problems: _Problems) -> Tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def _machine(fingerprint: Dict[str, Any], pins: Dict[str, Any]) -> Dict[str, Any]:
+def _machine(fingerprint: dict[str, Any], pins: dict[str, Any]) -> dict[str, Any]:
     """The few fingerprint fields shown as table columns, as display strings."""
     os_info = _dict(fingerprint.get("os"))
     cpu = _dict(fingerprint.get("cpu"))
@@ -407,7 +407,7 @@ def _machine(fingerprint: Dict[str, Any], pins: Dict[str, Any]) -> Dict[str, Any
 
 def parse_artifact(
     text: str, source: str, early: Sequence[str] = ()
-) -> Union[CellRecord, Rejected]:
+) -> CellRecord | Rejected:
     """One artifact's text to a ``CellRecord``, or a ``Rejected`` saying why it cannot be used."""
     problems = _Problems()
     for message in early:
@@ -415,7 +415,7 @@ def parse_artifact(
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return Rejected(source, "not valid JSON (%s)" % str(exc)[:200])
+        return Rejected(source, f"not valid JSON ({str(exc)[:200]})")
     if not isinstance(data, dict):
         return Rejected(source, "not a JSON object")
     schema = data.get("schema")
@@ -428,20 +428,20 @@ def parse_artifact(
     kind_raw = data.get("kind")
     kind = KINDS.get(kind_raw) if isinstance(kind_raw, str) else None
     if kind is None:
-        return Rejected(source, "unknown kind %s" % _leaf(data.get("kind"))[:80])
+        return Rejected(source, "unknown kind {}".format(_leaf(data.get("kind"))[:80]))
     cell = data.get("cell")
     if not isinstance(cell, str) or not cell.strip() or len(cell) > MAX_ID_CHARS:
         return Rejected(source, "missing or invalid cell id")
     status = data.get("status", "ok" if kind == "sums" else None)
     if status not in ("ok", "error"):
-        problems.add('status %s is not "ok" or "error"; treated as ok' % _leaf(status)[:40])
+        problems.add(f'status {_leaf(status)[:40]} is not "ok" or "error"; treated as ok')
         status = "ok"
     fingerprint = data.get("fingerprint")
     if not isinstance(fingerprint, dict):
         problems.add("fingerprint is missing")
         fingerprint = {}
     variants_raw = data.get("variants")
-    variants: List[VariantRecord] = []
+    variants: list[VariantRecord] = []
     if isinstance(variants_raw, dict):
         for name in sorted(variants_raw):
             if not name.strip() or len(name) > MAX_ID_CHARS:
@@ -473,7 +473,7 @@ def parse_artifact(
     )
 
 
-def read_file(source: str) -> Union[CellRecord, Rejected]:
+def read_file(source: str) -> CellRecord | Rejected:
     """Read and parse one file; I/O errors become a ``Rejected`` entry."""
     try:  # a regular file only (a FIFO would hang, /dev/zero never end), read up to the bound
         raw = read_bounded(source, MAX_FILE_BYTES)
@@ -483,12 +483,12 @@ def read_file(source: str) -> Union[CellRecord, Rejected]:
     return parse_artifact(text, source, early)
 
 
-def collect(parsed: Iterable[Union[CellRecord, Rejected]]) -> Loaded:
+def collect(parsed: Iterable[CellRecord | Rejected]) -> Loaded:
     """Sort by file name, keep the first cell of each id, mark the others as duplicates."""
     ordered = sorted(parsed, key=lambda item: source_sort_key(item.source))
-    kept: Dict[str, CellRecord] = {}
-    duplicates: List[Duplicate] = []
-    rejected: List[Rejected] = []
+    kept: dict[str, CellRecord] = {}
+    duplicates: list[Duplicate] = []
+    rejected: list[Rejected] = []
     for item in ordered:
         if isinstance(item, Rejected):
             rejected.append(item)

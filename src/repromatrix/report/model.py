@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any
 
 from repromatrix.floats import f32_bits
 
@@ -38,7 +38,7 @@ def leaf_text(leaf: object) -> str:
 
 
 # A variant's ``settings`` object: sorted (top-level key, canonical JSON text of its value).
-Settings = Tuple[Tuple[str, str], ...]
+Settings = tuple[tuple[str, str], ...]
 
 
 def _json_value(text: str) -> Any:
@@ -49,7 +49,7 @@ def _json_value(text: str) -> Any:
         return text
 
 
-def settings_value(settings: Optional[Settings]) -> Optional[dict]:
+def settings_value(settings: Settings | None) -> dict | None:
     """The settings as a JSON object again (for JSON output); None when unknown."""
     if settings is None:
         return None
@@ -66,15 +66,15 @@ def _plain(value: Any) -> str:
         return repr(value)
 
 
-def _pairs(value: Any, first: Tuple[str, ...] = ()) -> str:
+def _pairs(value: Any, first: tuple[str, ...] = ()) -> str:
     """``K=V`` pairs of an object (keys in ``first`` first, then sorted), space-separated."""
     if not isinstance(value, dict):
         return _plain(value)
     keys = [k for k in first if k in value] + sorted(k for k in value if k not in first)
-    return " ".join("%s=%s" % (key, _plain(value[key])) for key in keys)
+    return " ".join(f"{key}={_plain(value[key])}" for key in keys)
 
 
-def settings_text(settings: Optional[Settings]) -> Optional[str]:
+def settings_text(settings: Settings | None) -> str | None:
     """One compact, raw (unescaped) description, e.g.
     ``optimizer default; env TF_ENABLE_ONEDNN_OPTS=0; threads intra_op=1 inter_op=1;
     op determinism``. Only the optimizer is always named; the rest only when not default.
@@ -82,7 +82,7 @@ def settings_text(settings: Optional[Settings]) -> Optional[str]:
     if settings is None:
         return None
     values = {key: _json_value(text) for key, text in settings}
-    parts: List[str] = []
+    parts: list[str] = []
     if "optimizer" in values:
         parts.append("optimizer " + _plain(values["optimizer"]))
     env = values.get("env")
@@ -104,7 +104,7 @@ def settings_text(settings: Optional[Settings]) -> Optional[str]:
             {},
             [],
         ):
-            parts.append("%s=%s" % (key, _plain(values[key])))
+            parts.append(f"{key}={_plain(values[key])}")
     return "; ".join(parts) if parts else "no settings given"
 
 
@@ -117,41 +117,41 @@ class ErrorInfo:
 @dataclass(frozen=True)
 class TensorRecord:
     name: str
-    shape: Tuple[int, ...]
-    sha256: Optional[str]
-    data: Optional[bytes]  # little-endian bytes of ``dtype``, already base64-decoded
+    shape: tuple[int, ...]
+    sha256: str | None
+    data: bytes | None  # little-endian bytes of ``dtype``, already base64-decoded
     dtype: str = "float32"  # the artifact's "dtype" (first artifacts: always float32)
 
 
 @dataclass(frozen=True)
 class Trail:
-    digests: Tuple[str, ...]  # index 0 = before training, k = after step k
-    sums: Tuple[float, ...]  # float64 magnitudes for the chart; may be empty
+    digests: tuple[str, ...]  # index 0 = before training, k = after step k
+    sums: tuple[float, ...]  # float64 magnitudes for the chart; may be empty
 
 
 @dataclass(frozen=True)
 class VariantRecord:
     name: str
     status: str  # "ok" | "error"
-    before: Optional[Tuple[float, ...]]  # six float32 sums, None if missing or invalid
-    after: Optional[Tuple[float, ...]]
-    digest: Optional[str]
-    trail: Optional[Trail]
-    tensors: Tuple[TensorRecord, ...]
-    train_step_ops: Tuple[str, ...]
-    error: Optional[ErrorInfo]
-    settings: Optional[Settings] = None  # None when the artifact has no settings object
+    before: tuple[float, ...] | None  # six float32 sums, None if missing or invalid
+    after: tuple[float, ...] | None
+    digest: str | None
+    trail: Trail | None
+    tensors: tuple[TensorRecord, ...]
+    train_step_ops: tuple[str, ...]
+    error: ErrorInfo | None
+    settings: Settings | None = None  # None when the artifact has no settings object
     # Probe results of the variant's own process (run with a different environment), or None
     # when the artifact has none: then the cell's top-level probe applies.
-    probe: Optional[Tuple["ProbeRecord", ...]] = None
-    op_trace: Optional[Any] = None  # root_cause.OpTrace: every op output of the traced steps
+    probe: tuple[ProbeRecord, ...] | None = None
+    op_trace: Any | None = None  # root_cause.OpTrace: every op output of the traced steps
 
     @property
     def has_digest(self) -> bool:
         return self.digest is not None
 
     @property
-    def after_bits(self) -> Optional[Tuple[int, ...]]:
+    def after_bits(self) -> tuple[int, ...] | None:
         if self.after is None:
             return None
         bits = tuple(f32_bits(v) for v in self.after)
@@ -171,21 +171,21 @@ class CellRecord:
     source: str  # file the cell was read from, as given on the command line
     kind: str  # "cell" (full artifact) | "sums" (sums-only input)
     status: str  # "ok" | "error"
-    runner_label: Optional[str]
+    runner_label: str | None
     os: str
     arch: str
     cpu: str
     python: str
-    drift: Tuple[str, ...]  # "name: pinned -> found"
-    emulated: Optional[str]
-    fingerprint: Tuple[Tuple[str, FlatValue], ...]  # sorted dotted keys
-    experiment: Tuple[Tuple[str, FlatValue], ...]
-    probe: Tuple[ProbeRecord, ...]
-    variants: Tuple[VariantRecord, ...]  # sorted by name
-    error: Optional[ErrorInfo]
-    problems: Tuple[str, ...]  # what was wrong with this file but did not stop it loading
+    drift: tuple[str, ...]  # "name: pinned -> found"
+    emulated: str | None
+    fingerprint: tuple[tuple[str, FlatValue], ...]  # sorted dotted keys
+    experiment: tuple[tuple[str, FlatValue], ...]
+    probe: tuple[ProbeRecord, ...]
+    variants: tuple[VariantRecord, ...]  # sorted by name
+    error: ErrorInfo | None
+    problems: tuple[str, ...]  # what was wrong with this file but did not stop it loading
 
-    def variant(self, name: str) -> Optional[VariantRecord]:
+    def variant(self, name: str) -> VariantRecord | None:
         for variant in self.variants:
             if variant.name == name:
                 return variant
@@ -210,6 +210,6 @@ class Duplicate:
 
 @dataclass(frozen=True)
 class Loaded:
-    cells: Tuple[CellRecord, ...]  # unique cell ids, sorted by id
-    duplicates: Tuple[Duplicate, ...]
-    rejected: Tuple[Rejected, ...]
+    cells: tuple[CellRecord, ...]  # unique cell ids, sorted by id
+    duplicates: tuple[Duplicate, ...]
+    rejected: tuple[Rejected, ...]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from repromatrix.artifact import json_safe
 from repromatrix.floats import f32_bits, format_f32
@@ -22,11 +23,11 @@ FORMAT = "repromatrix-aggregate"
 SCHEMA = 1
 
 
-def _finite(value: Optional[float]) -> Optional[float]:
+def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _sums(values: Optional[Sequence[float]]) -> Optional[Dict[str, List[Any]]]:
+def _sums(values: Sequence[float] | None) -> dict[str, list[Any]] | None:
     if values is None:
         return None
     return {
@@ -36,7 +37,7 @@ def _sums(values: Optional[Sequence[float]]) -> Optional[Dict[str, List[Any]]]:
     }
 
 
-def _cell(cell: CellRecord, agg: Aggregate, status: str) -> Dict[str, Any]:
+def _cell(cell: CellRecord, agg: Aggregate, status: str) -> dict[str, Any]:
     variants = {}
     for variant in cell.variants:
         result = next((r for r in agg.variants if r.name == variant.name), None)
@@ -70,13 +71,13 @@ def _cell(cell: CellRecord, agg: Aggregate, status: str) -> Dict[str, Any]:
     }
 
 
-def _finite_values(record: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+def _finite_values(record: dict[str, Any] | None) -> dict[str, Any] | None:
     if record is None:
         return None
     return {k: _finite(v) if isinstance(v, float) else v for k, v in record.items()}
 
 
-def _comparison(c: Comparison) -> Dict[str, Any]:
+def _comparison(c: Comparison) -> dict[str, Any]:
     return {
         "representative": c.representative,
         "first_divergent_step": c.first_divergent_step,
@@ -108,13 +109,13 @@ def _comparison(c: Comparison) -> Dict[str, Any]:
     }
 
 
-def _variant(result: VariantResult) -> Dict[str, Any]:
+def _variant(result: VariantResult) -> dict[str, Any]:
     comparisons = result.comparisons
     steps = [c.first_divergent_step for c in comparisons if c.first_divergent_step is not None]
     diffs = [c.max_abs_sum_diff for c in comparisons if c.max_abs_sum_diff is not None]
     ulps = [c.max_ulp for c in comparisons if c.max_ulp is not None]
     return {
-        "verdict": "%s: %s" % (result.name, result.summary),
+        "verdict": f"{result.name}: {result.summary}",
         "summary": result.summary,
         "compared_by": result.compared_by,
         "settings": settings_value(result.settings),
@@ -135,7 +136,7 @@ def _variant(result: VariantResult) -> Dict[str, Any]:
     }
 
 
-def to_dict(agg: Aggregate) -> Dict[str, Any]:
+def to_dict(agg: Aggregate) -> dict[str, Any]:
     cells = [_cell(c, agg, c.status) for c in agg.loaded.cells]
     cells += [
         dict(_cell(d.cell, agg, "duplicate"), duplicate_of=d.kept_source)

@@ -7,7 +7,7 @@ GitHub's 65,536-character comment limit. Every artifact string goes through ``es
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 from repromatrix.floats import format_vector
 from repromatrix.report import chart
@@ -25,7 +25,7 @@ _JSON_HINT = "run `repromatrix aggregate --format json` on the same artifacts fo
 
 def _trusted(cell: str) -> str:
     """Our own text: vectors as code so they read exactly as printed, the rest as is."""
-    return "`%s`" % cell if cell.startswith("[") else cell
+    return f"`{cell}`" if cell.startswith("[") else cell
 
 
 def gfm_table(table: Table) -> str:
@@ -41,7 +41,7 @@ def gfm_table(table: Table) -> str:
 def heading(agg: Aggregate) -> str:
     line = "### repromatrix: " + counts(agg)
     if agg.problems:
-        line += " — %s with the input, listed below" % plural(len(agg.problems), "problem")
+        line += " — {} with the input, listed below".format(plural(len(agg.problems), "problem"))
     return MARKER + "\n\n" + line + "\n\n"
 
 
@@ -49,10 +49,9 @@ def verdicts(agg: Aggregate) -> str:
     if not agg.variants:
         return "- no variant results in any artifact\n\n"
     lines = [
-        "- **%s**%s: %s"
-        % (
+        "- **{}**{}: {}".format(
             md(v.name),
-            "" if v.settings_text is None else " (%s)" % md(v.settings_text),
+            "" if v.settings_text is None else f" ({md(v.settings_text)})",
             md(v.summary),
         )
         for v in agg.variants
@@ -88,14 +87,12 @@ def chart_section(result: VariantResult) -> str:
     if block is None:
         if result.diverges:
             return (
-                "_%s: the artifacts have no per-step trail, so there is no divergence chart._\n\n"
-                % md(result.name)
+                f"_{md(result.name)}: the artifacts have no per-step trail, so there is no divergence chart._\n\n"
             )
         return ""
     return (
-        "**%s**: log10 of |weight sum of %s - weight sum of the other group| per training step "
-        "(%s). Steps with equal weights and differences below 1e-16 are drawn at -16.\n\n%s\n\n"
-        % (md(result.name), result.groups[0].letter, chart.legend(result), block)
+        f"**{md(result.name)}**: log10 of |weight sum of {result.groups[0].letter} - weight sum of the other group| per training step "
+        f"({chart.legend(result)}). Steps with equal weights and differences below 1e-16 are drawn at -16.\n\n{block}\n\n"
     )
 
 
@@ -118,13 +115,13 @@ def problems_section(agg: Aggregate) -> str:
 
 def _details(summary: str, body: str) -> str:
     """A collapsible block; ``summary`` must already be escaped."""
-    return "<details>\n<summary>%s</summary>\n\n%s\n</details>\n\n" % (
+    return "<details>\n<summary>{}</summary>\n\n{}\n</details>\n\n".format(
         summary,
         body.rstrip("\n") + "\n",
     )
 
 
-def _num(value: Optional[float]) -> str:
+def _num(value: float | None) -> str:
     return "-" if value is None else repr(value)
 
 
@@ -143,8 +140,7 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
             " ..." if len(group.cells) > MAX_LIST_ITEMS else ""
         )
         rows.append(
-            "| %s%s | %s | `%s` | `%s` |"
-            % (
+            "| {}{} | {} | `{}` | `{}` |".format(
                 group.letter,
                 " (reference)" if group is result.groups[0] else "",
                 md(members, 2000),
@@ -154,8 +150,7 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
         )
     body = (
         "\n".join(rows) + "\n\nSums are float32, one per weight array (kernel, bias per layer), "
-        "from the group's representative cell %s.\n"
-        % (", ".join("%s: %s" % (g.letter, md(g.representative)) for g in result.groups))
+        "from the group's representative cell {}.\n".format(", ".join(f"{g.letter}: {md(g.representative)}" for g in result.groups))
     )
     if result.comparisons:
         body += (
@@ -164,7 +159,7 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
         )
         body += "| --- | --- | --- | --- | --- | --- |\n"
         for c in result.comparisons:
-            body += "| %s vs %s | %s | %s | %s | %s | %s |\n" % (
+            body += "| {} vs {} | {} | {} | {} | {} | {} |\n".format(
                 c.letter,
                 result.groups[0].letter,
                 "-" if c.first_divergent_step is None else c.first_divergent_step,
@@ -174,21 +169,21 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
                 md(_ops(c.unused_ops)),
             )
     blame = [
-        "%s vs %s: %s" % (c.letter, result.groups[0].letter, line)
+        f"{c.letter} vs {result.groups[0].letter}: {line}"
         for c in result.comparisons
         for line in blame_lines(c)
     ]
     if blame:
         body += "\n" + _bullets(blame)
     notes = list(result.notes) + [
-        "%s vs %s: %s" % (c.letter, result.groups[0].letter, n)
+        f"{c.letter} vs {result.groups[0].letter}: {n}"
         for c in result.comparisons
         for n in c.notes
     ]
-    notes += ["%s not compared: %s" % (n.cell, n.reason) for n in result.not_compared]
+    notes += [f"{n.cell} not compared: {n.reason}" for n in result.not_compared]
     if notes:
         body += "\nNotes:\n\n" + _bullets(notes)
-    return _details("%s: groups, weight sums and differences" % md(result.name), body)
+    return _details(f"{md(result.name)}: groups, weight sums and differences", body)
 
 
 def tensor_details(result: VariantResult, comparison: Comparison) -> str:
@@ -196,11 +191,11 @@ def tensor_details(result: VariantResult, comparison: Comparison) -> str:
         return ""
     rows = ["| tensor | max ULP distance (largest abs, rel difference) |", "| --- | --- |"]
     for diff in comparison.tensor_diffs[:MAX_LIST_ITEMS]:
-        rows.append("| %s | %s |" % (md(diff.name), md(tensor_figures(
+        rows.append("| {} | {} |".format(md(diff.name), md(tensor_figures(
             diff.max_ulp, diff.max_abs, diff.max_rel, diff.units))))
     if len(comparison.tensor_diffs) > MAX_LIST_ITEMS:
         rows.append("| ... %d more | |" % (len(comparison.tensor_diffs) - MAX_LIST_ITEMS))
-    summary = "%s: %s vs %s, %s whose bytes differ" % (
+    summary = "{}: {} vs {}, {} whose bytes differ".format(
         md(result.name),
         comparison.letter,
         result.groups[0].letter,
@@ -214,16 +209,15 @@ def fingerprint_details(result: VariantResult, comparison: Comparison) -> str:
         return ""
     ref = result.groups[0]
     rows = [
-        "| key | %s (%s) | %s (%s) |"
-        % (ref.letter, md(ref.representative), comparison.letter, md(comparison.representative)),
+        f"| key | {ref.letter} ({md(ref.representative)}) | {comparison.letter} ({md(comparison.representative)}) |",
         "| --- | --- | --- |",
     ]
     for diff in comparison.fingerprint_diffs[:MAX_LIST_ITEMS]:
         a, b = fingerprint_values(diff)
-        rows.append("| %s | %s | %s |" % (md(diff.key), md(a, 400), md(b, 400)))
+        rows.append(f"| {md(diff.key)} | {md(a, 400)} | {md(b, 400)} |")
     if len(comparison.fingerprint_diffs) > MAX_LIST_ITEMS:
         rows.append("| ... %d more | | |" % (len(comparison.fingerprint_diffs) - MAX_LIST_ITEMS))
-    summary = "%s: %s vs %s, %s that differ" % (
+    summary = "{}: {} vs {}, {} that differ".format(
         md(result.name),
         comparison.letter,
         ref.letter,
@@ -232,32 +226,32 @@ def fingerprint_details(result: VariantResult, comparison: Comparison) -> str:
     return _details(summary, "\n".join(rows))
 
 
-def failure_details(agg: Aggregate) -> List[str]:
+def failure_details(agg: Aggregate) -> list[str]:
     out = []
     for cell in agg.loaded.cells:
         failures = []
         if cell.status == "error":
-            failures.append(("cell %s failed" % md(cell.cell), cell.error))
+            failures.append((f"cell {md(cell.cell)} failed", cell.error))
         for variant in cell.variants:
             if variant.status == "error":
                 failures.append(
                     (
-                        "cell %s, variant %s failed" % (md(cell.cell), md(variant.name)),
+                        f"cell {md(cell.cell)}, variant {md(variant.name)} failed",
                         variant.error,
                     )
                 )
         for title, error in failures:
             message = error.message if error else "no error message in the artifact"
             log_tail = error.log_tail if error else ""
-            body = "Message: %s\n\n<pre>\n%s\n</pre>\n" % (
+            body = "Message: {}\n\n<pre>\n{}\n</pre>\n".format(
                 md(message, 1000),
                 md_pre(log_tail or "(no log tail)"),
             )
-            out.append(_details("%s: %s" % (title, md(message, 200)), body))
+            out.append(_details(f"{title}: {md(message, 200)}", body))
     return out
 
 
-def optional_sections(agg: Aggregate) -> List[str]:
+def optional_sections(agg: Aggregate) -> list[str]:
     """In order of importance: charts, problems, then the collapsible details."""
     sections = [chart_section(v) for v in agg.variants]
     sections.append(problems_section(agg))

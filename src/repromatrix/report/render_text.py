@@ -7,7 +7,7 @@ terminal. The table is aligned like tabulate's "simple" format, without the depe
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from collections.abc import Sequence
 
 from repromatrix.floats import format_vector
 from repromatrix.report.blame_text import blame_lines, tensor_figures
@@ -29,41 +29,38 @@ def simple_table(table: Table) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
-def _limited(items: Sequence[str]) -> List[str]:
+def _limited(items: Sequence[str]) -> list[str]:
     shown = list(items[:MAX_LIST_ITEMS])
     if len(items) > MAX_LIST_ITEMS:
         shown.append("... and %d more (see --format json)" % (len(items) - MAX_LIST_ITEMS))
     return shown
 
 
-def _comparison_lines(result: VariantResult, c: Comparison) -> List[str]:
+def _comparison_lines(result: VariantResult, c: Comparison) -> list[str]:
     ref = result.groups[0].letter
     step = "-" if c.first_divergent_step is None else str(c.first_divergent_step)
     lines = [
-        "  %s vs %s: first divergent step %s, max abs sum difference %s, max ULP distance %s"
-        % (
+        "  {} vs {}: first divergent step {}, max abs sum difference {}, max ULP distance {}".format(
             c.letter,
             ref,
             step,
             "-" if c.max_abs_sum_diff is None else repr(c.max_abs_sum_diff),
             "-" if c.max_ulp is None else c.max_ulp,
         ),
-        "    suspects: %s; differ but unused: %s"
-        % (terminal(", ".join(c.suspect_ops) or "-"), terminal(", ".join(c.unused_ops) or "-")),
+        "    suspects: {}; differ but unused: {}".format(terminal(", ".join(c.suspect_ops) or "-"), terminal(", ".join(c.unused_ops) or "-")),
     ]
     lines.extend("    " + terminal(line, 600) for line in blame_lines(c))
     if c.tensor_diffs:
         names = [
-            "%s (%s)" % (terminal(d.name, 100),
-                         terminal(tensor_figures(d.max_ulp, d.max_abs, d.max_rel, d.units), 160))
+            f"{terminal(d.name, 100)} ({terminal(tensor_figures(d.max_ulp, d.max_abs, d.max_rel, d.units), 160)})"
             for d in c.tensor_diffs
         ]
         lines.append("    tensors whose bytes differ: " + ", ".join(_limited(names)))
     if c.fingerprint_diffs:
-        lines.append("    fingerprint differences (%s | %s):" % (ref, c.letter))
+        lines.append(f"    fingerprint differences ({ref} | {c.letter}):")
         for diff in c.fingerprint_diffs[:MAX_LIST_ITEMS]:
             a, b = fingerprint_values(diff)
-            lines.append("      %s: %s | %s" % (terminal(diff.key, 100), terminal(a), terminal(b)))
+            lines.append(f"      {terminal(diff.key, 100)}: {terminal(a)} | {terminal(b)}")
         if len(c.fingerprint_diffs) > MAX_LIST_ITEMS:
             lines.append("      ... and %d more" % (len(c.fingerprint_diffs) - MAX_LIST_ITEMS))
     return lines
@@ -72,55 +69,53 @@ def _comparison_lines(result: VariantResult, c: Comparison) -> List[str]:
 def verdict_line(result: VariantResult) -> str:
     """``name (settings): summary``; the settings part only when the artifacts have them."""
     settings = result.settings_text
-    return "%s%s: %s" % (
+    return "{}{}: {}".format(
         terminal(result.name, 100),
-        "" if settings is None else " (%s)" % terminal(settings, 300),
+        "" if settings is None else f" ({terminal(settings, 300)})",
         terminal(result.summary, 1000),
     )
 
 
-def variant_block(result: VariantResult, agg: Aggregate) -> List[str]:
+def variant_block(result: VariantResult, agg: Aggregate) -> list[str]:
     cells = {c.cell: c for c in agg.loaded.cells}
     lines = [
         terminal(result.name, 100)
-        + " (compared by %s)"
-        % {"digest": "whole-model digest", "sums": "weight sums only", "none": "nothing"}[
+        + " (compared by {})".format({"digest": "whole-model digest", "sums": "weight sums only", "none": "nothing"}[
             result.compared_by
-        ]
+        ])
     ]
     for group in result.groups:
         variant = cells[group.representative].variant(result.name)
         members = ", ".join(_limited([terminal(c, 100) for c in group.cells]))
         lines.append(
-            "  %s%s: %s"
-            % (group.letter, " (reference)" if group is result.groups[0] else "", members)
+            "  {}{}: {}".format(group.letter, " (reference)" if group is result.groups[0] else "", members)
         )
-        lines.append("      before %s" % format_vector(variant.before if variant else None))
-        lines.append("      after  %s" % format_vector(variant.after if variant else None))
+        lines.append(f"      before {format_vector(variant.before if variant else None)}")
+        lines.append(f"      after  {format_vector(variant.after if variant else None)}")
     for comparison in result.comparisons:
         lines.extend(_comparison_lines(result, comparison))
     notes = list(result.notes) + [
-        "%s: %s" % (c.letter, n) for c in result.comparisons for n in c.notes
+        f"{c.letter}: {n}" for c in result.comparisons for n in c.notes
     ]
-    notes += ["%s not compared: %s" % (n.cell, n.reason) for n in result.not_compared]
+    notes += [f"{n.cell} not compared: {n.reason}" for n in result.not_compared]
     lines.extend("  note: " + terminal(n, 400) for n in _limited(notes))
     return lines
 
 
-def failure_lines(agg: Aggregate) -> List[str]:
-    lines: List[str] = []
+def failure_lines(agg: Aggregate) -> list[str]:
+    lines: list[str] = []
     for cell in agg.loaded.cells:
         failures = (
             [("cell " + terminal(cell.cell, 100), cell.error)] if cell.status == "error" else []
         )
         failures += [
-            ("cell %s, variant %s" % (terminal(cell.cell, 100), terminal(v.name, 100)), v.error)
+            (f"cell {terminal(cell.cell, 100)}, variant {terminal(v.name, 100)}", v.error)
             for v in cell.variants
             if v.status == "error"
         ]
         for title, error in failures:
             lines.append(
-                "%s failed: %s" % (title, terminal(error.message if error else "no message", 500))
+                "{} failed: {}".format(title, terminal(error.message if error else "no message", 500))
             )
             tail = terminal(error.log_tail if error else "", 3000, keep_newlines=True).strip("\n")
             lines.extend("  | " + line for line in tail.split("\n") if tail)
@@ -130,7 +125,7 @@ def failure_lines(agg: Aggregate) -> List[str]:
 def render_text(agg: Aggregate) -> str:
     head = "repromatrix: " + counts(agg)
     if agg.problems:
-        head += " (%s with the input, listed below)" % plural(len(agg.problems), "problem")
+        head += " ({} with the input, listed below)".format(plural(len(agg.problems), "problem"))
     out = [head, ""]
     out.extend(verdict_line(v) for v in agg.variants)
     if not agg.variants:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable
 
 from repromatrix.report.differences import element_stats
 from repromatrix.report.escape import clean
@@ -37,19 +38,19 @@ class OpRecord:
     op_name: str
     slot: int
     dtype: str
-    shape: Tuple[int, ...]
+    shape: tuple[int, ...]
     sha256: str
-    inputs: Tuple[Union[int, str], ...]  # an earlier record's index, or an untraced input's name
-    data: Optional[bytes]
-    through: Tuple[str, ...] = ()  # unrecorded op types between the inputs and this output
+    inputs: tuple[int | str, ...]  # an earlier record's index, or an untraced input's name
+    data: bytes | None
+    through: tuple[str, ...] = ()  # unrecorded op types between the inputs and this output
 
 
 @dataclass(frozen=True)
 class OpTrace:
-    steps: Tuple[int, ...]
-    records: Tuple[OpRecord, ...]
-    reproduces_main_trail: Optional[bool]
-    absent: Optional[str] = None  # why the cell has no trace (then records is empty)
+    steps: tuple[int, ...]
+    records: tuple[OpRecord, ...]
+    reproduces_main_trail: bool | None
+    absent: str | None = None  # why the cell has no trace (then records is empty)
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,13 @@ class RootCause:
     phase: str  # "forward pass" | "backward pass" | "optimizer update" | "train step"
     dtype: str
     inputs_identical: bool
-    elements: Optional[int]
-    elements_differing: Optional[int]  # None when the output bytes are not in both traces
-    max_ulp: Optional[int]
-    max_abs: Optional[float]
-    max_rel: Optional[float]
-    sign_changes: Optional[int]
-    through: Tuple[str, ...] = ()  # unrecorded op types that computed the blamed op's inputs
+    elements: int | None
+    elements_differing: int | None  # None when the output bytes are not in both traces
+    max_ulp: int | None
+    max_abs: float | None
+    max_rel: float | None
+    sign_changes: int | None
+    through: tuple[str, ...] = ()  # unrecorded op types that computed the blamed op's inputs
 
     @property
     def group(self) -> str:
@@ -79,35 +80,34 @@ class RootCause:
         elements differ by at most 1 ULP (largest absolute difference 1.2e-07, relative 6e-08)"."""
         where = self.op_name
         if self.through:
-            where += ", with the unrecorded %s before it" % ", ".join(self.through)
+            where += ", with the unrecorded {} before it".format(", ".join(self.through))
         head = "%s (%s) in the %s, step %d: identical inputs" % (
             self.group, where, self.phase, self.step)
         if self.elements_differing is None or self.elements is None:
             return head + ", its output differs (bytes not kept: too large)"
-        how = "%s of %s elements differ" % (format(self.elements_differing, ","),
+        how = "{} of {} elements differ".format(format(self.elements_differing, ","),
                                             format(self.elements, ","))
         if self.max_ulp is not None:
-            how += " by at most %s ULP" % format(self.max_ulp, ",")
+            how += " by at most {} ULP".format(format(self.max_ulp, ","))
         if self.sign_changes:
             how += ", %d across zero" % self.sign_changes
         if self.max_abs is not None:
-            how += " (largest absolute difference %.3g, relative %.3g)" % (
-                self.max_abs, self.max_rel or 0.0)
+            how += f" (largest absolute difference {self.max_abs:.3g}, relative {self.max_rel or 0.0:.3g})"
         return head + ", " + how
 
 
 # --- reading a trace from an artifact ---------------------------------------------------------
 
 
-def _text(value: object) -> Optional[str]:
+def _text(value: object) -> str | None:
     return value[:MAX_TEXT] if isinstance(value, str) else None
 
 
-def _int(value: object) -> Optional[int]:
+def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _blob(blobs: Dict[str, Any], sha: str) -> Optional[bytes]:
+def _blob(blobs: dict[str, Any], sha: str) -> bytes | None:
     text = blobs.get(sha)
     if not isinstance(text, str):
         return None
@@ -117,7 +117,7 @@ def _blob(blobs: Dict[str, Any], sha: str) -> Optional[bytes]:
         return None
 
 
-def _record(raw: object, index: int, blobs: Dict[str, Any]) -> Optional[OpRecord]:
+def _record(raw: object, index: int, blobs: dict[str, Any]) -> OpRecord | None:
     if not isinstance(raw, dict):
         return None
     step, slot = _int(raw.get("step")), _int(raw.get("slot"))
@@ -129,7 +129,7 @@ def _record(raw: object, index: int, blobs: Dict[str, Any]) -> Optional[OpRecord
         return None
     if not isinstance(inputs, list):
         return None
-    refs: List[Union[int, str]] = []
+    refs: list[int | str] = []
     for item in inputs:
         if _int(item) is not None and 0 <= item < index:  # only earlier records
             refs.append(item)
@@ -146,19 +146,19 @@ def _record(raw: object, index: int, blobs: Dict[str, Any]) -> Optional[OpRecord
                     tuple(refs), _blob(blobs, sha), tuple(t[:MAX_TEXT] for t in through))
 
 
-def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) -> Optional[OpTrace]:
+def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) -> OpTrace | None:
     """The trace of a variant record (``op_trace``); None when absent or unusable (said so)."""
     if value is None:
         return None
     if not isinstance(value, dict):
-        problem("%s: op_trace is not an object; ignored" % where)
+        problem(f"{where}: op_trace is not an object; ignored")
         return None
     if "absent" in value:
         return OpTrace((), (), None, absent=_text(value.get("absent")) or "not recorded")
     steps, records = value.get("steps"), value.get("records")
     if not isinstance(steps, list) or any(_int(s) is None for s in steps) or not isinstance(
             records, list):
-        problem("%s: op_trace has no valid steps and records; ignored" % where)
+        problem(f"{where}: op_trace has no valid steps and records; ignored")
         return None
     if len(records) > MAX_RECORDS:
         problem("%s: op_trace has %d records, more than %d; ignored" % (where, len(records),
@@ -178,13 +178,13 @@ def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) ->
 
 # --- alignment and blame --------------------------------------------------------------------
 
-Key = Tuple[int, str, str, int, int]  # step, graph, op name, slot, occurrence
+Key = tuple[int, str, str, int, int]  # step, graph, op name, slot, occurrence
 
 
-def keys(records: Sequence[OpRecord], steps: Sequence[int]) -> List[Optional[Key]]:
+def keys(records: Sequence[OpRecord], steps: Sequence[int]) -> list[Key | None]:
     """Each record's alignment key (None outside ``steps``)."""
-    seen: Dict[Tuple[int, str, str, int], int] = {}
-    out: List[Optional[Key]] = []
+    seen: dict[tuple[int, str, str, int], int] = {}
+    out: list[Key | None] = []
     for record in records:
         if record.step not in steps:
             out.append(None)
@@ -218,32 +218,31 @@ def _phase(records: Sequence[OpRecord], index: int) -> str:
 
 @dataclass(frozen=True)
 class Blame:
-    root: Optional[RootCause]
-    notes: Tuple[str, ...]
+    root: RootCause | None
+    notes: tuple[str, ...]
 
 
 def _same_output(a: OpRecord, b: OpRecord) -> bool:
     return a.sha256 == b.sha256 and a.dtype == b.dtype and a.shape == b.shape
 
 
-def find_root_cause(ref: Optional[OpTrace], other: Optional[OpTrace], names: Tuple[str, str],
-                    first_divergent: Optional[int], rerun: str) -> Blame:
+def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str, str],
+                    first_divergent: int | None, rerun: str) -> Blame:
     """Blame one op, or say why none is blamed. ``names`` are the two cells' ids (raw);
     ``rerun`` is the command that traces another step, with ``{step}`` to fill in."""
-    notes: List[str] = []
+    notes: list[str] = []
     traces = (ref, other)
     if ref is None and other is None:
         return Blame(None, ())
     for name, trace in zip(names, traces):
         if trace is None:
-            notes.append("no op trace for %s, so no root cause" % name)
+            notes.append(f"no op trace for {name}, so no root cause")
         elif trace.absent is not None:
-            notes.append("no op trace for %s (%s), so no root cause" % (name, trace.absent))
+            notes.append(f"no op trace for {name} ({trace.absent}), so no root cause")
         elif trace.reproduces_main_trail is False:
-            notes.append("the traced pass of %s did not reproduce its main run's trail (the "
+            notes.append(f"the traced pass of {name} did not reproduce its main run's trail (the "
                          "debugger's instrumentation kept grappler from rewriting the graph as "
-                         "in the main run); the root cause is that of the traced pass's graph"
-                         % name)
+                         "in the main run); the root cause is that of the traced pass's graph")
     if ref is None or other is None or ref.absent is not None or other.absent is not None:
         return Blame(None, tuple(notes))
     steps = sorted(set(ref.steps) & set(other.steps))
@@ -263,7 +262,7 @@ def find_root_cause(ref: Optional[OpTrace], other: Optional[OpTrace], names: Tup
                      "in %s, %d with another op type or inputs), so no op is blamed"
                      % (len(only_ref), names[0], only_other, names[1], len(mismatched)))
         return Blame(None, tuple(notes))
-    first_unverified: Optional[int] = None
+    first_unverified: int | None = None
     for i, key in enumerate(ref_keys):
         if key is None:
             continue
@@ -299,8 +298,7 @@ def rerun_command(variant: str, reference: str, other: str) -> str:
     """The command that traces one step (``{step}``), to run on both machines (raw text)."""
     import shlex
 
-    return "nox -s repro -- --variant %s --trace-step {step} (on %s and on %s)" % (
-        shlex.quote(variant), reference, other)
+    return f"nox -s repro -- --variant {shlex.quote(variant)} --trace-step {{step}} (on {reference} and on {other})"
 
 
 def _span(steps: Sequence[int]) -> str:
@@ -322,7 +320,7 @@ def _root(records: Sequence[OpRecord], index: int, their: OpRecord) -> RootCause
         sign_changes=stats.sign_changes if stats else None, through=mine.through)
 
 
-def root_cause_json(root: Optional[RootCause]) -> Optional[Dict[str, Any]]:
+def root_cause_json(root: RootCause | None) -> dict[str, Any] | None:
     """The aggregate JSON's ``root_cause`` (raw strings; the JSON encoder escapes them)."""
     if root is None:
         return None

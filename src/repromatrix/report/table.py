@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import FrozenSet, List, Tuple
 
 from repromatrix.floats import format_vector
 from repromatrix.report.compare import Aggregate, FingerprintDiff, VariantResult
@@ -20,11 +19,11 @@ FIXED_HEADERS = ("cell", "runner", "OS", "arch", "CPU", "Python", "drift", "emul
 
 @dataclass(frozen=True)
 class Table:
-    headers: Tuple[str, ...]
-    rows: Tuple[Tuple[str, ...], ...]
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
     # Columns whose cells are only our own text (group letters, formatted sums): the markdown
     # renderer shows them as code instead of entity-escaping every bracket.
-    trusted: FrozenSet[int] = frozenset()
+    trusted: frozenset[int] = frozenset()
 
 
 def _status(cell: CellRecord) -> str:
@@ -35,7 +34,7 @@ def _status(cell: CellRecord) -> str:
     return "sums only" if cell.kind == "sums" else "ok"
 
 
-def _variant_columns(cell: CellRecord, result: VariantResult, ignored: bool) -> Tuple[str, str]:
+def _variant_columns(cell: CellRecord, result: VariantResult, ignored: bool) -> tuple[str, str]:
     """(group letter or why there is none, after-training sums)."""
     variant = cell.variant(result.name)
     sums = (
@@ -55,7 +54,7 @@ def _variant_columns(cell: CellRecord, result: VariantResult, ignored: bool) -> 
     return "not compared", sums
 
 
-def _cell_row(cell: CellRecord, agg: Aggregate, status: str, ignored: bool) -> Tuple[str, ...]:
+def _cell_row(cell: CellRecord, agg: Aggregate, status: str, ignored: bool) -> tuple[str, ...]:
     row = [
         cell.cell,
         cell.runner_label or NONE,
@@ -74,7 +73,7 @@ def _cell_row(cell: CellRecord, agg: Aggregate, status: str, ignored: bool) -> T
 
 def build_table(agg: Aggregate, with_sums: bool = True) -> Table:
     """Rows: every kept cell (by id), then ignored duplicates, then files that were rejected."""
-    headers: List[str] = list(FIXED_HEADERS)
+    headers: list[str] = list(FIXED_HEADERS)
     for result in agg.variants:
         headers.extend((result.name, result.name + " after sums"))
     rows = [_cell_row(cell, agg, _status(cell), ignored=False) for cell in agg.loaded.cells]
@@ -105,10 +104,10 @@ def plural(count: int, word: str) -> str:
 
 def counts(agg: Aggregate) -> str:
     """The report's headline: "3 cells, 2 variants"."""
-    return "%s, %s" % (plural(len(agg.loaded.cells), "cell"), plural(len(agg.variants), "variant"))
+    return "{}, {}".format(plural(len(agg.loaded.cells), "cell"), plural(len(agg.variants), "variant"))
 
 
-def fingerprint_values(diff: FingerprintDiff) -> Tuple[str, str]:
+def fingerprint_values(diff: FingerprintDiff) -> tuple[str, str]:
     """Display text for both sides; for lists (e.g. CPU flags) only what the other side lacks."""
     a, b = diff.reference, diff.other
     if isinstance(a, tuple) and isinstance(b, tuple):

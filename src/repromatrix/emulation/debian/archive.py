@@ -16,11 +16,11 @@ import lzma
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 from repromatrix.emulation.debian.control import Stanza, find_stanza, parse_stanzas
 from repromatrix.emulation.debian.download import ChecksumError, NotFound, Unreachable, fetch_bytes
@@ -34,7 +34,7 @@ COMPRESSIONS = ((".xz", lzma.decompress), (".gz", gzip.decompress), ("", lambda 
 @dataclass(frozen=True)
 class Release:
     source: Source
-    files: Dict[str, Tuple[str, int]]  # path under dists/SUITE -> (sha256, size)
+    files: dict[str, tuple[str, int]]  # path under dists/SUITE -> (sha256, size)
     by_hash: bool
     signature: str  # "verified with KEYRING" or "not verified: REASON"
 
@@ -88,7 +88,7 @@ def dearmor(text: str) -> bytes:
     return base64.b64decode("".join(body))
 
 
-def _usable_keyrings(keyrings: Sequence[str], folder: Path) -> List[str]:
+def _usable_keyrings(keyrings: Sequence[str], folder: Path) -> list[str]:
     """Existing keyring files; armored ones (.asc, inline Signed-By) converted for gpgv."""
     usable = []
     for index, keyring in enumerate(keyrings):
@@ -107,7 +107,7 @@ def _usable_keyrings(keyrings: Sequence[str], folder: Path) -> List[str]:
     return usable
 
 
-def verify_signature(source: Source, signed: bytes, detached: Optional[bytes]) -> Tuple[str, str]:
+def verify_signature(source: Source, signed: bytes, detached: bytes | None) -> tuple[str, str]:
     """(the signed text, what was verified). ToolError if a signature check ran and failed."""
     text = signed.decode("utf-8", errors="replace")
     if source.trusted:
@@ -141,7 +141,7 @@ def verify_signature(source: Source, signed: bytes, detached: Optional[bytes]) -
 
 
 def parse_release(text: str, source: Source, signature: str,
-                  now: Optional[datetime] = None) -> Release:
+                  now: datetime | None = None) -> Release:
     stanza = next(parse_stanzas(text), {})
     until = stanza.get("valid-until")
     if until:
@@ -152,7 +152,7 @@ def parse_release(text: str, source: Source, signature: str,
         if expired:
             raise ToolError(f"{source.url('dists/' + source.suite)}: the Release file expired "
                             f"({until}); the mirror is stale")
-    files: Dict[str, Tuple[str, int]] = {}
+    files: dict[str, tuple[str, int]] = {}
     for line in stanza.get("sha256", "").splitlines():
         parts = line.split()
         if len(parts) == 3:
@@ -172,7 +172,7 @@ def read_release(source: Source) -> Release:
     except NotFound:
         release = fetch_bytes(source.url(f"{base}/Release"))
         try:
-            detached: Optional[bytes] = fetch_bytes(source.url(f"{base}/Release.gpg"))
+            detached: bytes | None = fetch_bytes(source.url(f"{base}/Release.gpg"))
         except NotFound:
             detached = None
         if detached is None:
@@ -225,8 +225,8 @@ class Index:
 
     def __init__(self, source: Source, architecture: str) -> None:
         self.source, self.architecture = source, architecture
-        self._release: Optional[Release] = None
-        self._texts: Dict[str, str] = {}
+        self._release: Release | None = None
+        self._texts: dict[str, str] = {}
 
     @property
     def release(self) -> Release:
@@ -242,7 +242,7 @@ class Index:
                 self._texts[component] = ""
         return self._texts[component]
 
-    def find(self, name: str) -> Optional[Package]:
+    def find(self, name: str) -> Package | None:
         for component in self.source.components:
             stanza = find_stanza(self._text(component), "Package", name)
             if stanza is not None:
@@ -251,10 +251,10 @@ class Index:
 
 
 def find_package(sources: Sequence[Source], name: str, architecture: str,
-                 indexes: Optional[Dict[Tuple[Source, str], Index]] = None) -> Package:
+                 indexes: dict[tuple[Source, str], Index] | None = None) -> Package:
     """The package from the first source that has it (apt's order); ToolError if none has it."""
     indexes = {} if indexes is None else indexes
-    errors: List[ToolError] = []
+    errors: list[ToolError] = []
     for source in sources:
         index = indexes.setdefault((source, architecture), Index(source, architecture))
         try:

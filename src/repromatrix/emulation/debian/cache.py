@@ -21,9 +21,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Mapping, Optional, Sequence, TextIO
+from typing import TextIO
 
 from repromatrix.emulation.debian.archive import Package, find_package
 from repromatrix.emulation.debian.deb import extract
@@ -51,7 +52,7 @@ class Cached:
     version: str
     architecture: str
     folder: Path
-    record: Dict
+    record: dict
 
     def path(self, member: str) -> Path:
         return self.folder / member
@@ -89,12 +90,12 @@ class Store:
                 fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
-    def lookup(self, package: str, members: Sequence[str]) -> Optional[Cached]:
+    def lookup(self, package: str, members: Sequence[str]) -> Cached | None:
         """The cached members, re-verified; None if absent or if a file was corrupted."""
         try:
             record = json.loads(self._record_path(package).read_text(encoding="utf-8"))
             folder = self.base / record["folder"]
-            files: Dict[str, str] = record["files"]
+            files: dict[str, str] = record["files"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
         bad = [m for m in members if m not in files or not _intact(folder / m, files[m])]
@@ -178,7 +179,7 @@ class Store:
                 self._say(f"{error}; downloading again")
         raise AssertionError("unreachable")
 
-    def _write_record(self, package: str, record: Dict) -> None:
+    def _write_record(self, package: str, record: dict) -> None:
         path = self._record_path(package)
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List
+from collections.abc import Iterator
 
-Stanza = Dict[str, str]  # field names lower-cased; multi-line values keep their lines
+Stanza = dict[str, str]  # field names lower-cased; multi-line values keep their lines
 
 
 def parse_stanzas(text: str, comments: bool = False) -> Iterator[Stanza]:
@@ -31,7 +31,7 @@ def parse_stanzas(text: str, comments: bool = False) -> Iterator[Stanza]:
         yield stanza
 
 
-def words(value: str) -> List[str]:
+def words(value: str) -> list[str]:
     """A whitespace-separated field (Suites, Components, URIs, Architectures)."""
     return value.split()
 

@@ -13,8 +13,9 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, Callable, Dict, Iterator, Tuple
+from typing import IO, Callable
 
 from repromatrix.errors import ToolError
 
@@ -23,7 +24,7 @@ AR_HEADER = 60
 Wanted = Callable[[str], bool]  # member path (no leading "./") -> extract it?
 
 
-def ar_members(handle: IO[bytes]) -> Iterator[Tuple[str, int, int]]:
+def ar_members(handle: IO[bytes]) -> Iterator[tuple[str, int, int]]:
     """(name, offset, size) of each member of an ``ar`` archive."""
     if handle.read(len(AR_MAGIC)) != AR_MAGIC:
         raise ToolError("not a Debian package (no ar header)")
@@ -57,7 +58,7 @@ class _Slice:
         return data
 
 
-def _open_tar(name: str, stream: _Slice) -> Tuple[tarfile.TarFile, Callable[[], None]]:
+def _open_tar(name: str, stream: _Slice) -> tuple[tarfile.TarFile, Callable[[], None]]:
     """The data tarball as a streaming TarFile, and how to clean up after it."""
     suffix = name.rsplit(".", 1)[-1] if name.count(".") > 1 else ""
     modes = {"xz": "r|xz", "gz": "r|gz", "bz2": "r|bz2", "": "r|"}
@@ -104,14 +105,14 @@ def _safe_path(name: str) -> str | None:
 
 
 def extract(deb: Path, wanted: Wanted, destination: Path,
-            stop_after: int | None = None) -> Dict[str, str]:
+            stop_after: int | None = None) -> dict[str, str]:
     """Unpack the wanted members of ``deb`` under ``destination``; {path: sha256 or '-> target'}.
 
     Regular files get their SHA-256 (the cache checks it before every use), symbolic links their
     target. ``stop_after``: stop reading once that many members were unpacked (the binaries of
     qemu-user-static sit in a 380 MB tarball; there is no index to seek to them).
     """
-    found: Dict[str, str] = {}
+    found: dict[str, str] = {}
     with deb.open("rb") as handle:
         data = next(((name, offset, size) for name, offset, size in ar_members(handle)
                      if name.startswith("data.tar")), None)

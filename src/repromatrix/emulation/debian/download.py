@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Optional, TextIO
+from typing import Callable, TextIO
 
 from repromatrix.errors import ToolError
 
@@ -89,7 +89,7 @@ def fetch_bytes(url: str) -> bytes:
             raise ToolError(f"{url}: download interrupted ({error})") from None
 
 
-def fetch_verified(url: str, sha256: str, size: Optional[int], destination: Path,
+def fetch_verified(url: str, sha256: str, size: int | None, destination: Path,
                    label: str, stream: TextIO = sys.stderr) -> Path:
     """Download ``url`` to ``destination`` only if its SHA-256 (and size) match; else ToolError.
 

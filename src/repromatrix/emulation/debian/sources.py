@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Mapping, Optional, Tuple
 
 from repromatrix.emulation.debian.control import parse_stanzas, words
 from repromatrix.errors import ToolError
@@ -30,8 +30,8 @@ class Source:
 
     uri: str  # without a trailing slash
     suite: str
-    components: Tuple[str, ...]
-    keyrings: Tuple[str, ...] = ()  # files to check the Release signature with
+    components: tuple[str, ...]
+    keyrings: tuple[str, ...] = ()  # files to check the Release signature with
     trusted: bool = False  # apt's trusted=yes: the user has waived the signature check
     where: str = ""  # the file that configured it, for messages
 
@@ -39,15 +39,15 @@ class Source:
         return f"{self.uri}/{path}"
 
 
-def _source(uri: str, suite: str, components: List[str], keyrings: Tuple[str, ...],
-            trusted: bool, where: str) -> Optional[Source]:
+def _source(uri: str, suite: str, components: list[str], keyrings: tuple[str, ...],
+            trusted: bool, where: str) -> Source | None:
     # Flat repositories (suite ending in '/') and transports urllib cannot speak are skipped.
     if not uri.startswith(SCHEMES) or suite.endswith("/") or not components:
         return None
     return Source(uri.rstrip("/"), suite, tuple(components), keyrings, trusted, where)
 
 
-def parse_one_line(text: str, where: str = "", root: Path = Path("/")) -> List[Source]:
+def parse_one_line(text: str, where: str = "", root: Path = Path("/")) -> list[Source]:
     """``deb [opt=value ...] URI SUITE COMPONENT...`` lines of a ``.list`` file."""
     sources = []
     for line in text.splitlines():
@@ -72,7 +72,7 @@ def parse_one_line(text: str, where: str = "", root: Path = Path("/")) -> List[S
     return sources
 
 
-def parse_deb822(text: str, where: str = "", root: Path = Path("/")) -> List[Source]:
+def parse_deb822(text: str, where: str = "", root: Path = Path("/")) -> list[Source]:
     """Stanzas of a ``.sources`` file (Types, URIs, Suites, Components, Signed-By, Enabled)."""
     sources = []
     for stanza in parse_stanzas(text, comments=True):
@@ -91,7 +91,7 @@ def parse_deb822(text: str, where: str = "", root: Path = Path("/")) -> List[Sou
     return sources
 
 
-def _keyrings(signed_by: str, root: Path) -> Tuple[str, ...]:
+def _keyrings(signed_by: str, root: Path) -> tuple[str, ...]:
     """Signed-By as keyring files; an inline armored key is kept as text (``archive`` writes it)."""
     if "BEGIN PGP PUBLIC KEY BLOCK" in signed_by:
         return (signed_by,)
@@ -99,14 +99,14 @@ def _keyrings(signed_by: str, root: Path) -> Tuple[str, ...]:
                  if path.startswith("/"))
 
 
-def apt_sources(root: Path = Path("/")) -> List[Source]:
+def apt_sources(root: Path = Path("/")) -> list[Source]:
     """The machine's apt sources in apt's order: sources.list, then sources.list.d by name."""
     apt = root / "etc" / "apt"
     files = [apt / "sources.list"]
     folder = apt / "sources.list.d"
     if folder.is_dir():
         files += sorted(p for p in folder.iterdir() if p.suffix in (".list", ".sources"))
-    sources: List[Source] = []
+    sources: list[Source] = []
     for path in files:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -117,7 +117,7 @@ def apt_sources(root: Path = Path("/")) -> List[Source]:
     return sources
 
 
-def default_keyrings(root: Path) -> Tuple[str, ...]:
+def default_keyrings(root: Path) -> tuple[str, ...]:
     """What apt trusts when a source has no Signed-By: trusted.gpg and trusted.gpg.d."""
     apt = root / "etc" / "apt"
     found = [apt / "trusted.gpg"] if (apt / "trusted.gpg").is_file() else []
@@ -128,7 +128,7 @@ def default_keyrings(root: Path) -> Tuple[str, ...]:
 
 
 def configured_sources(environ: Mapping[str, str] = os.environ,
-                       root: Path = Path("/")) -> List[Source]:
+                       root: Path = Path("/")) -> list[Source]:
     """The sources to search, best first; ToolError (one line) if there are none.
 
     REPROMATRIX_DEBIAN_MIRROR (with REPROMATRIX_DEBIAN_SUITE, component main) wins over apt, so a
@@ -144,7 +144,7 @@ def configured_sources(environ: Mapping[str, str] = os.environ,
                             "(a Debian suite such as bookworm)")
         keyring = environ.get(KEYRING_VARIABLE)
         if keyring is None:
-            keyrings: Tuple[str, ...] = (str(root / DEBIAN_KEYRING),)
+            keyrings: tuple[str, ...] = (str(root / DEBIAN_KEYRING),)
         elif keyring.strip().lower() == "none":
             keyrings = ()
         else:
