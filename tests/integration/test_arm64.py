@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from host_env import pinned_host_env
 
 pytestmark = pytest.mark.slow
 ROWS = "8"
@@ -27,12 +28,12 @@ def test_arm64_cell_aggregates_with_a_native_cell(pinned_python: str, root: Path
         # (an arm64 python) unless started under the same qemu-aarch64 and sysroot.
         [pinned_python, "-m", "repromatrix", "run", "--cell", "arm64", "--emulate-arch", "arm64",
          "--process-per-variant", "--output", str(tmp_path / "arm64.json"), *common],
-        cwd=root, capture_output=True, text=True, timeout=3000, check=False)
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, timeout=3000, check=False)
     assert arm.returncode == 0, arm.stderr[-4000:]
     native = subprocess.run(
         [pinned_python, "-m", "repromatrix", "run", "--cell", "native",
          "--output", str(tmp_path / "native.json"), *common],
-        cwd=root, capture_output=True, text=True, timeout=1500, check=False)
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, timeout=1500, check=False)
     assert native.returncode == 0, native.stderr[-4000:]
 
     document = json.loads((tmp_path / "arm64.json").read_text())
@@ -49,7 +50,7 @@ def test_arm64_cell_aggregates_with_a_native_cell(pinned_python: str, root: Path
     table = subprocess.run(
         [pinned_python, "-m", "repromatrix", "aggregate", str(tmp_path / "arm64.json"),
          str(tmp_path / "native.json"), "--format", "json"],
-        capture_output=True, text=True, check=False)
+        env=pinned_host_env(), capture_output=True, text=True, check=False)
     assert table.returncode == 0, table.stderr
     report = json.loads(table.stdout)
     assert {c["cell"]: c["arch"] for c in report["cells"]} == {"arm64": "arm64",

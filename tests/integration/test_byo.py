@@ -4,7 +4,6 @@ errors a user hits (one line, exit 2), and preflight against the real PyPI."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_env import pinned_host_env
 
 pytestmark = pytest.mark.slow
 
@@ -22,9 +22,11 @@ EXAMPLE = Path("examples") / "digits-cnn" / "matrix.toml"
 
 def run(python: str, root: Path, matrix: Path, output: Path, *extra: str
         ) -> subprocess.CompletedProcess[str]:
+    """A cell in the environment of tests/conftest.py: no host variable that changes numbers."""
     return subprocess.run([python, "-m", "repromatrix", "run", "--matrix", str(matrix),
                            "--output", str(output), *extra],
-                          cwd=root, capture_output=True, text=True, check=False)
+                          cwd=root, env=pinned_host_env(), capture_output=True, text=True,
+                          check=False)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ class TestExample:
         completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate",
                                     str(tmp_path), "--format", "json"], cwd=root,
                                    capture_output=True, text=True, check=False,
-                                   env={**os.environ, "PYTHONPATH": str(root / "src")})
+                                   env={**pinned_host_env(), "PYTHONPATH": str(root / "src")})
         assert completed.returncode == 0, completed.stderr
         report = json.loads(completed.stdout)
         verdicts = report["variants"]
@@ -158,7 +160,7 @@ def test_preflight_on_the_default_matrix(pinned_python: str, root: Path) -> None
         [sys.executable, "-m", "repromatrix", "preflight", "--matrix", str(root / "matrix.toml"),
          "--pip-python", python_with_pip(pinned_python)],
         cwd=root, capture_output=True, text=True, check=False, timeout=1500,
-        env={**os.environ, "PYTHONPATH": str(root / "src")})
+        env={**pinned_host_env(), "PYTHONPATH": str(root / "src")})
     assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
     out = completed.stdout
     assert "windows-11-arm: no wheel for tensorflow==2.12.0 on win_arm64" in out
@@ -258,7 +260,7 @@ def test_float64_weights_below_float32_resolution(pinned_python: str, root: Path
     assert record["trail"]["steps"] == 8
     completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", str(folder),
                                 "--format", "json"], cwd=root, capture_output=True, text=True,
-                               check=False, env={**os.environ, "PYTHONPATH": str(root / "src")})
+                               check=False, env={**pinned_host_env(), "PYTHONPATH": str(root / "src")})
     assert completed.returncode == 0, completed.stderr
     verdict = json.loads(completed.stdout)["variants"]["only"]
     assert verdict["groups"] == {"A": ["nudged"], "B": ["plain"]} or \

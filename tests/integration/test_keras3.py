@@ -17,7 +17,6 @@ The figures (`-s` shows them) are the stack's install time and disk size the REA
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_env import pinned_host_env
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +68,8 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         f"sys.path.insert(0, {str(root / 'src')!r})\n"
         "from repromatrix import sessions\n"
         f"sessions.register(install={'-e ' + str(root)!r}, project=None)\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REPROMATRIX_", "NOX_", "VIRTUAL_ENV", "PYTHONPATH", "KERAS_"))}
+    env = {k: v for k, v in pinned_host_env().items()
+           if not k.startswith(("REPROMATRIX_", "NOX_", "VIRTUAL_ENV", "PYTHONPATH"))}
     # The CPU build of torch is not on PyPI: uv is told where it is by the environment
     # (UV_TORCH_BACKEND=cpu, UV_FIND_LINKS...); on a machine whose pip is pointed at a local
     # wheel folder instead (PIP_FIND_LINKS, as here), uv gets the same folder.
@@ -95,11 +95,12 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     variants = ("--variant", "default-optimizer", "--variant", "adam", "--variant", "jax",
                 "--variant", "torch")
     first, again = cell("native", *variants), cell("native-again", *variants)
-    # XLA auto-clustering fuses the step's ops differently: other bits from step 1 on. (oneDNN
-    # off would not do: TensorFlow 2.21 leaves it off on a CPU without AVX512_VNNI, as here.)
+    # XLA auto-clustering fuses the step's ops differently: other bits from step 1 on. Every cell
+    # runs with oneDNN off (host_env.py) unless its --env says otherwise: TensorFlow 2.21 turns it
+    # on by itself on a CPU with AVX512_VNNI, and "native" would then equal "onednn".
     knob = cell("xla", "--variant", "default-optimizer", "--env",
                 "TF_XLA_FLAGS=--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit")
-    # oneDNN on (TensorFlow 2.21 leaves it off on this CPU): other rounding at step 1, which the
+    # oneDNN on, whatever the CPU: other rounding at step 1 than "native" (off), which the
     # Keras 3 op traces of both cells pin on one op
     onednn = cell("onednn", "--variant", "default-optimizer", "--env", "TF_ENABLE_ONEDNN_OPTS=1")
     # torch without its AVX2 kernels: its vectorised sigmoid rounds otherwise (measured here).
@@ -108,7 +109,7 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     # XLA's CPU code capped at SSE4.2: other rsqrt, exp, log, tanh, logistic and a small
     # dot_general in the jax probe (measured here on jax 0.10.2, an AMD EPYC with AVX2)
     jax_knob = cell("jax-sse42", "--variant", "jax", "--env", "XLA_FLAGS=--xla_cpu_max_isa=SSE4_2")
-    return {"repo": repo, "python": python, "first": first, "again": again, "knob": knob,
+    return {"repo": repo, "python": python, "env": env, "first": first, "again": again, "knob": knob,
             "torch_knob": torch_knob, "jax_knob": jax_knob, "onednn": onednn}
 
 
@@ -233,7 +234,7 @@ class TestKeras3OnPyTorch:
             "    twin = trail.hash_hex(trail.trail_hash([t.numpy() for t in ts]))\n"
             "    assert mine == twin, (dtype, mine, twin)\n"
             "print('twins agree')\n")
-        completed = run([stack["python"], "-c", snippet], stack["repo"], dict(os.environ))
+        completed = run([stack["python"], "-c", snippet], stack["repo"], stack["env"])
         assert "twins agree" in completed.stdout
 
     def test_a_changed_torch_knob_is_located_and_its_op_named(self, stack: dict[str, Any]) -> None:
@@ -275,7 +276,7 @@ class TestKeras3OnJax:
             "    found = case.primitives(jax)\n"
             "    assert case.op in found and 'jit' in found, (case.case, found)\n"
             "print('names agree')\n")
-        completed = run([stack["python"], "-c", snippet], stack["repo"], dict(os.environ))
+        completed = run([stack["python"], "-c", snippet], stack["repo"], stack["env"])
         assert "names agree" in completed.stdout
 
     def test_a_changed_xla_flag_is_located_and_its_op_named(self, stack: dict[str, Any]) -> None:

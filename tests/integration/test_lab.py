@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_env import pinned_host_env
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def lab(pinned_python: str, root: Path, tmp_path_factory: pytest.TempPathFactory
     completed = subprocess.run(
         [pinned_python, "-m", "repromatrix", "lab", "--matrix", str(root / "matrix.toml"),
          "--output-dir", str(folder), "--format", "json"],
-        cwd=root, capture_output=True, text=True, timeout=1500, check=False)
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, timeout=1500, check=False)
     assert completed.returncode == 0, completed.stderr[-4000:]
     return {"report": json.loads(completed.stdout), "stderr": completed.stderr, "folder": folder}
 
@@ -90,7 +91,7 @@ def test_unknown_cpu_model_is_one_line(pinned_python: str, root: Path, tmp_path:
     completed = subprocess.run(
         [pinned_python, "-m", "repromatrix", "run", "--matrix", str(root / "matrix.toml"),
          "--emulate", "Haswel", "--output", str(tmp_path / "x.json")],
-        cwd=root, capture_output=True, text=True, check=False)
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, check=False)
     assert completed.returncode == 2
     # With an empty cache, qemu's fetch progress comes first; the error itself is one line.
     assert "Traceback" not in completed.stderr
@@ -110,7 +111,7 @@ def test_worker_processes_stay_emulated(pinned_python: str, root: Path, tmp_path
          "--cell", "emulated-groups", "--rows", "8", "--emulate", "Haswell",
          "--variant", "default-optimizer", "--variant", "default-onednn-off",
          "--output", str(output)],
-        cwd=root, capture_output=True, text=True, timeout=1500, check=False)
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, timeout=1500, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
     variants = json.loads(output.read_text())["variants"]
     assert variants["default-onednn-off"]["status"] == "ok"

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from host_env import pinned_host_env
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def test_traced_pass_reproduces_the_main_trail_bit_for_bit(
         [pinned_python, "-m", "repromatrix", "run", "--matrix", str(root / "matrix.toml"),
          "--rows", "8", "--trace-steps", "2", "--output", str(output),
          "--env", f"TF_ENABLE_ONEDNN_OPTS={onednn}"],
-        cwd=root, capture_output=True, text=True, check=False)
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
     variants = json.loads(output.read_text())["variants"]
     assert set(variants) == {"adam", "default-optimizer"}
@@ -49,7 +50,7 @@ def test_a_user_experiment_that_returns_a_plan_gets_a_trace_too(
         [pinned_python, "-m", "repromatrix", "run", "--matrix",
          str(root / "examples" / "digits-cnn" / "matrix.toml"), "--variant", "adam",
          "--rows", "16", "--trace-steps", "2", "--output", str(output)],
-        cwd=root, capture_output=True, text=True, check=False)
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
     record = json.loads(output.read_text())["variants"]["adam"]
     trace = record["op_trace"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_env import pinned_host_env
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ def f32_bits(text: str) -> str:
 def run_cell(python: str, root: Path, output: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([python, "-m", "repromatrix", "run", "--matrix", str(root / "matrix.toml"),
                            "--output", str(output), *extra],
-                          cwd=root, capture_output=True, text=True, check=False)
+                          cwd=root, env=pinned_host_env(), capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,8 @@ def test_trail_recording_changes_no_weight(pinned_python: str, root: Path) -> No
         "    b = run_variant(m.variants[name], d, 42, record_trail=False)\n"
         "    print(name, a['digest'] == b['digest'], 'trail' in a, 'trail' in b)\n"
     )
-    completed = subprocess.run([pinned_python, "-c", script], capture_output=True, text=True, cwd=root)
+    completed = subprocess.run([pinned_python, "-c", script], capture_output=True, text=True, cwd=root,
+                               env=pinned_host_env())
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.split("\n")[:2] == ["default-optimizer True True False", "adam True True False"]
 
