@@ -174,6 +174,14 @@ def test_preflight_on_the_default_matrix(pinned_python: str, root: Path) -> None
     assert "[1/" in completed.stderr  # progress
 
 
+# Three ways a variant's code can end the process, one variant each, between two that succeed:
+# one run shows each cause and that the process started again after it, twice in a row.
+CRASHES = {
+    "exits": ("sys.exit(3)", "SystemExit: the experiment called sys.exit(3)"),
+    "ends": ("os._exit(0)", "the process running ends exited with code 0 before it finished"),
+    "segfaults": ("ctypes.string_at(0)", "the process running segfaults was killed by SIGSEGV"),
+}
+
 CRASHING = """\
 import ctypes, os, sys
 import numpy as np
@@ -181,41 +189,38 @@ import tensorflow as tf
 from repromatrix.contract import TrainingPlan
 
 def build(context):
-    if context.variant.name == "crash":
-        {crash}
+""" + "".join(f"    if context.variant.name == {name!r}:\n        {code}\n"
+              for name, (code, _) in CRASHES.items()) + """\
     model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(4,))])
     model.compile(optimizer="sgd", loss="mse")
     x = np.arange(32, dtype="float32").reshape(8, 4) / 32
-    return TrainingPlan(model, x, x[:, :1], {{"batch_size": 4, "shuffle": False}})
+    return TrainingPlan(model, x, x[:, :1], {"batch_size": 4, "shuffle": False})
 """
 
-CRASH_MATRIX = MATRIX.replace("[variants.only]\n", "[variants.first]\n[variants.crash]\n"
-                              "[variants.last]\n")
+CRASH_VARIANTS = ("first", *CRASHES, "last")
+CRASH_MATRIX = MATRIX.replace("[variants.only]\n", "".join(f"[variants.{name}]\n"
+                                                           for name in CRASH_VARIANTS))
 
 
-@pytest.mark.parametrize(("crash", "cause"), [
-    ("sys.exit(3)", "SystemExit: the experiment called sys.exit(3)"),
-    ("os._exit(0)", "the process running crash exited with code 0 before it finished"),
-    ("ctypes.string_at(0)", "the process running crash was killed by SIGSEGV"),
-])
-def test_a_variant_ending_the_process_loses_no_other(crash: str, cause: str, pinned_python: str,
-                                                     root: Path, tmp_path: Path) -> None:
+def test_a_variant_ending_the_process_loses_no_other(pinned_python: str, root: Path,
+                                                     tmp_path: Path) -> None:
     """In the default shared process, a variant that exits or crashes is one failed variant with
     its cause; the variants before and after it are kept, the artifact is written, exit 1."""
     (tmp_path / "matrix.toml").write_text(CRASH_MATRIX.format(entry="exp.py:build"))
-    (tmp_path / "exp.py").write_text(CRASHING.format(crash=crash))
+    (tmp_path / "exp.py").write_text(CRASHING)
     output = tmp_path / "out.json"
-    completed = run(pinned_python, root, tmp_path / "matrix.toml", output,
-                    "--variant", "first", "--variant", "crash", "--variant", "last")
+    chosen = [arg for name in CRASH_VARIANTS for arg in ("--variant", name)]
+    completed = run(pinned_python, root, tmp_path / "matrix.toml", output, *chosen)
     assert completed.returncode == 1, completed.stderr[-3000:]
     variants = json.loads(output.read_text())["variants"]
     assert variants["first"]["status"] == variants["last"]["status"] == "ok"
     assert variants["first"]["digest"] == variants["last"]["digest"]  # same seed, same model
-    assert variants["crash"]["status"] == "error"
-    assert variants["crash"]["error"]["message"].startswith(cause)
-    assert f"crash FAILED: {cause}" in completed.stderr
-    if "string_at" in crash:  # the Python stack of the crash is in the log tail
-        assert "in build" in variants["crash"]["error"]["log_tail"]
+    for name, (_, cause) in CRASHES.items():
+        assert variants[name]["status"] == "error", name
+        assert variants[name]["error"]["message"].startswith(cause), variants[name]["error"]
+        assert f"{name} FAILED: {cause}" in completed.stderr
+    # the Python stack of the crash is in the log tail
+    assert "in build" in variants["segfaults"]["error"]["log_tail"]
 
 
 FLOAT64 = """\
