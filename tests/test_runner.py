@@ -8,15 +8,17 @@ import pytest
 
 from repromatrix.cell import runner
 from repromatrix.config.matrix import Variant
+from repromatrix.config.request import resolve_request
 from repromatrix.errors import DataError, ReproError, UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def request(**changes: object) -> runner.CellRequest:
-    base = dict(cell="c1", matrix_path=str(ROOT / "matrix.toml"), variants=(), output="out.json")
+    """The request the host resolves from the repository's matrix.toml."""
+    base = dict(cell="c1", output="out.json")
     base.update(changes)
-    return runner.CellRequest(**base)  # type: ignore[arg-type]
+    return resolve_request(ROOT / "matrix.toml", **base)  # type: ignore[arg-type]
 
 
 class TestGroups:
@@ -56,9 +58,10 @@ class TestRequest:
         prepared = runner.prepare(request(data=str(data), target="y"))
         assert prepared.entry is None and prepared.dataset.features == 13
 
-    def test_prepare_rejects_unknown_variant(self) -> None:
+    def test_resolving_rejects_unknown_variant(self) -> None:
+        """The host checks the names against the matrix; the cell gets variants, not names."""
         with pytest.raises(UsageError, match="no variant named 'adma'"):
-            runner.prepare(request(variants=("adma",)))
+            request(variants=("adma",))
 
     def test_prepare_rejects_bad_data_before_tensorflow(self, tmp_path: Path) -> None:
         with pytest.raises(DataError, match="no such data file"):
