@@ -2,7 +2,7 @@
 
 The ``run`` process is a light supervisor: it never imports TensorFlow and never runs the user's
 code. Variants that can share a TensorFlow process (same environment, threads and determinism
-setting) run in one child ``repromatrix _worker`` one after another; that gives the same digests
+setting) run in one child worker (``python -m repromatrix.cell.worker``) one after another; that gives the same digests
 as one process per variant (tested) and saves an import of TensorFlow per variant. The worker
 appends to a journal as it goes (its fingerprint and probe, "starting variant X", each finished
 variant's record, "done"), so whatever ends it (an exception, ``sys.exit``, ``os._exit(0)``, a
@@ -321,7 +321,7 @@ def outcome_of(group: tuple[Variant, ...], events: list[dict[str, Any]], returnc
 
 def run_group_in_child(request: CellRequest, group: tuple[Variant, ...],
                        log: Log) -> Iterator[tuple[tuple[Variant, ...], dict[str, Any]]]:
-    """Run a group in ``python -m repromatrix _worker`` processes with the group's environment;
+    """Run a group in ``python -m repromatrix.cell.worker`` processes with the group's environment;
     yields (variants, result) per worker: one normally, more if a worker ended abnormally."""
     remaining = group
     while remaining:
@@ -344,7 +344,8 @@ def _run_worker_process(request: CellRequest, group: tuple[Variant, ...], log: L
         # native binary, and without it the worker would run on the host CPU while the artifact
         # says "emulated".
         python = list(request.worker_python) or [sys.executable]
-        command = [*python, "-m", "repromatrix", "_worker", child.to_json(), str(journal)]
+        # The cell's own entry, not the CLI's `_worker`: the worker imports no host layer.
+        command = [*python, "-m", "repromatrix.cell.worker", child.to_json(), str(journal)]
         returncode, log_text = _pass_through(command, env)
         return outcome_of(group, read_journal(journal), returncode, log_text)
 
@@ -442,7 +443,8 @@ def merge(request: CellRequest, prepared: Prepared, groups: list[tuple[Variant, 
 
 
 def run_worker(request_json: str, journal_path: str, log: Log = stderr_log) -> int:
-    """Entry point of ``repromatrix _worker``: run one group here, journalling as it goes."""
+    """Entry point of a worker (cell/worker.py, or ``repromatrix _worker``): run one group here,
+    journalling as it goes."""
     faulthandler.enable()  # a segfault prints the Python stack, which lands in the log tail
     request = CellRequest.from_json(request_json)
     journal = Journal(Path(journal_path))
