@@ -42,6 +42,14 @@ from repromatrix.files import MiB, UnreadableFile, read_bounded
 
 # The plain model lives where the pinned cell can import it without this loader; re-exported.
 from repromatrix.model import NO_DATA, Pins, Platform, Variant  # noqa: F401
+from repromatrix.platform_facts import (  # noqa: F401 - preflight and tests import them here
+    EXACT_PYTHON,
+    HOSTED_LABELS,
+    MOVING_LABELS,
+    NO_PYTHON_MINOR,
+    RETIRED_LABELS,
+    WHEEL_GAPS,
+)
 
 DEFAULT_MATRIX = Path("matrix.toml")
 
@@ -63,48 +71,9 @@ MAX_THREADS = 1024
 MAX_MATRIX_BYTES = 16 * MiB  # a real matrix file is a few KB
 
 # --- PLATFORM FACTS -----------------------------------------------------------------------------
-# What GitHub-hosted runners offer for the pinned stack, checked 2026-11. docs/matrix.md has the
-# same table for humans; update both together. Labels not listed here (self-hosted runners) are
-# only checked against the per-platform facts, since their os/arch cannot be known from the name.
-
-HOSTED_LABELS: Mapping[str, tuple[str, str]] = {
-    "ubuntu-24.04": ("linux", "x86_64"),
-    "ubuntu-22.04": ("linux", "x86_64"),
-    "ubuntu-24.04-arm": ("linux", "arm64"),
-    "ubuntu-22.04-arm": ("linux", "arm64"),
-    "windows-2025": ("windows", "x86_64"),
-    "windows-2022": ("windows", "x86_64"),
-    "windows-11-arm": ("windows", "arm64"),
-    "macos-15-intel": ("macos", "x86_64"),  # the last Intel image, until 2027-08
-    "macos-15": ("macos", "arm64"),
-    "macos-26": ("macos", "arm64"),
-}
-RETIRED_LABELS: Mapping[str, str] = {
-    "ubuntu-20.04": "retired",
-    "windows-2019": "retired in 2025-06",
-    "macos-13": "retired in 2025-12",
-    "macos-14": "unsupported since 2026-11-02",
-}
-# "-latest" labels move to a new image without notice: a result could not be tied to an image.
-MOVING_LABELS: Mapping[str, str] = {
-    "ubuntu-latest": "ubuntu-24.04",
-    "windows-latest": "windows-2025",
-    "macos-latest": "macos-15",
-}
-# Where each source has the exact pinned Python; only versions listed here are checked.
-EXACT_PYTHON: Mapping[str, Mapping[str, frozenset[str]]] = {
-    "3.9.2": {
-        "setup-python": frozenset({"windows-x86_64", "macos-x86_64"}),
-        "uv": frozenset({"linux-x86_64", "macos-x86_64", "macos-arm64"}),
-    },
-}
-# Platforms with no build of a minor version at all: not even "nearest" can run there.
-NO_PYTHON_MINOR: Mapping[str, frozenset[str]] = {"3.9": frozenset({"windows-arm64"})}
-# (distribution, version) -> platform -> the distribution to pin there instead, or None if the
-# platform has no build of it under any name.
-WHEEL_GAPS: Mapping[tuple[str, str], Mapping[str, str | None]] = {
-    ("tensorflow", "2.12.0"): {"windows-arm64": None, "macos-arm64": "tensorflow-macos"},
-}
+# What GitHub-hosted runners offer for the pinned stack (HOSTED_LABELS, RETIRED_LABELS,
+# MOVING_LABELS, EXACT_PYTHON, NO_PYTHON_MINOR, WHEEL_GAPS) is data: resources/platforms.toml,
+# loaded by repromatrix.platform_facts and imported above.
 
 
 @dataclass(frozen=True)
