@@ -66,6 +66,22 @@ def test_worker_gets_the_request_and_its_environment(monkeypatch: pytest.MonkeyP
     assert os.environ.pop("REPRO_TEST_VARIABLE") == "1"
 
 
+def test_the_emulated_child_hands_qemus_facts_to_the_cell(captured: list[runner.CellRequest],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cell imports no emulation layer: the CLI reads where qemu came from and how a worker
+    starts on the same CPU, and passes both in the request."""
+    from repromatrix.emulation import qemu
+
+    monkeypatch.setenv(qemu.PREFIX_VARIABLE, '["qemu-aarch64", "-L", "/root"]')
+    monkeypatch.setenv("REPROMATRIX_QEMU_VERSION", "8.2")
+    assert cli.main(["run", "--matrix", MATRIX, "--emulated", "neoverse-n1"]) == 1
+    [request] = captured
+    assert request.worker_python == ("qemu-aarch64", "-L", "/root", cli.sys.executable)
+    assert request.qemu is not None and request.qemu["version"] == "8.2"
+    assert cli.main(["run", "--matrix", MATRIX]) == 1
+    assert captured[1].qemu is None and captured[1].worker_python == ()
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(["--version"])
