@@ -143,19 +143,25 @@ def _process_modes(python: str, repeats: int) -> None:
         print(f"   same digests: {digests['one process'] == digests['process per variant']}")
 
 
+RESOLVE_SNIPPET = """\
+import sys
+from repromatrix.config.request import resolve_request
+print(resolve_request(sys.argv[1], cell="bench", output=sys.argv[2], rows=300).to_json())
+"""
+
+
 def _supervisor(python: str, repeats: int) -> None:
     print(f"4. supervised run vs the same variants directly in one process ({repeats} alternating "
           "rounds, 300 rows)", flush=True)
-    request = {"cell": "bench", "matrix_path": str(ROOT / "matrix.toml"), "variants": [],
-               "output": "", "runner_label": None, "data": None, "target": None, "rows": 300,
-               "process_per_variant": False, "emulated": None, "env": {}}
     supervised, direct = [], []
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "bench.json"
-        request["output"] = str(out)
+        # The worker takes a resolved request (the host reads matrix.toml): resolve it as `run` does.
+        request = subprocess.run([python, "-c", RESOLVE_SNIPPET, str(ROOT / "matrix.toml"), str(out)],
+                                 cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
         for round_ in range(repeats):
             journal = Path(folder) / f"journal-{round_}.jsonl"
-            direct.append(timed([python, "-m", "repromatrix", "_worker", json.dumps(request),
+            direct.append(timed([python, "-m", "repromatrix", "_worker", request,
                                  str(journal)], ROOT))
             supervised.append(timed([python, "-m", "repromatrix", "run", "--cell", "bench",
                                      "--rows", "300", "--output", str(out)], ROOT))

@@ -12,7 +12,11 @@ import pytest
 from repromatrix import __version__
 from repromatrix.cell import runner
 from repromatrix.cli import main as cli
+from repromatrix.config.request import resolve_request
 from repromatrix.errors import ConfigError, ToolError
+
+# The repository's matrix (it has adam and legacy-rmsprop): the CLI loads the matrix it is given.
+MATRIX = str(Path(__file__).resolve().parent.parent / "matrix.toml")
 
 
 @pytest.fixture
@@ -30,19 +34,19 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[runner.CellRequest]:
 
 def test_run_defaults(captured: list[runner.CellRequest]) -> None:
     assert cli.main(["run"]) == 1
-    assert captured == [runner.CellRequest(
-        cell="local", matrix_path="matrix.toml", variants=(),
+    assert captured == [resolve_request(
+        "matrix.toml", cell="local", variants=(),
         output=str(Path("artifacts") / "local.json"), runner_label=None, data=None, target=None,
         rows=None, process_per_variant=False, emulated=None, env={})]
 
 
 def test_run_options_reach_the_request(captured: list[runner.CellRequest]) -> None:
-    assert cli.main(["run", "--cell", "c.1", "--runner-label", "ubuntu-24.04", "--matrix", "m.toml",
-                     "--variant", "adam", "--variant", "sgd", "--data", "d.csv", "--target", "y",
+    assert cli.main(["run", "--cell", "c.1", "--runner-label", "ubuntu-24.04", "--matrix", MATRIX,
+                     "--variant", "adam", "--variant", "legacy-rmsprop", "--data", "d.csv", "--target", "y",
                      "--rows", "5", "--output", "o.json", "--env", "REPRO_TEST_VARIABLE=a=b",
                      "--env", "B=", "--process-per-variant"]) == 1
-    assert captured == [runner.CellRequest(
-        cell="c.1", matrix_path="m.toml", variants=("adam", "sgd"), output="o.json",
+    assert captured == [resolve_request(
+        MATRIX, cell="c.1", variants=("adam", "legacy-rmsprop"), output="o.json",
         runner_label="ubuntu-24.04", data="d.csv", target="y", rows=5, process_per_variant=True,
         emulated=None, env={"REPRO_TEST_VARIABLE": "a=b", "B": ""})]
     # set before TensorFlow would be imported, for the whole cell
@@ -55,11 +59,27 @@ def test_worker_gets_the_request_and_its_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(runner, "run_worker", lambda request, result: seen.append(
         (request, result)) or 0)
     monkeypatch.delenv("REPRO_TEST_VARIABLE", raising=False)
-    request = runner.CellRequest(cell="c", matrix_path="m", variants=("adam",), output="o",
-                                 env={"REPRO_TEST_VARIABLE": "1"}).to_json()
+    request = resolve_request(MATRIX, cell="c", variants=("adam",), output="o",
+                              env={"REPRO_TEST_VARIABLE": "1"}).to_json()
     assert cli.main(["_worker", request, "result.json"]) == 0
     assert seen == [(request, "result.json")]
     assert os.environ.pop("REPRO_TEST_VARIABLE") == "1"
+
+
+def test_the_emulated_child_hands_qemus_facts_to_the_cell(captured: list[runner.CellRequest],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cell imports no emulation layer: the CLI reads where qemu came from and how a worker
+    starts on the same CPU, and passes both in the request."""
+    from repromatrix.emulation import qemu
+
+    monkeypatch.setenv(qemu.PREFIX_VARIABLE, '["qemu-aarch64", "-L", "/root"]')
+    monkeypatch.setenv("REPROMATRIX_QEMU_VERSION", "8.2")
+    assert cli.main(["run", "--matrix", MATRIX, "--emulated", "neoverse-n1"]) == 1
+    [request] = captured
+    assert request.worker_python == ("qemu-aarch64", "-L", "/root", cli.sys.executable)
+    assert request.qemu is not None and request.qemu["version"] == "8.2"
+    assert cli.main(["run", "--matrix", MATRIX]) == 1
+    assert captured[1].qemu is None and captured[1].worker_python == ()
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,15 +8,17 @@ import pytest
 
 from repromatrix.cell import runner
 from repromatrix.config.matrix import Variant
+from repromatrix.config.request import resolve_request
 from repromatrix.errors import DataError, ReproError, UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def request(**changes: object) -> runner.CellRequest:
-    base = dict(cell="c1", matrix_path=str(ROOT / "matrix.toml"), variants=(), output="out.json")
+    """The request the host resolves from the repository's matrix.toml."""
+    base = dict(cell="c1", output="out.json")
     base.update(changes)
-    return runner.CellRequest(**base)  # type: ignore[arg-type]
+    return resolve_request(ROOT / "matrix.toml", **base)  # type: ignore[arg-type]
 
 
 class TestGroups:
@@ -39,8 +41,14 @@ class TestGroups:
 
 class TestRequest:
     def test_json_round_trip(self) -> None:
-        original = request(variants=("adam",), env={"A": "1"}, rows=5, emulated="Haswell")
+        original = request(variants=("adam",), env={"A": "1"}, rows=5, emulated="Haswell",
+                           qemu={"source": "path", "version": None},
+                           worker_python=("qemu-x86_64", "python"))
         assert runner.CellRequest.from_json(original.to_json()) == original
+        assert original.pins.platforms  # the repository's matrix has some: they travel too
+        # the packages keep the matrix file's order (the artifact's "pins" shows it)
+        assert list(runner.CellRequest.from_json(original.to_json()).pins.packages) == \
+            list(original.pins.packages)
 
     def test_prepare_uses_matrix_defaults(self) -> None:
         prepared = runner.prepare(request())
@@ -56,9 +64,10 @@ class TestRequest:
         prepared = runner.prepare(request(data=str(data), target="y"))
         assert prepared.entry is None and prepared.dataset.features == 13
 
-    def test_prepare_rejects_unknown_variant(self) -> None:
+    def test_resolving_rejects_unknown_variant(self) -> None:
+        """The host checks the names against the matrix; the cell gets variants, not names."""
         with pytest.raises(UsageError, match="no variant named 'adma'"):
-            runner.prepare(request(variants=("adma",)))
+            request(variants=("adma",))
 
     def test_prepare_rejects_bad_data_before_tensorflow(self, tmp_path: Path) -> None:
         with pytest.raises(DataError, match="no such data file"):
@@ -179,6 +188,26 @@ class TestSupervision:
         assert any(line.startswith("c1: b FAILED: the process running b was killed by SIGSEGV")
                    for line in lines)
         assert "c1: resuming c in a fresh process" in lines
+
+    def test_worker_runs_the_cells_entry_with_the_resolved_group(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The worker gets its group as variants, not names, and starts through the given
+        prefix (qemu's under emulation) into the cell's own entry, never the CLI."""
+        seen: list[list[str]] = []
+
+        def fake_pass_through(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+            seen.append(command)
+            return 0, ""
+
+        monkeypatch.setattr(runner, "_pass_through", fake_pass_through)
+        prefix = ("qemu-x86_64", "-cpu", "Haswell", "/venv/bin/python")
+        whole = request(worker_python=prefix, process_per_variant=True)
+        runner._run_worker_process(whole, whole.variants[1:], lambda line: None)
+        [command] = seen
+        assert command[:6] == [*prefix, "-m", "repromatrix.cell.worker"]
+        child = runner.CellRequest.from_json(command[6])
+        assert child.variants == whole.variants[1:] and not child.process_per_variant
+        assert child.pins == whole.pins and child.seed == whole.seed
 
     def test_system_exit_is_a_failed_variant(self) -> None:
         record = runner.failed_variant(Variant("a"), SystemExit(3))

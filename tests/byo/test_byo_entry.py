@@ -10,6 +10,7 @@ import pytest
 from repromatrix import contract
 from repromatrix.cell import runner
 from repromatrix.config.matrix import load_matrix
+from repromatrix.config.request import resolve_request
 from repromatrix.errors import ConfigError, ExperimentError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,9 +160,9 @@ class TestMatrix:
 
 class TestPrepare:
     def request(self, matrix: Path, **changes: object) -> runner.CellRequest:
-        base = dict(cell="c", matrix_path=str(matrix), variants=(), output="o.json")
+        base = dict(cell="c", output="o.json")
         base.update(changes)
-        return runner.CellRequest(**base)  # type: ignore[arg-type]
+        return resolve_request(matrix, **base)  # type: ignore[arg-type]
 
     def test_user_entry_prepared_without_tensorflow(self, tmp_path: Path) -> None:
         write(tmp_path / "exp.py", "import tensorflow\ndef build(c): pass\n")

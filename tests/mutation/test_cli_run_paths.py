@@ -46,8 +46,10 @@ class TestTraceOptions:
 
     def test_the_emulated_child_runs_the_cell_itself(self, captured: list[runner.CellRequest],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-        """The child under qemu (hidden --emulated) trains; it must not start qemu again."""
-        monkeypatch.setattr(qemu, "find_qemu", _refuse)
+        """The child under qemu (hidden --emulated) trains; it must not start qemu again. It
+        does look qemu up: the resolved request says how its workers start on the same CPU."""
+        monkeypatch.setattr(qemu, "find_qemu", lambda model: "/usr/bin/qemu-x86_64")
+        monkeypatch.setattr(cli, "_run_emulated", _refuse)
         monkeypatch.setattr(arm64, "run_emulated", _refuse)
         assert cli.main(["run", "--emulate", "Haswell", "--emulated", "Haswell"]) == 0
         assert cli.main(["run", "--emulate-arch", "arm64", "--emulated", "neoverse-n1"]) == 0

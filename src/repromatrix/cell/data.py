@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from repromatrix import resources
-from repromatrix.config.checks import target_column
 from repromatrix.errors import DataError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
+from repromatrix.model import target_column
 
 BUILTIN = "builtin"
 BUILTIN_PATH = resources.path("report41.csv")

@@ -17,8 +17,8 @@ import numpy as np
 from repromatrix.cell.data import Dataset
 from repromatrix.cell.progress import Progress, optimizer_step_reader
 from repromatrix.cell.trail import TrailRecorder, tensor_records, weights_digest
-from repromatrix.config.matrix import Variant
 from repromatrix.floats import float32_bits, float32_value
+from repromatrix.model import Variant
 
 
 def tensorflow_module() -> Any:

@@ -252,14 +252,17 @@ def collect(
     watched_packages: Iterable[str],
     environ: Mapping[str, str],
     emulated: str | None = None,
+    qemu: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The fingerprint of this process: OS, CPU, Python, packages, TensorFlow, environment."""
+    """The fingerprint of this process: OS, CPU, Python, packages, TensorFlow, environment.
+
+    ``qemu``: which qemu computes this cell's numbers (its version and where it came from), as
+    the host read it; the cell does not import the emulation layer to find out.
+    """
     system = platform.system()
     cpu = read_cpu(system, emulated)
-    if emulated:  # which qemu computed this cell's numbers: its version and where it came from
-        from repromatrix.emulation.qemu import fingerprint_fields
-
-        cpu["qemu"] = fingerprint_fields(environ)
+    if emulated:
+        cpu["qemu"] = dict(qemu) if qemu is not None else {}
     return {
         "os": read_os(),
         "arch": normalise_arch(platform.machine()),

@@ -2,7 +2,7 @@
 
 The ``run`` process is a light supervisor: it never imports TensorFlow and never runs the user's
 code. Variants that can share a TensorFlow process (same environment, threads and determinism
-setting) run in one child ``repromatrix _worker`` one after another; that gives the same digests
+setting) run in one child worker (``python -m repromatrix.cell.worker``) one after another; that gives the same digests
 as one process per variant (tested) and saves an import of TensorFlow per variant. The worker
 appends to a journal as it goes (its fingerprint and probe, "starting variant X", each finished
 variant's record, "done"), so whatever ends it (an exception, ``sys.exit``, ``os._exit(0)``, a
@@ -23,15 +23,17 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from repromatrix import artifact, contract
 from repromatrix.cell.data import BUILTIN, Dataset, load_dataset
-from repromatrix.config.matrix import NO_DATA, Matrix, Variant, load_matrix
 from repromatrix.errors import ReproError, UsageError
+
+# The request arrives resolved (the host read matrix.toml): the cell imports no host layer.
+from repromatrix.model import NO_DATA, CellRequest, Variant
 
 Log = Callable[[str], None]
 USER_ERROR_EXIT = 3  # a worker's "the user must fix something"; its message is in the result file
@@ -42,36 +44,7 @@ def stderr_log(message: str) -> None:
 
 
 @dataclass(frozen=True)
-class CellRequest:
-    """Everything a run needs; serialisable, so a worker process gets exactly the same request."""
-
-    cell: str
-    matrix_path: str
-    variants: tuple[str, ...]
-    output: str
-    runner_label: str | None = None
-    data: str | None = None  # None: the matrix's data
-    target: str | None = None  # None: the matrix's target
-    rows: int | None = None
-    process_per_variant: bool = False
-    emulated: str | None = None  # the qemu CPU model when this process runs under emulation
-    env: dict[str, str] = field(default_factory=dict)  # extra environment for the whole cell
-    trace_steps: int = 2  # op trace of the first K steps (optrace.py); 0: none
-    trace_step: int | None = None  # or of this one step only
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> CellRequest:
-        raw = json.loads(text)
-        raw["variants"] = tuple(raw["variants"])
-        return cls(**raw)
-
-
-@dataclass(frozen=True)
 class Prepared:
-    matrix: Matrix
     variants: tuple[Variant, ...]
     dataset: Dataset | None  # None: a user experiment that loads its own data
     entry: contract.Entry | None = None  # None: the built-in report-41 experiment
@@ -94,32 +67,25 @@ def check_output(path: Path) -> None:
 
 
 def prepare(request: CellRequest) -> Prepared:
-    """Validate everything that can be wrong before TensorFlow is imported (fast, clear failures)."""
+    """Validate everything that can be wrong before TensorFlow is imported (fast, clear failures).
+
+    The matrix file and the variant names were checked by the host that resolved the request."""
     check_output(Path(request.output))
-    matrix = load_matrix(request.matrix_path)
-    names = request.variants or matrix.experiment.variants
-    unknown = [n for n in names if n not in matrix.variants]
-    if unknown:
-        raise UsageError(f"no variant named {unknown[0]!r} in {matrix.path.name}; "
-                         f"known: {', '.join(sorted(matrix.variants))}")
-    data = request.data if request.data is not None else matrix.data_path()
-    target: str | int = request.target if request.target is not None else matrix.experiment.target
-    entry = _prepare_entry(matrix)
+    entry = _prepare_entry(request)
     # The report's model takes the data's width (its input_shape=(train_X_arr.shape[1],)), so a
     # CSV of any width fits either experiment; the built-in set is still checked for its 41.
-    if entry is None and data == NO_DATA:
+    if entry is None and request.data == NO_DATA:
         raise UsageError("the built-in experiment needs data: --data builtin or a CSV")
-    dataset = _user_dataset(data, target, request.rows)
-    return Prepared(matrix=matrix, variants=tuple(matrix.variants[n] for n in names),
-                    dataset=dataset, entry=entry)
+    dataset = _user_dataset(request.data, request.target, request.rows)
+    return Prepared(variants=request.variants, dataset=dataset, entry=entry)
 
 
-def _prepare_entry(matrix: Matrix) -> contract.Entry | None:
+def _prepare_entry(request: CellRequest) -> contract.Entry | None:
     """Parse and locate the user's entry without running it: a typo fails before TensorFlow."""
-    if matrix.experiment.entry is None:
+    if request.entry is None:
         return None
-    entry = contract.parse_entry(matrix.experiment.entry)
-    source = contract.locate(entry, matrix.path.parent)
+    entry = contract.parse_entry(request.entry)
+    source = contract.locate(entry, Path(request.entry_root))
     contract.check_defined(entry, source)
     return entry
 
@@ -167,16 +133,16 @@ def run_group(request: CellRequest, prepared: Prepared, group: tuple[Variant, ..
     seconds["import"] = time.perf_counter() - started
     # Import the user's module now (it usually imports TensorFlow itself): a failing import or a
     # missing function ends the run before the fingerprint and probe.
-    user_function = (contract.load_function(prepared.entry, prepared.matrix.path.parent)
+    user_function = (contract.load_function(prepared.entry, Path(request.entry_root))
                      if prepared.entry else None)
 
     mark = time.perf_counter()
-    pins = prepared.matrix.pins
+    pins = request.pins
     platform_key = fingerprint.platform_key()
     # Keras 3: its version and its backend's libraries, pinned or not (nothing on Keras 2)
     prints = fingerprint.collect(tf, pins.watched_packages(platform_key)
                                  + keras3.fingerprint_packages(), environ_at_start,
-                                 emulated=request.emulated)
+                                 emulated=request.emulated, qemu=request.qemu)
     prints.update(keras3.fingerprint_fields())
     log(f"{request.cell}: {prints['cpu']['model'] or 'unknown CPU'}, Python "
         f"{prints['python']['version']}, TensorFlow {prints['tensorflow']['version']}")
@@ -215,7 +181,7 @@ def _train(request: CellRequest, prepared: Prepared, variant: Variant, user_func
     from repromatrix.cell import experiment
     from repromatrix.cell.optrace import TraceRequest
 
-    seed = prepared.matrix.experiment.seed
+    seed = request.seed
     trace = TraceRequest(request.trace_steps, request.trace_step)
 
     def progress(line: str) -> None:
@@ -355,7 +321,7 @@ def outcome_of(group: tuple[Variant, ...], events: list[dict[str, Any]], returnc
 
 def run_group_in_child(request: CellRequest, group: tuple[Variant, ...],
                        log: Log) -> Iterator[tuple[tuple[Variant, ...], dict[str, Any]]]:
-    """Run a group in ``python -m repromatrix _worker`` processes with the group's environment;
+    """Run a group in ``python -m repromatrix.cell.worker`` processes with the group's environment;
     yields (variants, result) per worker: one normally, more if a worker ended abnormally."""
     remaining = group
     while remaining:
@@ -370,18 +336,16 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...],
 
 
 def _run_worker_process(request: CellRequest, group: tuple[Variant, ...], log: Log) -> WorkerOutcome:
-    child = CellRequest(**{**asdict(request), "variants": tuple(v.name for v in group),
-                           "process_per_variant": False})
+    child = request.only(group)
     env = {**os.environ, **request.env, **group[0].process_env()}
     with tempfile.TemporaryDirectory(prefix="repromatrix-") as folder:
         journal = Path(folder) / "journal.jsonl"
-        command = [sys.executable, "-m", "repromatrix", "_worker", child.to_json(), str(journal)]
-        if request.emulated:
-            # qemu-user does not follow exec of a native binary: without this the worker would
-            # run on the host CPU while the artifact says "emulated".
-            from repromatrix.emulation import qemu
-
-            command = qemu.emulated_command(request.emulated, command[0], command[1:])
+        # Under emulation the host gave qemu's prefix: qemu-user does not follow exec of a
+        # native binary, and without it the worker would run on the host CPU while the artifact
+        # says "emulated".
+        python = list(request.worker_python) or [sys.executable]
+        # The cell's own entry, not the CLI's `_worker`: the worker imports no host layer.
+        command = [*python, "-m", "repromatrix.cell.worker", child.to_json(), str(journal)]
         returncode, log_text = _pass_through(command, env)
         return outcome_of(group, read_journal(journal), returncode, log_text)
 
@@ -440,7 +404,7 @@ def merge(request: CellRequest, prepared: Prepared, groups: list[tuple[Variant, 
             if main is not None and "probe" in result and result["probe"] != main["probe"]:
                 record = {**record, "probe": result["probe"]}
             variants[variant.name] = record
-    pins = prepared.matrix.pins
+    pins = request.pins
     error = None
     if main is None:
         error = {"message": "no variant group produced results", "log_tail": ""}
@@ -453,7 +417,7 @@ def merge(request: CellRequest, prepared: Prepared, groups: list[tuple[Variant, 
     ) if main else []
     experiment = {
         "name": prepared.experiment_name,
-        "seed": prepared.matrix.experiment.seed,
+        "seed": request.seed,
         "epochs": 1,
         "batch_size": 1,
         "shuffle": False,
@@ -479,7 +443,8 @@ def merge(request: CellRequest, prepared: Prepared, groups: list[tuple[Variant, 
 
 
 def run_worker(request_json: str, journal_path: str, log: Log = stderr_log) -> int:
-    """Entry point of ``repromatrix _worker``: run one group here, journalling as it goes."""
+    """Entry point of a worker (cell/worker.py, or ``repromatrix _worker``): run one group here,
+    journalling as it goes."""
     faulthandler.enable()  # a segfault prints the Python stack, which lands in the log tail
     request = CellRequest.from_json(request_json)
     journal = Journal(Path(journal_path))

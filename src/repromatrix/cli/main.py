@@ -75,15 +75,21 @@ def run_output(args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from repromatrix.cell.runner import CellRequest, prepare, run_cell
+    from repromatrix.cell.runner import check_output, prepare, run_cell
+    from repromatrix.config.request import resolve_request
 
     check_cell_id(args.cell)  # before it becomes the default --output path
-
-    request = CellRequest(
+    if args.trace_steps < 0:
+        raise UsageError(f"--trace-steps {args.trace_steps}: must be 0 or more")
+    output = run_output(args)
+    check_output(Path(output))  # an unwritable --output fails first, as it did in the cell
+    qemu_origin, worker_python = (_emulated_facts(args.emulated, dict(args.env)) if args.emulated
+                                  else (None, ()))
+    request = resolve_request(
+        args.matrix,  # loaded and checked once, here: the cell gets the resolved request
         cell=args.cell,
-        matrix_path=args.matrix,
         variants=tuple(args.variants),
-        output=run_output(args),
+        output=output,
         runner_label=args.runner_label,
         data=args.data,
         target=args.target,
@@ -93,20 +99,31 @@ def _run(args: argparse.Namespace) -> int:
         env=dict(args.env),
         trace_steps=args.trace_steps,
         trace_step=args.trace_step,
+        qemu=qemu_origin,
+        worker_python=worker_python,
     )
-    if args.trace_steps < 0:
-        raise UsageError(f"--trace-steps {args.trace_steps}: must be 0 or more")
     if args.emulate_arch and not args.emulated:
         from repromatrix.host import arm64
 
-        prepared = prepare(request)  # bad data or variants fail before anything is fetched
+        prepare(request)  # bad data or variants fail before anything is fetched
         return arm64.run_emulated(sys.argv[1:], args.cell, args.emulate or arm64.DEFAULT_MODEL,
-                                  request.output, prepared.matrix.pins)
+                                  request.output, request.pins)
     if args.emulate and not args.emulated:
         prepare(request)  # bad data or variants fail here, not after a slow emulated start
         return _run_emulated(args, request.output)
     os.environ.update(request.env)  # before TensorFlow is imported, so that it sees them
     return run_cell(request)
+
+
+def _emulated_facts(model: str,
+                    env: dict[str, str]) -> tuple[dict[str, str | None], tuple[str, ...]]:
+    """In the process qemu runs: where that qemu came from (for the fingerprint) and how a worker
+    is started on the same emulated CPU, read here so that the cell needs no emulation layer."""
+    from repromatrix.emulation import qemu
+
+    environ = {**os.environ, **env}  # the environment the cell's fingerprint used to read
+    return (qemu.fingerprint_fields(environ),
+            tuple(qemu.emulated_command(model, sys.executable, [], environ)))
 
 
 def _run_emulated(args: argparse.Namespace, output: str) -> int:

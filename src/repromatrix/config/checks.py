@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from repromatrix.errors import ConfigError
+from repromatrix.model import target_column  # noqa: F401 - the cell shares it, so it lives in the model
 
 _KIND_NAMES = {str: "a string", int: "an integer", bool: "a boolean", float: "a float",
                dict: "a table", list: "an array"}
@@ -27,7 +28,6 @@ MAX_REPORTED = 30
 # A cell id, variant name, lab cell id or runner label becomes a file name and a GitHub artifact
 # name: keep it to a safe alphabet. ``\Z``, not ``$``: "$" also matches before a final newline.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-_COLUMN_INDEX = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²" and "٣"
 _HEADER = re.compile(r"^(\[\[?)\s*([^\]]+?)\s*\]")
 _KEY = re.compile(r"""^["']?([A-Za-z0-9_-]+)["']?\s*=""")
 
@@ -49,19 +49,6 @@ def env_problem(name: str, value: str) -> str | None:
     if "\x00" in name or "\x00" in value:
         return f"environment variable {name!r} contains a NUL character"
     return None
-
-
-def target_column(value: str | int) -> str | int:
-    """A data set's target column: a 0-based index, or a name.
-
-    An integer or a string of ASCII digits is an index; anything else is a column name. Raises
-    ValueError for a negative index (the matrix file, ``--target`` and the CSV loader agree).
-    """
-    if isinstance(value, str) and _COLUMN_INDEX.fullmatch(value):
-        value = int(value)
-    if isinstance(value, int) and value < 0:
-        raise ValueError(f"a column index starts at 0, got {value}")
-    return value
 
 
 def _kind_name(kind: type) -> str:

@@ -40,6 +40,17 @@ from repromatrix.config.defaults import apply_defaults
 from repromatrix.errors import ConfigError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
 
+# The plain model lives where the pinned cell can import it without this loader; re-exported.
+from repromatrix.model import NO_DATA, Pins, Platform, Variant  # noqa: F401
+from repromatrix.platform_facts import (  # noqa: F401 - preflight and tests import them here
+    EXACT_PYTHON,
+    HOSTED_LABELS,
+    MOVING_LABELS,
+    NO_PYTHON_MINOR,
+    RETIRED_LABELS,
+    WHEEL_GAPS,
+)
+
 DEFAULT_MATRIX = Path("matrix.toml")
 
 OPTIMIZERS = ("default", "adam", "rmsprop", "legacy-rmsprop", "sgd")
@@ -58,131 +69,11 @@ MAX_SEED = 2**32 - 1  # numpy.random.seed refuses anything larger
 # TensorFlow takes a 32-bit count and starts that many threads; no CPU it runs on has more cores.
 MAX_THREADS = 1024
 MAX_MATRIX_BYTES = 16 * MiB  # a real matrix file is a few KB
-NO_DATA = "none"  # [experiment] data for a user experiment that loads its own data
 
 # --- PLATFORM FACTS -----------------------------------------------------------------------------
-# What GitHub-hosted runners offer for the pinned stack, checked 2026-11. docs/matrix.md has the
-# same table for humans; update both together. Labels not listed here (self-hosted runners) are
-# only checked against the per-platform facts, since their os/arch cannot be known from the name.
-
-HOSTED_LABELS: Mapping[str, tuple[str, str]] = {
-    "ubuntu-24.04": ("linux", "x86_64"),
-    "ubuntu-22.04": ("linux", "x86_64"),
-    "ubuntu-24.04-arm": ("linux", "arm64"),
-    "ubuntu-22.04-arm": ("linux", "arm64"),
-    "windows-2025": ("windows", "x86_64"),
-    "windows-2022": ("windows", "x86_64"),
-    "windows-11-arm": ("windows", "arm64"),
-    "macos-15-intel": ("macos", "x86_64"),  # the last Intel image, until 2027-08
-    "macos-15": ("macos", "arm64"),
-    "macos-26": ("macos", "arm64"),
-}
-RETIRED_LABELS: Mapping[str, str] = {
-    "ubuntu-20.04": "retired",
-    "windows-2019": "retired in 2025-06",
-    "macos-13": "retired in 2025-12",
-    "macos-14": "unsupported since 2026-11-02",
-}
-# "-latest" labels move to a new image without notice: a result could not be tied to an image.
-MOVING_LABELS: Mapping[str, str] = {
-    "ubuntu-latest": "ubuntu-24.04",
-    "windows-latest": "windows-2025",
-    "macos-latest": "macos-15",
-}
-# Where each source has the exact pinned Python; only versions listed here are checked.
-EXACT_PYTHON: Mapping[str, Mapping[str, frozenset[str]]] = {
-    "3.9.2": {
-        "setup-python": frozenset({"windows-x86_64", "macos-x86_64"}),
-        "uv": frozenset({"linux-x86_64", "macos-x86_64", "macos-arm64"}),
-    },
-}
-# Platforms with no build of a minor version at all: not even "nearest" can run there.
-NO_PYTHON_MINOR: Mapping[str, frozenset[str]] = {"3.9": frozenset({"windows-arm64"})}
-# (distribution, version) -> platform -> the distribution to pin there instead, or None if the
-# platform has no build of it under any name.
-WHEEL_GAPS: Mapping[tuple[str, str], Mapping[str, str | None]] = {
-    ("tensorflow", "2.12.0"): {"windows-arm64": None, "macos-arm64": "tensorflow-macos"},
-}
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One named way of training the experiment."""
-
-    name: str
-    optimizer: str = "default"
-    env: Mapping[str, str] = field(default_factory=dict)
-    threads: Mapping[str, int] | None = None  # {"intra_op": n, "inter_op": m}
-    op_determinism: bool = False
-    description: str = ""
-    backend: str | None = None  # Keras 3 only; None: Keras' own choice (KERAS_BACKEND or TF)
-
-    def settings(self) -> dict[str, Any]:
-        """What the artifact records about this variant (``backend`` only when set, so that
-        artifacts without one keep their bytes)."""
-        settings: dict[str, Any] = {
-            "optimizer": self.optimizer,
-            "env": dict(sorted(self.env.items())),
-            "threads": dict(sorted(self.threads.items())) if self.threads else None,
-            "op_determinism": self.op_determinism,
-        }
-        if self.backend is not None:
-            settings["backend"] = self.backend
-        return settings
-
-    def process_env(self) -> dict[str, str]:
-        """The environment its process needs: its own, and Keras' backend, fixed at import."""
-        env = dict(self.env)
-        if self.backend is not None:
-            env["KERAS_BACKEND"] = self.backend
-        return env
-
-    def process_key(self) -> tuple[Any, ...]:
-        """Variants with equal keys can share one process.
-
-        Environment variables are read when TensorFlow loads, thread counts when its runtime starts,
-        and op determinism cannot be switched off again: any of them needs a fresh process.
-        """
-        return (
-            tuple(sorted(self.process_env().items())),
-            tuple(sorted(self.threads.items())) if self.threads else (),
-            self.op_determinism,
-        )
-
-
-@dataclass(frozen=True)
-class Platform:
-    """How a real install on one ``<os>-<arch>`` differs from the plain pins."""
-
-    key: str
-    replace: Mapping[str, str] = field(default_factory=dict)  # pinned name -> installed name
-    pulls: tuple[str, ...] = ()  # packages the pinned ones pull in by themselves
-
-
-@dataclass(frozen=True)
-class Pins:
-    python: str
-    packages: Mapping[str, str]
-    platforms: Mapping[str, Platform] = field(default_factory=dict)
-
-    def requirements(self, platform_key: str) -> list[str]:
-        """The ``name==version`` lines to install on one platform, in a stable order."""
-        platform = self.platforms.get(platform_key)
-        replace = platform.replace if platform else {}
-        return [f"{replace.get(name, name)}=={version}" for name, version in self.packages.items()]
-
-    def watched_packages(self, platform_key: str) -> list[str]:
-        """Every distribution whose installed version the artifact records on that platform."""
-        platform = self.platforms.get(platform_key)
-        names = [line.split("==")[0] for line in self.requirements(platform_key)]
-        if platform:
-            names += [n for n in platform.pulls if n not in names]
-        return names
-
-    @property
-    def python_minor(self) -> str:
-        """``3.9`` for ``3.9.2``: what a "nearest" runner asks for."""
-        return ".".join(self.python.split(".")[:2])
+# What GitHub-hosted runners offer for the pinned stack (HOSTED_LABELS, RETIRED_LABELS,
+# MOVING_LABELS, EXACT_PYTHON, NO_PYTHON_MINOR, WHEEL_GAPS) is data: resources/platforms.toml,
+# loaded by repromatrix.platform_facts and imported above.
 
 
 @dataclass(frozen=True)

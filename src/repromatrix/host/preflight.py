@@ -47,39 +47,10 @@ from repromatrix.config.matrix import (
 from repromatrix.errors import ToolError, UsageError
 from repromatrix.host import arm64
 from repromatrix.host.lab import select_cells
+from repromatrix.platform_facts import MARKER_ENV, PLATFORM_TAGS
 
-# Wheel platform tags per "<os>-<arch>": what pip on the runner itself would accept, spelled out
-# (pip does not expand manylinux_2_x tags by itself). Linux: glibc 2.17 (manylinux2014) up to
-# ubuntu-22.04's 2.35; macOS: pip expands macosx_15_0 down to 11.0 (and 10.x on Intel).
-PLATFORM_TAGS: Mapping[str, tuple[str, ...]] = {
-    "linux-x86_64": tuple(f"manylinux_2_{v}_x86_64" for v in (35, 34, 31, 28, 27, 24, 17))
-    + ("manylinux2014_x86_64",),
-    "linux-arm64": tuple(f"manylinux_2_{v}_aarch64" for v in (35, 34, 31, 28, 27, 24, 17))
-    + ("manylinux2014_aarch64",),
-    "windows-x86_64": ("win_amd64",),
-    "windows-arm64": ("win_arm64",),
-    "macos-x86_64": ("macosx_15_0_x86_64", "macosx_11_0_x86_64", "macosx_10_15_x86_64",
-                     "macosx_10_9_x86_64"),
-    "macos-arm64": ("macosx_15_0_arm64", "macosx_12_0_arm64", "macosx_11_0_arm64"),
-}
-# What environment markers see on each platform. pip evaluates the markers of dependencies on
-# the machine it runs on, whatever --platform says (a known pip limitation), so tensorflow's
-# `tensorflow-intel; platform_system == "Windows"` would be skipped from Linux. preflight
-# re-evaluates every dependency's marker for the target and resolves again with what was missed.
-MARKER_ENV: Mapping[str, Mapping[str, str]] = {
-    "linux-x86_64": {"sys_platform": "linux", "platform_system": "Linux",
-                     "platform_machine": "x86_64", "os_name": "posix"},
-    "linux-arm64": {"sys_platform": "linux", "platform_system": "Linux",
-                    "platform_machine": "aarch64", "os_name": "posix"},
-    "windows-x86_64": {"sys_platform": "win32", "platform_system": "Windows",
-                       "platform_machine": "AMD64", "os_name": "nt"},
-    "windows-arm64": {"sys_platform": "win32", "platform_system": "Windows",
-                      "platform_machine": "ARM64", "os_name": "nt"},
-    "macos-x86_64": {"sys_platform": "darwin", "platform_system": "Darwin",
-                     "platform_machine": "x86_64", "os_name": "posix"},
-    "macos-arm64": {"sys_platform": "darwin", "platform_system": "Darwin",
-                    "platform_machine": "arm64", "os_name": "posix"},
-}
+# PLATFORM_TAGS (wheel tags per "<os>-<arch>") and MARKER_ENV (what environment markers see
+# there) are data: resources/platforms.toml, which says why each looks as it does.
 PYPI = "https://pypi.org/simple"
 DEFAULT_JOBS = 4
 MIN_PIP = (22, 2)  # --dry-run --report
