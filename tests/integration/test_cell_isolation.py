@@ -9,13 +9,13 @@ the host side, as ``repromatrix run`` resolves it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from host_env import pinned_host_env
 
 from repromatrix.config.request import resolve_request
 from repromatrix.model import CellRequest, Pins
@@ -69,7 +69,7 @@ PINNED_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 
 def blocked_env(folder: Path) -> dict[str, str]:
     (folder / "sitecustomize.py").write_text(BLOCKER, encoding="utf-8")
-    return {**os.environ, **PINNED_ENV, "PYTHONPATH": str(folder)}
+    return {**pinned_host_env(), **PINNED_ENV, "PYTHONPATH": str(folder)}
 
 
 def run_request(python: str, request: CellRequest, folder: Path) -> subprocess.CompletedProcess[str]:
