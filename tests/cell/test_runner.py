@@ -10,7 +10,7 @@ from repromatrix.cell import runner
 from repromatrix.config.matrix import Variant
 from repromatrix.errors import DataError, ReproError, UsageError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def request(**changes: object) -> runner.CellRequest:
