@@ -1,4 +1,4 @@
-"""Fixtures for the matrix.toml loader tests: a small valid matrix (ci_samples.VALID_MATRIX) to break."""
+"""Fixtures for the matrix.toml loader tests: a small valid matrix (ci_samples) to break."""
 
 from __future__ import annotations
 
