@@ -1,7 +1,11 @@
-"""Fixtures for the CI tests: a small valid matrix file (ci_samples.VALID_MATRIX) to break."""
+"""Fixtures for the CI tests: a small valid matrix file (ci_samples.VALID_MATRIX) to break.
+
+The samples live with the matrix loader's tests in tests/config (no __init__.py anywhere: its
+folder goes on sys.path here, so `from ci_samples import ...` works when tests/ci runs alone)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -11,6 +15,7 @@ from repromatrix.config.matrix import Matrix, load_matrix
 from repromatrix.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "config"))
 
 
 @pytest.fixture

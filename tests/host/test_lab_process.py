@@ -19,7 +19,7 @@ import pytest
 from repromatrix import artifact
 from repromatrix.host import lab
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 LAB = """
 [lab]

@@ -57,7 +57,7 @@ class TestMinimalMatrix:
 
     def test_same_as_the_full_file(self, tmp_path: Path) -> None:
         """The minimal file loads to the same matrix as the full one this repository wrote out
-        before the defaults existed (tests/ci/data/full-matrix.toml)."""
+        before the defaults existed (tests/config/data/full-matrix.toml)."""
         minimal = tmp_path / "matrix.toml"
         minimal.write_text(FULL.read_text(encoding="utf-8").split("# Where a real install")[0],
                            encoding="utf-8")

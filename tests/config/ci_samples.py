@@ -1,4 +1,4 @@
-"""Sample inputs shared by the CI tests (a module of its own: conftest is not importable)."""
+"""Sample matrix inputs shared by the loader tests and tests/ci (conftest is not importable)."""
 
 from __future__ import annotations
 

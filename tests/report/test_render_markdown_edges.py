@@ -44,7 +44,7 @@ SUMS_NOTE = (
     "they are in the details._\n"
 )
 
-Art = types.SimpleNamespace  # the `art` fixture of tests/aggregate/conftest.py
+Art = types.SimpleNamespace  # the `art` fixture of tests/report/conftest.py
 
 
 def _cut(kept: str, more: int) -> str:

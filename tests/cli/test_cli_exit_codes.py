@@ -15,7 +15,7 @@ import pytest
 from repromatrix import artifact
 from repromatrix.cli import main as cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MATRIX = str(ROOT / "matrix.toml")
 FEATURES = 41
 

@@ -23,7 +23,7 @@ from repromatrix.report import aggregate
 from repromatrix.report.compare import Aggregate, FingerprintDiff, VariantResult
 from repromatrix.report.render_text import render_text
 
-Art = types.SimpleNamespace  # the `art` fixture of tests/aggregate/conftest.py
+Art = types.SimpleNamespace  # the `art` fixture of tests/report/conftest.py
 
 AFTER = "[-159.85245, -5.7658424, 57.23868, 0.47032726, 0.13733912, -0.25829855]"
 BEFORE = "[-9.959677, 0.0, -5.590966, 0.0, -1.1521256, 0.0]"

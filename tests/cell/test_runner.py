@@ -11,7 +11,7 @@ from repromatrix.config.matrix import Variant
 from repromatrix.config.request import resolve_request
 from repromatrix.errors import DataError, ReproError, UsageError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def request(**changes: object) -> runner.CellRequest:
