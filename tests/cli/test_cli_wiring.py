@@ -16,7 +16,7 @@ from repromatrix.config.request import resolve_request
 from repromatrix.errors import ConfigError, ToolError
 
 # The repository's matrix (it has adam and legacy-rmsprop): the CLI loads the matrix it is given.
-MATRIX = str(Path(__file__).resolve().parent.parent / "matrix.toml")
+MATRIX = str(Path(__file__).resolve().parents[2] / "matrix.toml")
 
 
 @pytest.fixture

@@ -57,8 +57,8 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run under qemu-x86_64 emulating this CPU model (e.g. Haswell)")
     parser.add_argument("--emulate-arch", choices=("arm64",),
                         help="run Linux arm64's build of the pins under qemu-aarch64 (Debian's "
-                        "arm64 Python, fetched and cached under .nox/arm64; --emulate picks the "
-                        "CPU model, default neoverse-n1)")
+                        "arm64 Python, fetched and cached in ~/.cache/repromatrix/arm64; --emulate "
+                        "picks the CPU model, default neoverse-n1)")
     parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
     trace = parser.add_mutually_exclusive_group()
     trace.add_argument("--trace-steps", type=int, default=2, metavar="K",

@@ -1,6 +1,6 @@
 """An arm64 cell on an x86_64 machine: Linux arm64's TensorFlow build under qemu-aarch64.
 
-Three parts, each cached under ``.nox/arm64/`` and keyed by what decides its content:
+Three parts, each cached under ``arm64/`` in the user's cache (``base_folder``) and keyed by what decides its content:
 
 - the sysroot: Debian's arm64 Python and its libraries (``repromatrix.emulation.sysroot``);
 - the site-packages: the matrix's pins as Linux arm64 installs them, resolved by the host's pip
@@ -45,8 +45,14 @@ RUNNER_DEPENDENCIES = ("tabulate", "tomli")
 
 
 def base_folder(environ: Mapping[str, str] = os.environ) -> Path:
-    """``.nox/arm64`` of the repository (nox runs the sessions there)."""
-    return Path(environ.get("REPROMATRIX_ARM64_DIR") or Path.cwd() / ".nox" / "arm64")
+    """``arm64/`` in the user's repromatrix cache, beside the Debian packages it is built from.
+
+    Not the repository's ``.nox/``: every part is keyed by what decides its content and replaced
+    atomically, so clones and repositories with the same pins share one 1.7 GB build instead of
+    each unpacking its own."""
+    from repromatrix.emulation.debian.cache import cache_root
+
+    return Path(environ.get("REPROMATRIX_ARM64_DIR") or cache_root(environ) / "arm64")
 
 
 # --- site-packages ------------------------------------------------------------------------------
