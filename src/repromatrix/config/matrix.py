@@ -37,6 +37,7 @@ from repromatrix.config.checks import (
     typed_value,
 )
 from repromatrix.config.defaults import apply_defaults
+from repromatrix.entry import parse_entry
 from repromatrix.errors import ConfigError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
 
@@ -391,7 +392,6 @@ def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
 def _load_entry(raw: Mapping[str, Any], variants: Mapping[str, Variant], problems: Problems
                 ) -> str | None:
     """The user experiment's entry (syntax only: resolving it is the runner's job)."""
-    from repromatrix.contract import parse_entry  # no TensorFlow, no cycle at import time
     from repromatrix.errors import ExperimentError
 
     entry = typed_value(raw, "entry", str, ("experiment",), problems)
