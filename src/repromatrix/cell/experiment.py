@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from repromatrix.cell import backends
 from repromatrix.cell.data import Dataset
 from repromatrix.cell.progress import Progress, optimizer_step_reader
 from repromatrix.cell.trail import TrailRecorder, tensor_records, weights_digest
@@ -159,14 +160,9 @@ def trail_recorder(model: Any, steps: int) -> Any:
 
     major = keras3.keras_major(keras_version())
     backend = keras3.backend_name() if major >= 3 else None
-    if backend == "jax":
-        from repromatrix.cell.jax_backend import JaxTrailRecorder
-
-        return JaxTrailRecorder(model, steps=steps)
-    if backend == "torch":
-        from repromatrix.cell.torch_backend import TorchTrailRecorder
-
-        return TorchTrailRecorder(model, steps=steps)
+    other = backends.lookup(backend)
+    if other is not None:
+        return other.trail_recorder(model, steps)
     if major >= 3:
         return keras3.Keras3TrailRecorder(model, steps=steps)
     return TrailRecorder(model, steps=steps)
@@ -264,15 +260,9 @@ def _user_train_step_ops(model: Any, x: Any, y: Any, recorder: Any = None) -> di
         from repromatrix.cell import keras3
 
         backend = keras3.active_backend()
-        if backend == "jax":
-            from repromatrix.cell.jax_backend import train_step_primitives
-
-            return {"ops": train_step_primitives(model, x, y)}  # the jaxpr's primitives
-        if backend == "torch":
-            # torch has no graph to trace: the recorder watched the real first step's aten ops
-            ops = getattr(recorder, "ops", None)
-            return {"ops": ops} if ops else {"absent": "PyTorch's op set is watched during the "
-                                             "trail's first step, and no trail was recorded"}
+        other = backends.lookup(backend)
+        if other is not None:
+            return other.train_step_ops(model, x, y, recorder)
         tf = tensorflow_module()
         return {"ops": traced_op_types(model, (_spec(tf, x), _spec(tf, y)))}
     except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so
