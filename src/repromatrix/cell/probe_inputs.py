@@ -16,7 +16,7 @@ def floats_between(low: float, high: float, stride: int) -> np.ndarray:
     """Every ``stride``-th float32 in [low, high), by bit pattern (consecutive floats, no rounding)."""
     start = np.array(low, dtype=np.float32).view(np.uint32)
     stop = np.array(high, dtype=np.float32).view(np.uint32)
-    return np.arange(start, stop, stride, dtype=np.uint32).view(np.float32)
+    return np.arange(int(start), int(stop), stride, dtype=np.uint32).view(np.float32)
 
 
 def _random(shape: tuple[int, ...], seed: int, low: float = -1.0, high: float = 1.0) -> np.ndarray:

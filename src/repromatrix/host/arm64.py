@@ -126,8 +126,10 @@ def resolve(lines: Sequence[str], minor: str, tags: Sequence[str], pip: tuple[st
 
     target = preflight.Target(platform=PLATFORM, tags=tuple(tags), python_minor=minor)
     settings = preflight.PipSettings(pip, cert=os.environ.get("PIP_CERT") or None)
-    resolution = preflight.resolve(settings, target, lines, python=minor,
-                                   **({"run": run} if run else {}))
+    if run is None:  # preflight's own pip call
+        resolution = preflight.resolve(settings, target, lines, python=minor)
+    else:
+        resolution = preflight.resolve(settings, target, lines, python=minor, run=run)
     if not resolution.ok:
         if resolution.missing:
             raise ToolError(f"no Linux arm64 wheel of {resolution.missing[0]} for Python {minor} "

@@ -190,7 +190,11 @@ def missed_by_markers(installs: Sequence[Installed], platform: str, python: str)
     try:
         from packaging.requirements import InvalidRequirement, Requirement
     except ImportError:  # pip's own copy, present wherever pip is
-        from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+        # the same classes, vendored: mypy sees two distinct types
+        from pip._vendor.packaging.requirements import (  # type: ignore[assignment]
+            InvalidRequirement,
+            Requirement,
+        )
     environment = {**MARKER_ENV[platform], "python_version": ".".join(python.split(".")[:2]),
                    "python_full_version": python, "implementation_name": "cpython",
                    "platform_python_implementation": "CPython", "platform_release": "",

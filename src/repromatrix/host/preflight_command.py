@@ -110,7 +110,7 @@ def exit_code(rows: Sequence[Row], results: Mapping[str, PlatformResult],
     """1 when a CI runner (not an excluded entry) cannot install the pins, or an arm64 lab cell
     lacks something; else 0."""
     failing = [r for r in rows if not r.excluded
-               and not (r.platform in results and results[r.platform].ok)]
+               and not (r.platform in results and results[r.platform or ""].ok)]
     return 1 if failing or any(not cell.ok for cell in cells) else 0
 
 
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     pip = PipSettings(pip_available(args.pip_python), args.index_url,
                       os.environ.get("PIP_CERT") or None)
     rows = rows_of(matrix)
-    platforms = sorted({r.platform for r in rows if r.platform in PLATFORM_TAGS})
+    platforms = sorted({r.platform for r in rows if r.platform and r.platform in PLATFORM_TAGS})
     print(f"repromatrix preflight: resolving {len(platforms)} platforms with pip "
           f"({args.jobs} at a time; each takes a while)", file=sys.stderr, flush=True)
     results = check_platforms(matrix, platforms, pip, args.jobs)

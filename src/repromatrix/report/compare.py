@@ -22,6 +22,7 @@ from repromatrix.report.model import (
     Loaded,
     ProbeRecord,
     Settings,
+    TensorRecord,
     VariantRecord,
     settings_text,
 )
@@ -284,7 +285,7 @@ def _tensor_diffs(
     ref: VariantRecord, other: VariantRecord
 ) -> tuple[tuple[TensorDiff, ...], int | None]:
     """Tensors whose bytes differ (sha256, or raw data when no hash), and the overall max ULP."""
-    theirs = {}
+    theirs: dict[str, TensorRecord] = {}
     for tensor in other.tensors:
         theirs.setdefault(tensor.name, tensor)
     diffs: list[TensorDiff] = []

@@ -143,7 +143,8 @@ def _record(raw: object, index: int, blobs: dict[str, Any]) -> OpRecord | None:
         return None
     graph, op_type, op_name, dtype, sha = texts  # type: ignore[misc]
     return OpRecord(step, graph, op_type, op_name, slot, dtype, tuple(shape), sha,  # type: ignore[arg-type]
-                    tuple(refs), _blob(blobs, sha), tuple(t[:MAX_TEXT] for t in through))
+                    tuple(refs), _blob(blobs, sha), tuple(  # type: ignore[arg-type]
+                        t[:MAX_TEXT] for t in through))
 
 
 def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) -> OpTrace | None:
@@ -164,7 +165,7 @@ def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) ->
         problem("%s: op_trace has %d records, more than %d; ignored" % (where, len(records),
                                                                        MAX_RECORDS))
         return None
-    blobs = value.get("data") if isinstance(value.get("data"), dict) else {}
+    blobs: dict[str, Any] = value["data"] if isinstance(value.get("data"), dict) else {}
     parsed = []
     for index, raw in enumerate(records):
         record = _record(raw, index, blobs)
@@ -269,13 +270,14 @@ def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str
         mine, their = ref.records[i], other.records[theirs[key]]
         if _same_output(mine, their):
             continue
-        verdicts = []
+        verdicts: list[bool | None] = []
         for item in mine.inputs:
-            if isinstance(item, str) or ref_keys[item] is None or ref_keys[item] not in theirs:
+            input_key = None if isinstance(item, str) else ref_keys[item]
+            if isinstance(item, str) or input_key is None or input_key not in theirs:
                 verdicts.append(None)  # not traced: cannot be checked
             else:
                 verdicts.append(_same_output(ref.records[item],
-                                             other.records[theirs[ref_keys[item]]]))
+                                             other.records[theirs[input_key]]))
         if all(v is True for v in verdicts):
             return Blame(_root(ref.records, i, their), tuple(notes))
         if first_unverified is None and None in verdicts and False not in verdicts:
