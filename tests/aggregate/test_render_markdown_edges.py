@@ -53,7 +53,8 @@ def _cut(kept: str, more: int) -> str:
 
 
 def _rows_note(kept: int, total: int) -> str:
-    return (f"\n_Only the first {kept:d} of {total:d} rows, without the weight sums, fit in a comment; {HINT}._\n")
+    return (f"\n_Only the first {kept:d} of {total:d} rows, without the weight sums, fit in a "
+            f"comment; {HINT}._\n")
 
 
 def _two_groups(art: Art, tmp_path: Path) -> Aggregate:

@@ -86,7 +86,8 @@ def test_the_record_limit_is_inclusive():
     trace, problems = parse({"steps": [1], "records": ok})
     assert problems == [] and trace is not None and len(trace.records) == MAX_RECORDS
     assert parse({"steps": [1], "records": ok + [raw()]}) == (None, [
-        f"x.json: variant v: op_trace has {MAX_RECORDS + 1:d} records, more than {MAX_RECORDS:d}; ignored"])
+        f"x.json: variant v: op_trace has {MAX_RECORDS + 1:d} records, more than {MAX_RECORDS:d}; "
+        "ignored"])
 
 
 def test_each_malformed_field_refuses_the_trace_and_names_the_record():

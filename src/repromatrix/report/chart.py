@@ -39,7 +39,8 @@ def legend(result: VariantResult) -> str:
     parts = []
     for index, series in enumerate(series_of(result)):
         parts.append(
-            f"{series.letter} vs {result.groups[0].letter}: {COLOUR_NAMES[index % len(COLOUR_NAMES)]}"
+            f"{series.letter} vs {result.groups[0].letter}: "
+            f"{COLOUR_NAMES[index % len(COLOUR_NAMES)]}"
         )
     return "; ".join(parts)
 
@@ -55,7 +56,8 @@ def mermaid(result: VariantResult) -> str | None:
         "```mermaid",
         '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + palette + '"}}}}%%',
         "xychart-beta",
-        f'    title "{mermaid_label(result.name)}: log10 of weight-sum difference vs {result.groups[0].letter}"',
+        f'    title "{mermaid_label(result.name)}: log10 of weight-sum difference vs '
+        f'{result.groups[0].letter}"',
         f'    x-axis "training step" 0 --> {max(last, 1):d}',
         f'    y-axis "log10 abs difference" {_num(FLOOR_LOG10)} --> {_y_top(series):d}',
     ]
@@ -83,11 +85,13 @@ def svg(result: VariantResult) -> str | None:
         return top + plot_h * (y_high - value) / (y_high - y_low)
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:d}" height="{height:d}" viewBox="0 0 {width:d} {height:d}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:d}" height="{height:d}" '
+        f'viewBox="0 0 {width:d} {height:d}" '
         'font-family="sans-serif" font-size="12">',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{left:d}" y="24" font-size="15">'
-        f"{xml(result.name, 60)}: log10 |weight sum {result.groups[0].letter} - weight sum of other group|</text>",
+        f"{xml(result.name, 60)}: log10 |weight sum {result.groups[0].letter} - weight sum of "
+        "other group|</text>",
     ]
     for tick in range(int(y_low), int(y_high) + 1, 2):
         y = y_of(tick)
@@ -105,13 +109,16 @@ def svg(result: VariantResult) -> str | None:
             f'<text x="{x:.1f}" y="{top + plot_h + 16:d}" text-anchor="middle">{step:d}</text>'
         )
     out.append(
-        f'<rect x="{left:d}" y="{top:d}" width="{plot_w:d}" height="{plot_h:d}" fill="none" stroke="#333"/>'
+        f'<rect x="{left:d}" y="{top:d}" width="{plot_w:d}" height="{plot_h:d}" fill="none" '
+        'stroke="#333"/>'
     )
     out.append(
-        f'<text x="{left + plot_w // 2:d}" y="{top + plot_h + 34:d}" text-anchor="middle">training step</text>'
+        f'<text x="{left + plot_w // 2:d}" y="{top + plot_h + 34:d}" text-anchor="middle">training '
+        'step</text>'
     )
     out.append(
-        f'<text transform="translate({left - 40:d} {top + plot_h // 2:d}) rotate(-90)" text-anchor="middle">'
+        f'<text transform="translate({left - 40:d} {top + plot_h // 2:d}) rotate(-90)" '
+        'text-anchor="middle">'
         "log10 abs difference</text>"
     )
     for index, item in enumerate(series):
@@ -125,10 +132,12 @@ def svg(result: VariantResult) -> str | None:
             f'<rect x="{lx:d}" y="{height - 18:d}" width="14" height="4" fill="{colour}"/>'
         )
         out.append(
-            f'<text x="{lx + 18:d}" y="{height - 12:d}">{item.letter} vs {result.groups[0].letter}</text>'
+            f'<text x="{lx + 18:d}" y="{height - 12:d}">{item.letter} vs '
+            f'{result.groups[0].letter}</text>'
         )
     out.append(
-        f'<text x="{left:d}" y="42" fill="#555" font-size="11">equal steps and differences below 1e{int(FLOOR_LOG10):d} '
+        f'<text x="{left:d}" y="42" fill="#555" font-size="11">equal steps and differences below '
+        f'1e{int(FLOOR_LOG10):d} '
         f"are drawn at {int(FLOOR_LOG10):d}</text>"
     )
     out.append("</svg>")

@@ -530,7 +530,8 @@ def compare_variant(
         with_digest = sorted(cid for cid, (_, v) in usable.items() if v.digest is not None)
         if with_digest:
             notes.append(
-                f"mixed input: {len(usable) - len(with_digest):d} of {len(usable):d} cells have no whole-model digest, so all cells of this "
+                f"mixed input: {len(usable) - len(with_digest):d} of {len(usable):d} cells have no "
+                "whole-model digest, so all cells of this "
                 "variant were compared by their float32 weight sums"
             )
         for cid, (_, variant) in sorted(usable.items()):
@@ -637,7 +638,8 @@ def global_problems(loaded: Loaded) -> tuple[str, ...]:
         out.append(f"{rejected.source}: ignored, {rejected.reason}")
     for duplicate in loaded.duplicates:
         out.append(
-            f"{duplicate.cell.source}: ignored, duplicate cell id {duplicate.cell.cell} (already read from {duplicate.kept_source})"
+            f"{duplicate.cell.source}: ignored, duplicate cell id {duplicate.cell.cell} (already "
+            f"read from {duplicate.kept_source})"
         )
     for cell in loaded.cells:
         if cell.status == "error":

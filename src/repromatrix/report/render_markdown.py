@@ -77,7 +77,8 @@ def _fit_table(agg: Aggregate, budget: int) -> str:
         kept = kept * 9 // 10
         text = gfm_table(Table(compact.headers, compact.rows[:kept], compact.trusted))
     return text + (
-        f"\n_Only the first {kept:d} of {len(compact.rows):d} rows, without the weight sums, fit in a comment; {_JSON_HINT}._\n"
+        f"\n_Only the first {kept:d} of {len(compact.rows):d} rows, without the weight sums, fit "
+        f"in a comment; {_JSON_HINT}._\n"
     )
 
 
@@ -86,12 +87,15 @@ def chart_section(result: VariantResult) -> str:
     if block is None:
         if result.diverges:
             return (
-                f"_{md(result.name)}: the artifacts have no per-step trail, so there is no divergence chart._\n\n"
+                f"_{md(result.name)}: the artifacts have no per-step trail, so there is no "
+                "divergence chart._\n\n"
             )
         return ""
     return (
-        f"**{md(result.name)}**: log10 of |weight sum of {result.groups[0].letter} - weight sum of the other group| per training step "
-        f"({chart.legend(result)}). Steps with equal weights and differences below 1e-16 are drawn at -16.\n\n{block}\n\n"
+        f"**{md(result.name)}**: log10 of |weight sum of {result.groups[0].letter} - weight sum of "
+        "the other group| per training step "
+        f"({chart.legend(result)}). Steps with equal weights and differences below 1e-16 are drawn "
+        f"at -16.\n\n{block}\n\n"
     )
 
 
@@ -147,9 +151,10 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
                 after,
             )
         )
+    representatives = ", ".join(f"{g.letter}: {md(g.representative)}" for g in result.groups)
     body = (
         "\n".join(rows) + "\n\nSums are float32, one per weight array (kernel, bias per layer), "
-        "from the group's representative cell {}.\n".format(", ".join(f"{g.letter}: {md(g.representative)}" for g in result.groups))
+        f"from the group's representative cell {representatives}.\n"
     )
     if result.comparisons:
         body += (
@@ -208,7 +213,8 @@ def fingerprint_details(result: VariantResult, comparison: Comparison) -> str:
         return ""
     ref = result.groups[0]
     rows = [
-        f"| key | {ref.letter} ({md(ref.representative)}) | {comparison.letter} ({md(comparison.representative)}) |",
+        f"| key | {ref.letter} ({md(ref.representative)}) | {comparison.letter} "
+        f"({md(comparison.representative)}) |",
         "| --- | --- | --- |",
     ]
     for diff in comparison.fingerprint_diffs[:MAX_LIST_ITEMS]:

@@ -161,7 +161,8 @@ def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) ->
         problem(f"{where}: op_trace has no valid steps and records; ignored")
         return None
     if len(records) > MAX_RECORDS:
-        problem(f"{where}: op_trace has {len(records):d} records, more than {MAX_RECORDS:d}; ignored")
+        problem(f"{where}: op_trace has {len(records):d} records, more than {MAX_RECORDS:d}; "
+                "ignored")
         return None
     blobs: dict[str, Any] = value["data"] if isinstance(value.get("data"), dict) else {}
     parsed = []
@@ -257,8 +258,10 @@ def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str
         or ref.records[i].through != other.records[theirs[k]].through
         or len(ref.records[i].inputs) != len(other.records[theirs[k]].inputs))]
     if only_ref or only_other or mismatched:
-        notes.append(f"the op traces come from different graphs ({len(only_ref):d} op outputs only in {names[0]}, {only_other:d} only "
-                     f"in {names[1]}, {len(mismatched):d} with another op type or inputs), so no op is blamed")
+        notes.append(f"the op traces come from different graphs ({len(only_ref):d} op outputs only "
+                     f"in {names[0]}, {only_other:d} only "
+                     f"in {names[1]}, {len(mismatched):d} with another op type or inputs), so no "
+                     "op is blamed")
         return Blame(None, tuple(notes))
     first_unverified: int | None = None
     for i, key in enumerate(ref_keys):
@@ -281,14 +284,16 @@ def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str
             first_unverified = i
     if first_unverified is not None:
         r = ref.records[first_unverified]
-        notes.append(f"the first differing output in the traced steps is {r.op_type} ({r.op_name}) at step {r.step:d}, whose "
+        notes.append(f"the first differing output in the traced steps is {r.op_type} ({r.op_name}) "
+                     f"at step {r.step:d}, whose "
                      "inputs were not traced (e.g. variable reads), so no op is blamed")
     elif first_divergent is not None and first_divergent > steps[-1]:
         command = rerun.replace("{step}", str(first_divergent))
         notes.append(f"the first divergent step ({first_divergent:d}) lies beyond the traced "
                      f"steps ({_span(steps)}); trace it: {command}")
     elif first_divergent is not None and first_divergent >= 1:
-        notes.append(f"no op output differs in the traced steps ({_span(steps)}) although the weights differ "
+        notes.append(f"no op output differs in the traced steps ({_span(steps)}) although the "
+                     "weights differ "
                      f"from step {first_divergent:d}")
     return Blame(None, tuple(notes))
 
