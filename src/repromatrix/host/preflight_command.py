@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from repromatrix.config.matrix import DEFAULT_MATRIX, Lab, LabCell, Matrix, load_matrix
+from repromatrix.config.matrix import Lab, LabCell, Matrix, load_matrix
+from repromatrix.config.options import add_matrix_option
 from repromatrix.errors import UsageError
 from repromatrix.host import arm64
 from repromatrix.host.lab import select_cells
@@ -128,8 +129,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "downloaded). Prints a table and what is missing. Exit 0: every runner resolves; 1: some "
         "runner or arm64 lab cell cannot; 2: usage error. Needs PyPI.",
     )
-    parser.add_argument("--matrix", default=str(DEFAULT_MATRIX),
-                        help="matrix file (default: ./matrix.toml)")
+    add_matrix_option(parser)
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                         help=f"pip resolutions at a time (default: {DEFAULT_JOBS})")
     parser.add_argument("--pip-python", default=sys.executable,
