@@ -106,7 +106,7 @@ def site_key(lines: Sequence[str], minor: str, tags: Sequence[str]) -> str:
 
 def find_pip(candidates: Sequence[str] | None = None) -> tuple[str, ...]:
     """``python -m pip`` of this interpreter, else of ``python3`` on PATH (uv's venvs have none)."""
-    from repromatrix.host.preflight import pip_available
+    from repromatrix.host.resolution import pip_available
 
     pythons = list(candidates) if candidates is not None else [
         sys.executable, shutil.which("python3") or "python3"]
@@ -122,10 +122,11 @@ def find_pip(candidates: Sequence[str] | None = None) -> tuple[str, ...]:
 def resolve(lines: Sequence[str], minor: str, tags: Sequence[str], pip: tuple[str, ...],
             run: Callable | None = None) -> list[str]:
     """Exact ``name==version`` lines for the target, or one ToolError naming the missing wheel."""
-    from repromatrix.host import preflight
+    from repromatrix.host import preflight  # the resolution that adds marker-selected packages
+    from repromatrix.host.resolution import PipSettings, Target
 
-    target = preflight.Target(platform=PLATFORM, tags=tuple(tags), python_minor=minor)
-    settings = preflight.PipSettings(pip, cert=os.environ.get("PIP_CERT") or None)
+    target = Target(platform=PLATFORM, tags=tuple(tags), python_minor=minor)
+    settings = PipSettings(pip, cert=os.environ.get("PIP_CERT") or None)
     if run is None:  # preflight's own pip call
         resolution = preflight.resolve(settings, target, lines, python=minor)
     else:
