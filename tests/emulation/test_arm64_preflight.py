@@ -20,7 +20,7 @@ from test_arm64_sysroot import publish_python
 from repromatrix.config.matrix import Lab, LabCell, Pins, load_matrix
 from repromatrix.emulation import qemu
 from repromatrix.errors import UsageError
-from repromatrix.host import arm64, preflight
+from repromatrix.host import arm64, preflight, preflight_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PINS = Pins(python="3.9.2", packages={"numpy": "1.23.5"})
@@ -140,10 +140,10 @@ SETTINGS = preflight.PipSettings(("pip",))
 
 
 def test_the_default_lab_has_no_arm64_cell_and_lab_arm64_is_one_option_away() -> None:
-    assert preflight.arm64_cells(MATRIX, []) == []
-    assert preflight.arm64_cells(MATRIX, ["lab-arm64"]) == [LabCell("lab-arm64", arch="arm64")]
+    assert preflight_command.arm64_cells(MATRIX, []) == []
+    assert preflight_command.arm64_cells(MATRIX, ["lab-arm64"]) == [LabCell("lab-arm64", arch="arm64")]
     with pytest.raises(UsageError, match="^--cell lab-native: preflight checks arm64 lab cells"):
-        preflight.arm64_cells(MATRIX, ["lab-native"])
+        preflight_command.arm64_cells(MATRIX, ["lab-native"])
 
 
 def test_a_labs_own_arm64_cell_is_checked_with_its_model() -> None:
@@ -151,7 +151,7 @@ def test_a_labs_own_arm64_cell_is_checked_with_its_model() -> None:
                                                    LabCell("graviton", arch="arm64",
                                                            emulate="cortex-a72")))
     matrix = dataclasses.replace(MATRIX, lab=lab)
-    cells = preflight.arm64_cells(matrix, [])
+    cells = preflight_command.arm64_cells(matrix, [])
     assert [c.id for c in cells] == ["graviton"]
     seen = []
 
@@ -159,7 +159,7 @@ def test_a_labs_own_arm64_cell_is_checked_with_its_model() -> None:
         seen.append((model, pip))
         return [arm64.Check("qemu-aarch64", True, "here")]
 
-    results = preflight.check_cells(cells, matrix, SETTINGS, check=fake)
+    results = preflight_command.check_cells(cells, matrix, SETTINGS, check=fake)
     assert seen == [("cortex-a72", ("pip",))] and results[0].ok
 
 
@@ -167,16 +167,16 @@ def test_a_failing_cell_is_a_line_of_its_own_and_exit_1() -> None:
     rows = [preflight.Row("ubuntu-24.04", "linux-x86_64", excluded=False)]
     full = preflight.Resolution(ok=True)
     results = {"linux-x86_64": preflight.PlatformResult("linux-x86_64", (), full, (), (), ())}
-    cell = preflight.CellResult(LabCell("lab-arm64", arch="arm64"), (
+    cell = preflight_command.CellResult(LabCell("lab-arm64", arch="arm64"), (
         arm64.Check("qemu-aarch64", True, "-cpu neoverse-n1: /usr/bin/qemu-aarch64 (from PATH)"),
         arm64.Check("interpreter", False, "no Debian package python3.9 for arm64 in X"),
         arm64.Check("wheels", None, "not checked: ...")))
-    text = preflight.render(rows, results, MATRIX, [cell])
+    text = preflight_command.render(rows, results, MATRIX, [cell])
     assert "lab-arm64  interpreter   FAILS        no Debian package python3.9" in text
     assert "lab-arm64  wheels        not checked  not checked: ..." in text
     assert text.splitlines()[-1] == "lab-arm64: no Debian package python3.9 for arm64 in X"
-    assert preflight.exit_code(rows, results, [cell]) == 1
-    assert preflight.exit_code(rows, results) == 0
+    assert preflight_command.exit_code(rows, results, [cell]) == 1
+    assert preflight_command.exit_code(rows, results) == 0
 
 
 def test_an_unknown_cell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

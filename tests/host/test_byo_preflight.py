@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from repromatrix.config.matrix import load_matrix
-from repromatrix.host import preflight
+from repromatrix.host import preflight, preflight_command
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -118,8 +118,8 @@ def test_verdicts_on_the_default_matrix(capsys: pytest.CaptureFixture[str]) -> N
     # the macOS mapping is checked both ways: tensorflow-macos resolves, plain tensorflow does not
     assert results["macos-arm64"].mappings == (("tensorflow==2.12.0", "tensorflow-macos==2.12.0",
                                                 False),)
-    assert preflight.exit_code(rows, results) == 0  # windows-11-arm is excluded, as expected
-    text = preflight.render(rows, results, MATRIX)
+    assert preflight_command.exit_code(rows, results) == 0  # windows-11-arm is excluded, as expected
+    text = preflight_command.render(rows, results, MATRIX)
     assert "windows-11-arm: no wheel for tensorflow==2.12.0 on win_arm64" in text
     assert "fails (excluded, expected)" in text
     assert "needed, the plain pin has no wheel here" in text
@@ -129,7 +129,7 @@ def test_verdicts_on_the_default_matrix(capsys: pytest.CaptureFixture[str]) -> N
 def test_a_failing_runner_exits_1() -> None:
     outcome, _ = run_fake()
     rows = [preflight.Row("windows-11-arm", "windows-arm64", excluded=False)]
-    assert preflight.exit_code(rows, outcome["results"]) == 1
+    assert preflight_command.exit_code(rows, outcome["results"]) == 1
     assert preflight.verdict_of(rows[0], outcome["results"]["windows-arm64"]) == "FAILS"
 
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from repromatrix.config.matrix import parse_matrix
-from repromatrix.host import preflight
+from repromatrix.host import preflight, preflight_command
 
 # pip 26.3 on this machine, torch==2.3.0 for macOS x86_64 (its last wheel there is 2.2.2): a
 # constraints file in pip's global configuration, which --isolated still reads, turns pip's
@@ -73,8 +73,8 @@ def test_an_old_jaxlib_on_windows_is_one_line_naming_the_runner(tmp_path: Path) 
     platforms = sorted({r.platform for r in rows if r.platform})
     results = preflight.check_platforms(matrix, platforms, preflight.PipSettings(("pip",)), 2,
                                         run=fake_pip)
-    text = preflight.render(rows, results, matrix)
+    text = preflight_command.render(rows, results, matrix)
     problems = [line for line in text.splitlines() if ": no wheel for " in line]
     assert problems == ["windows-2025: no wheel for jaxlib==0.4.11 on win_amd64",
                         "windows-11-arm: no wheel for jaxlib==0.4.11 on win_arm64"]
-    assert preflight.exit_code(rows, results) == 1
+    assert preflight_command.exit_code(rows, results) == 1

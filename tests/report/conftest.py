@@ -28,7 +28,7 @@ ADAM_OPS = ["AddV2", "MatMul", "Mul", "RealDiv", "Sigmoid", "Sqrt", "Tanh"]
 
 
 def f32_bytes(values: Sequence[float]) -> bytes:
-    return struct.pack("<%df" % len(values), *values)
+    return struct.pack(f"<{len(values):d}f", *values)
 
 
 def bump_ulps(value: float, ulps: int) -> float:

@@ -255,8 +255,8 @@ def test_single_cell(art, tmp_path):
 
 def test_chart_series_floor_and_downsampling(art, tmp_path):
     n = 1000
-    ref = ["r%d" % k for k in range(n + 1)]
-    other = ref[:500] + ["o%d" % k for k in range(500, n + 1)]
+    ref = [f"r{k:d}" for k in range(n + 1)]
+    other = ref[:500] + [f"o{k:d}" for k in range(500, n + 1)]
     sums = [float(k) for k in range(n + 1)]
     other_sums = sums[:500] + [s + 1e-3 for s in sums[500:]]
     docs = [

@@ -42,7 +42,7 @@ from repromatrix.report.model import (
 
 
 def f32(values: Sequence[float]) -> bytes:
-    return struct.pack("<%df" % len(values), *values)
+    return struct.pack(f"<{len(values):d}f", *values)
 
 
 def variant(name: str = "v", *, digest: str | None = "d", trail: Trail | None = None,
@@ -95,8 +95,8 @@ def test_log10_of_a_difference_is_clamped_to_the_floor_and_the_ceiling():
 
 def test_the_chart_takes_each_buckets_maximum_and_names_the_last_step():
     steps = 250  # more steps than chart points: buckets of 2 or 3 steps
-    ref = variant(trail=Trail(tuple("t%d" % k for k in range(steps)), (0.0,) * steps))
-    digests = tuple("t%d" % k if k != 7 else "x" for k in range(steps))
+    ref = variant(trail=Trail(tuple(f"t{k:d}" for k in range(steps)), (0.0,) * steps))
+    digests = tuple(f"t{k:d}" if k != 7 else "x" for k in range(steps))
     sums = tuple(1000.0 if k == 7 else 0.0 for k in range(steps))  # equal digests: not drawn
     series = divergence_series("B", ref, variant(trail=Trail(digests, sums)))
     assert series is not None and series.letter == "B" and series.last_step == steps - 1
@@ -232,8 +232,8 @@ def test_settings_problems_name_at_most_five_settings_and_five_cells_each():
     def settings(optimizer: str):
         return (("optimizer", f'"{optimizer}"'),)
 
-    cells = [cell("c%02d" % k, (variant(settings=settings("big")),)) for k in range(7)]
-    cells += [cell("d%d" % k, (variant(settings=settings("opt%d" % k)),)) for k in range(6)]
+    cells = [cell(f"c{k:02d}", (variant(settings=settings("big")),)) for k in range(7)]
+    cells += [cell(f"d{k:d}", (variant(settings=settings(f"opt{k:d}")),)) for k in range(6)]
     cells.append(cell("e-none", (variant(),)))  # no settings object: left out
     [line] = settings_problems("v", cells)
     assert line.startswith("variant v was run with different settings on different cells: [")
@@ -255,8 +255,8 @@ def test_experiment_problems_name_the_keys_that_differ():
     other = (("seed", "7"), ("epochs", "1"), ("rows", "3"))
     assert _experiment_problems([cell("a", experiment=same), cell("b", experiment=other)]) == [
         "the cells did not all run the same experiment (differences in: rows, seed)"]
-    many = [cell("a", experiment=tuple(("k%02d" % k, "1") for k in range(25))),
-            cell("b", experiment=tuple(("k%02d" % k, "2") for k in range(25)))]
+    many = [cell("a", experiment=tuple((f"k{k:02d}", "1") for k in range(25))),
+            cell("b", experiment=tuple((f"k{k:02d}", "2") for k in range(25)))]
     [line] = _experiment_problems(many)
     assert "k19" in line and "k20" not in line
 
@@ -494,8 +494,8 @@ def test_settings_problems_at_exactly_five_and_with_long_texts():
     def settings(optimizer: str):
         return (("optimizer", f'"{optimizer}"'),)
 
-    five = [cell("c%d" % k, (variant(settings=settings("big")),)) for k in range(5)]
-    five += [cell("d%d" % k, (variant(settings=settings("opt%d" % k)),)) for k in range(4)]
+    five = [cell(f"c{k:d}", (variant(settings=settings("big")),)) for k in range(5)]
+    five += [cell(f"d{k:d}", (variant(settings=settings(f"opt{k:d}")),)) for k in range(4)]
     [line] = settings_problems("v", five)
     assert "on c0, c1, c2, c3, c4; [" in line and " more" not in line  # five of each: all named
     assert line.count("] on ") == 5

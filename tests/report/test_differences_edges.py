@@ -13,7 +13,7 @@ from repromatrix.report.differences import element_stats
 
 
 def halves(*bits: int) -> bytes:
-    return struct.pack("<%dH" % len(bits), *bits)
+    return struct.pack(f"<{len(bits):d}H", *bits)
 
 
 @pytest.mark.parametrize(("dtype", "one", "minus_one", "step"), [

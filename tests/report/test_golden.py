@@ -56,7 +56,7 @@ def edge_docs(art):
     without raw data, sums missing on one side, and many unreadable files."""
     docs = [art.cell("a")]
     other = art.intel_cell("b")
-    other["fingerprint"]["extra"] = {"k%02d" % i: i for i in range(62)}
+    other["fingerprint"]["extra"] = {f"k{i:02d}": i for i in range(62)}
     other["probe"] = art.probe(rsqrt="r-b", sqrt="s-b", exp="e-b")
     record = other["variants"]["default-optimizer"]
     record["train_step_ops"] = art.DEFAULT_OPS + ["Sqrt", "Exp"]
@@ -64,7 +64,7 @@ def edge_docs(art):
     record["tensors"][1]["sha256"] = "0" * 64
     del record["weight_sums"]["after"]
     docs.append(other)
-    docs += ["{broken %d" % i for i in range(62)]
+    docs += [f"{{broken {i:d}" for i in range(62)]
     return docs
 
 

@@ -34,7 +34,7 @@ json_values = st.recursive(
 
 
 def _check_all_formats(texts: list[str]) -> None:
-    loaded = collect(parse_artifact(text, "f%02d.json" % i) for i, text in enumerate(texts))
+    loaded = collect(parse_artifact(text, f"f{i:02d}.json") for i, text in enumerate(texts))
     agg = compare(loaded)
     md = render(agg, "markdown")
     assert md.startswith(MARKER + "\n") and len(md) < MAX_CHARS

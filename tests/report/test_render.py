@@ -140,13 +140,13 @@ def test_hostile_strings_are_escaped_everywhere(art, tmp_path):
 
 
 def test_markdown_stays_under_the_comment_limit_with_many_cells(art, tmp_path):
-    docs = [art.cell("cell-%04d" % i) for i in range(250)] + [
-        art.intel_cell("intel-%03d" % i) for i in range(60)
+    docs = [art.cell(f"cell-{i:04d}") for i in range(250)] + [
+        art.intel_cell(f"intel-{i:03d}") for i in range(60)
     ]
     md = render(aggregate(art.write(tmp_path, docs)), "markdown")
     assert len(md) < MAX_CHARS
     for i in range(250):  # the table is never cut at this size, only the sums columns go
-        assert "| cell-%04d |" % i in md
+        assert f"| cell-{i:04d} |" in md
     assert "2 results — B diverges from A at step 1; suspect: Rsqrt" in md
     assert "Weight sums left out of the table" in md
 
@@ -155,10 +155,10 @@ def test_markdown_truncates_details_not_verdicts(art, tmp_path):
     big = art.variant(trail=("z0", "z1"), kernel=[9.0, 1, 1, 1])
     # 30 variants' detail sections overflow the limit; 100 long-named tensors per variant (more
     # than a details list shows, 60) make each section long.
-    big["tensors"] = [art.tensor("layer%03d/%s/kernel:0" % (i, "k" * 200), [1], [float(i)])
+    big["tensors"] = [art.tensor(f"layer{i:03d}/{'k' * 200}/kernel:0", [1], [float(i)])
                       for i in range(100)]
-    doc = art.cell("b", {"v%02d" % i: big for i in range(30)}, model="X" * 250)
-    base = art.cell("a", {"v%02d" % i: art.variant() for i in range(30)})
+    doc = art.cell("b", {f"v{i:02d}": big for i in range(30)}, model="X" * 250)
+    base = art.cell("a", {f"v{i:02d}": art.variant() for i in range(30)})
     md = render(aggregate(art.write(tmp_path, [base, doc])), "markdown")
     assert len(md) < MAX_CHARS
     assert md.count("2 results — B differs from A already before training &#40;step 0&#41;") == 30
@@ -167,8 +167,8 @@ def test_markdown_truncates_details_not_verdicts(art, tmp_path):
 
 def test_markdown_last_resort_cuts_rows_with_a_note(art, tmp_path):
     # Ids as long as a table cell shows (300 characters) overflow the limit with 300 cells.
-    docs = [art.sums_cell("c%05d-%s" % (i, "x" * 293), art.AFTER_AMD) for i in range(300)]
-    names = ["c%05d.json" % i for i in range(len(docs))]
+    docs = [art.sums_cell(f"c{i:05d}-{'x' * 293}", art.AFTER_AMD) for i in range(300)]
+    names = [f"c{i:05d}.json" for i in range(len(docs))]
     md = render(aggregate(art.write(tmp_path, docs, names=names)), "markdown")
     assert len(md) < MAX_CHARS
     assert re.search(r"Only the first \d+ of 300 rows, without the weight sums, fit in a "

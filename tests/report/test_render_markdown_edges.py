@@ -49,12 +49,12 @@ Art = types.SimpleNamespace  # the `art` fixture of tests/report/conftest.py
 
 def _cut(kept: str, more: int) -> str:
     """How ``md`` shows a string cut after ``kept``: the count's parentheses as entities."""
-    return kept + "…&#40;+%d chars&#41;" % more
+    return kept + f"…&#40;+{more:d} chars&#41;"
 
 
 def _rows_note(kept: int, total: int) -> str:
-    return ("\n_Only the first %d of %d rows, without the weight sums, fit in a comment; %s._\n"
-            % (kept, total, HINT))
+    return (f"\n_Only the first {kept:d} of {total:d} rows, without the weight sums, fit in a "
+            f"comment; {HINT}._\n")
 
 
 def _two_groups(art: Art, tmp_path: Path) -> Aggregate:
@@ -116,7 +116,7 @@ def test_settings_suffix_when_known(art: Art, tmp_path: Path) -> None:
 def many(art: Art, tmp_path: Path) -> Aggregate:
     """20 cells, the last one in a second group (so the first rows read "A (ref)"): 20 table
     rows, each long enough that two rows outweigh the note."""
-    docs = [art.cell("ubuntu-24.04-amd-epyc-%02d" % i) for i in range(19)]
+    docs = [art.cell(f"ubuntu-24.04-amd-epyc-{i:02d}") for i in range(19)]
     docs.append(art.intel_cell("zz-ubuntu-24.04-intel-xeon"))
     return aggregate(art.write(tmp_path, docs))
 
@@ -200,8 +200,8 @@ def test_rows_cut_down_to_none_when_nothing_fits(many: Aggregate, gfm_calls: lis
 def test_problems_list_stops_at_60_items(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     head = "**Problems with the input** (these files or cells are marked in the table):\n\n"
-    sixty = tuple("problem %d" % i for i in range(60))
-    listed = "".join("- problem %d\n" % i for i in range(60))
+    sixty = tuple(f"problem {i:d}" for i in range(60))
+    listed = "".join(f"- problem {i:d}\n" for i in range(60))
     assert problems_section(dataclasses.replace(agg, problems=sixty)) == head + listed + "\n"
     more = sixty + ("problem 60", "problem 61")
     assert problems_section(dataclasses.replace(agg, problems=more)) == (
@@ -224,7 +224,7 @@ def test_group_members_stop_at_60_cells(art: Art, tmp_path: Path) -> None:
     group = result.groups[0]
     before = "`[-9.959677, 0.0, -5.590966, 0.0, -1.1521256, 0.0]`"
     after = "`[-159.85245, -5.7658424, 57.23868, 0.47032726, 0.13733912, -0.25829855]`"
-    names = tuple("c%02d" % i for i in range(61))
+    names = tuple(f"c{i:02d}" for i in range(61))
     sixty = dataclasses.replace(result, groups=(dataclasses.replace(group, cells=names[:60]),))
     row = "| A (reference) | {} | {} | {} |".format(", ".join(names[:60]), before, after)
     assert row in groups_details(sixty, agg).split("\n")
@@ -288,9 +288,9 @@ def test_no_tensor_differences_no_section(art: Art, tmp_path: Path) -> None:
 def test_tensor_list_stops_at_60_with_units(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     diff = _default_optimizer(agg).comparisons[0].tensor_diffs[0]
-    diffs = tuple(dataclasses.replace(diff, name="t%02d" % i, dtype="float64", max_ulp=3,
+    diffs = tuple(dataclasses.replace(diff, name=f"t{i:02d}", dtype="float64", max_ulp=3,
                                       max_abs=2.0, max_rel=0.5) for i in range(61))
-    rows = ["| t%02d | 3 float64 ULP, abs 2, rel 0.5 |" % i for i in range(60)]
+    rows = [f"| t{i:02d} | 3 float64 ULP, abs 2, rel 0.5 |" for i in range(60)]
     head = ("<details>\n<summary>default-optimizer: B vs A, %d tensors whose bytes differ"
             "</summary>\n\n| tensor | max ULP distance (largest abs, rel difference) |\n"
             "| --- | --- |\n")
@@ -304,8 +304,8 @@ def test_tensor_list_stops_at_60_with_units(art: Art, tmp_path: Path) -> None:
 
 def test_fingerprint_list_stops_at_60(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
-    diffs = tuple(FingerprintDiff("k%02d" % i, '"a"', '"b"') for i in range(61))
-    rows = ["| k%02d | a | b |" % i for i in range(60)]
+    diffs = tuple(FingerprintDiff(f"k{i:02d}", '"a"', '"b"') for i in range(61))
+    rows = [f"| k{i:02d} | a | b |" for i in range(60)]
     head = ("<details>\n<summary>default-optimizer: B vs A, %d fingerprint keys that differ"
             "</summary>\n\n| key | A (ubuntu-amd-1) | B (ubuntu-intel) |\n| --- | --- | --- |\n")
     result = _with_comparison(agg, fingerprint_diffs=diffs[:60])

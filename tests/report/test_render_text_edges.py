@@ -32,7 +32,7 @@ ROW_TAIL = "ubuntu-24.04  Ubuntu 24.04  x86_64  AMD EPYC 7763  3.9.18    no     
 
 def _cut(kept: str, more: int) -> str:
     """How ``terminal`` shows a string cut after ``kept``."""
-    return kept + "…(+%d chars)" % more
+    return kept + f"…(+{more:d} chars)"
 
 
 def _agg(art: Art, tmp_path: Path, docs: list[Any]) -> Aggregate:
@@ -179,11 +179,11 @@ def test_variant_compared_by_nothing(art: Art, tmp_path: Path) -> None:
 @pytest.mark.parametrize("count", [40, 41])
 def test_notes_cut_at_400_characters_and_listed_up_to_40(art: Art, tmp_path: Path,
                                                         count: int) -> None:
-    notes = ("n" * 400, "o" * 401) + tuple("note %d" % i for i in range(3, count + 1))
+    notes = ("n" * 400, "o" * 401) + tuple(f"note {i:d}" for i in range(3, count + 1))
     agg = _replace_variant(_agg(art, tmp_path, [art.cell("c1", {"v": art.variant()})]), "v",
                            notes=notes)
     expected = ["  note: " + "n" * 400, "  note: " + _cut("o" * 400, 1)] + [
-        "  note: note %d" % i for i in range(3, 41)]
+        f"  note: note {i:d}" for i in range(3, 41)]
     if count > 40:  # exactly 40 is a full list, not "... and 0 more"
         expected.append("  note: ... and 1 more (see --format json)")
     block = _block(render_text(agg), "v (compared by whole-model digest)")
@@ -193,13 +193,13 @@ def test_notes_cut_at_400_characters_and_listed_up_to_40(art: Art, tmp_path: Pat
 @pytest.mark.parametrize("count", [40, 41])
 def test_fingerprint_differences_listed_up_to_40(art: Art, tmp_path: Path, count: int) -> None:
     agg = _agg(art, tmp_path / "a", art.two_group_docs())
-    diffs = tuple(FingerprintDiff("key%02d" % i, "a", "b") for i in range(count))
+    diffs = tuple(FingerprintDiff(f"key{i:02d}", "a", "b") for i in range(count))
     result: VariantResult = agg.variants[1]
     agg = _replace_variant(agg, result.name, comparisons=(
         dataclasses.replace(result.comparisons[0], fingerprint_diffs=diffs),))
     lines = render_text(agg).split("\n")
     start = lines.index("    fingerprint differences (A | B):") + 1
-    expected = ["      key%02d: a | b" % i for i in range(40)]
+    expected = [f"      key{i:02d}: a | b" for i in range(40)]
     if count > 40:  # exactly 40 is a full list, not "... and 0 more"
         expected.append("      ... and 1 more")
     assert lines[start:lines.index("", start)] == expected

@@ -59,7 +59,7 @@ def test_tensor_figures_cut_at_160_characters(art, tmp_path) -> None:  # type: i
         dataclasses.replace(diff, dtype=dtype, max_ulp=3, max_abs=None, max_rel=None),))
     line = next(line for line in render_text(agg).split("\n") if "tensors whose bytes" in line)
     figures = "3 " + dtype + " ULP"
-    assert line.endswith("(%s…(+%d chars))" % (figures[:160], len(figures) - 160))
+    assert line.endswith(f"({figures[:160]}…(+{len(figures) - 160:d} chars))")
 
 
 def test_root_cause_lines_shown_up_to_600_characters(art, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ STEP = [
 
 
 def f32(values: Sequence[float]) -> bytes:
-    return struct.pack("<%df" % len(values), *values)
+    return struct.pack(f"<{len(values):d}f", *values)
 
 
 def up(value: float, ulps: int = 1) -> float:
@@ -206,13 +206,13 @@ def test_hostile_trace_content_is_escaped_bounded_or_refused(art, tmp_path):
                for t, n, inputs, v in STEP]
     hostile = [(evil if n.endswith("Rsqrt_2") else t, n, i, v) for t, n, i, v in hostile]
     other = changed(hostile, evil + "Rsqrt_2", RSQRT_OFF)
-    many = [("Mul", "m%05d" % k, [], [1.0]) for k in range(3000)]
+    many = [("Mul", f"m{k:05d}", [], [1.0]) for k in range(3000)]
     ref_docs = docs(art, trace({1: hostile + many}), trace({1: other + many}))
     # A long table. The copies leave the 3,000-record trace out: only a group's representative
     # (a-ref, first by name) is traced back, and reading 40 more copies took most of the time.
     untraced = {name: {key: value for key, value in variant.items() if key != "op_trace"}
                 for name, variant in ref_docs[0]["variants"].items()}
-    ref_docs += [dict(ref_docs[0], cell="a-ref-%03d" % k, variants=untraced) for k in range(40)]
+    ref_docs += [dict(ref_docs[0], cell=f"a-ref-{k:03d}", variants=untraced) for k in range(40)]
     paths = art.write(tmp_path, ref_docs)
     agg = aggregate(paths)  # read once, rendered three ways
     md = render(agg, "markdown")

@@ -27,7 +27,7 @@ from repromatrix.report.root_cause import (
 
 
 def f32(values: Sequence[float]) -> bytes:
-    return struct.pack("<%df" % len(values), *values)
+    return struct.pack(f"<{len(values):d}f", *values)
 
 
 def raw(step: int = 1, **changes: Any) -> dict[str, Any]:
@@ -86,8 +86,8 @@ def test_the_record_limit_is_inclusive():
     trace, problems = parse({"steps": [1], "records": ok})
     assert problems == [] and trace is not None and len(trace.records) == MAX_RECORDS
     assert parse({"steps": [1], "records": ok + [raw()]}) == (None, [
-        "x.json: variant v: op_trace has %d records, more than %d; ignored"
-        % (MAX_RECORDS + 1, MAX_RECORDS)])
+        f"x.json: variant v: op_trace has {MAX_RECORDS + 1:d} records, more than {MAX_RECORDS:d}; "
+        "ignored"])
 
 
 def test_each_malformed_field_refuses_the_trace_and_names_the_record():
@@ -274,7 +274,7 @@ def test_root_cause_json_and_line():
     long = root(op_name="n\x1b" * 300)
     line = root_cause_line(long)
     assert "\x1b" not in line and line.startswith("Rsqrt (n")
-    assert line.endswith("\u2026(+%d chars)" % (len(long.reading()) - 400))  # bounded at 400
+    assert line.endswith(f"\u2026(+{len(long.reading()) - 400:d} chars)")  # bounded at 400
 
 
 def test_a_gradient_listed_first_still_makes_its_consumer_the_optimizer_update():
@@ -324,5 +324,5 @@ def test_the_note_names_the_first_unverified_output_even_with_a_traced_input():
 def test_a_ladder_of_diamonds_is_walked_once_per_record():
     # each op reads the previous one twice: without `seen`, the walk back from the last op would
     # visit 2**60 paths and the aggregator would hang on such an artifact
-    records = [rec("start")] + [rec("op%d" % k, "s", [k, k]) for k in range(60)]
+    records = [rec("start")] + [rec(f"op{k:d}", "s", [k, k]) for k in range(60)]
     assert _phase(records, 60) == "train step"  # no gradient anywhere: every record is walked

@@ -29,7 +29,7 @@ def _text_of(art, **settings) -> str:
 
 def aggregate_docs(docs):
     return compare(
-        collect(parse_artifact(json.dumps(d), "%d.json" % i) for i, d in enumerate(docs))
+        collect(parse_artifact(json.dumps(d), f"{i:d}.json") for i, d in enumerate(docs))
     )
 
 

@@ -1,66 +1,32 @@
 """The original report's experiment, faithful line by line, plus what repromatrix records of it.
 
 Runs inside the pinned venv (Python 3.9, TensorFlow 2.12): import TensorFlow only through
-``tensorflow_module()`` so that the rest of the package stays importable without it.
+``tensorflow_module()`` (keras_session.py) so that the rest of the package stays importable
+without it. The model is report41.py's; a user experiment's plan comes from user_plan.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import os
-import random
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from repromatrix.cell import backends, optrace, user_plan
 from repromatrix.cell.data import Dataset
+from repromatrix.cell.keras_session import (  # noqa: F401 - also the runner's and tests' names
+    fresh_session,
+    keras_version,
+    reset_seeds,
+    seed_keras3,
+    tensorflow_module,
+)
 from repromatrix.cell.progress import Progress, optimizer_step_reader
+from repromatrix.cell.report41 import build_model, compile_model
 from repromatrix.cell.trail import TrailRecorder, tensor_records, weights_digest
+from repromatrix.contract import TrainedModel
 from repromatrix.floats import float32_bits, float32_value
 from repromatrix.model import Variant
-
-
-def tensorflow_module() -> Any:
-    import tensorflow as tf  # deferred: seconds to import, and absent outside the pinned venv
-
-    return tf
-
-
-def reset_seeds(seed: int) -> None:
-    """The report's ``reset_seeds``, called right before building the model."""
-    tf = tensorflow_module()
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    np.random.seed(seed)
-    random.seed(seed)
-    tf.random.set_seed(seed)
-
-
-def build_model(n_features: int) -> Any:
-    """The report's model: 41 inputs, Dense 64 sigmoid, Dense 16 tanh, Dense 1 sigmoid."""
-    keras = tensorflow_module().keras
-    model = keras.models.Sequential()
-    model.add(keras.layers.Dense(64, input_shape=(n_features,), activation="sigmoid"))
-    model.add(keras.layers.Dense(16, activation="tanh"))
-    model.add(keras.layers.Dense(1, activation="sigmoid"))
-    return model
-
-
-def compile_model(model: Any, optimizer: str) -> None:
-    """Compile as the report did; "default" is its exact line, ``compile(loss='mae')``."""
-    tf = tensorflow_module()
-    if optimizer == "default":
-        model.compile(loss="mae")  # Keras 2.12 then picks the new RMSprop (tf.math.rsqrt)
-    elif optimizer == "adam":
-        model.compile(optimizer="adam", loss="mae")
-    elif optimizer == "rmsprop":
-        model.compile(optimizer="rmsprop", loss="mae")
-    elif optimizer == "legacy-rmsprop":
-        model.compile(optimizer=tf.keras.optimizers.legacy.RMSprop(), loss="mae")
-    elif optimizer == "sgd":
-        model.compile(optimizer="sgd", loss="mae")
-    else:  # the matrix loader rejects other names; this guards direct callers
-        raise ValueError(f"unknown optimizer {optimizer!r}")
 
 
 def weight_sums(model: Any) -> list[np.float32]:
@@ -122,12 +88,9 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
                 log: Log = None, trace: Any = None) -> dict[str, Any]:
     """Train one variant exactly as the report did and describe the result; ``log`` receives
     progress lines during a long training, ``trace`` asks for the short traced pass."""
-    tf = tensorflow_module()
     # A fresh Keras graph state per variant, so that running variants one after another in one
     # process gives the same weights as running each in its own process (tested).
-    tf.keras.backend.clear_session()
-    reset_seeds(seed)
-    seed_keras3(seed)
+    fresh_session(seed)
     model = build_model(data.features)
     before = weight_sums(model)
     compile_model(model, variant.optimizer)
@@ -147,8 +110,6 @@ def run_variant(variant: Variant, data: Dataset, seed: int, record_trail: bool =
     if recorder is not None:
         record["trail"] = recorder.result()
     if trace is not None:  # an optrace.TraceRequest: the short traced pass, after the main run
-        from repromatrix.cell import optrace
-
         record["op_trace"] = optrace.builtin_trace(variant, data, seed, trace, record.get("trail"))
     return record
 
@@ -159,14 +120,9 @@ def trail_recorder(model: Any, steps: int) -> Any:
 
     major = keras3.keras_major(keras_version())
     backend = keras3.backend_name() if major >= 3 else None
-    if backend == "jax":
-        from repromatrix.cell.jax_backend import JaxTrailRecorder
-
-        return JaxTrailRecorder(model, steps=steps)
-    if backend == "torch":
-        from repromatrix.cell.torch_backend import TorchTrailRecorder
-
-        return TorchTrailRecorder(model, steps=steps)
+    other = backends.lookup(backend)
+    if other is not None:
+        return other.trail_recorder(model, steps)
     if major >= 3:
         return keras3.Keras3TrailRecorder(model, steps=steps)
     return TrailRecorder(model, steps=steps)
@@ -183,36 +139,16 @@ def train_step_ops_of(model: Any, recorder: Any, n_features: int) -> list[str]:
 # experiment gets the same seeding, fingerprint, trail, op set and digests through the contract.
 
 
-def keras_version() -> str:
-    """The version of the Keras that ``tf.keras`` is (Keras 3 from TensorFlow 2.16 on)."""
-    return str(getattr(tensorflow_module().keras, "__version__", ""))
-
-
-def seed_keras3(seed: int) -> None:
-    """Keras 3 draws initial weights from its own seed generator, which tf.random.set_seed does not
-    reach; seed it too (nothing to do on Keras 2, where reset_seeds already covers it)."""
-    if keras_version().split(".")[0] not in ("", "1", "2"):
-        tensorflow_module().keras.utils.set_random_seed(seed)
-
-
 def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset | None, seed: int,
                      rows: int | None = None, log: Log = None, trace: Any = None) -> dict[str, Any]:
     """Call the user's function for one variant and train (or take) its model like the built-in."""
-    from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
-
-    tf = tensorflow_module()
-    tf.keras.backend.clear_session()  # as run_variant: variants sharing a process stay independent
-    reset_seeds(seed)
-    seed_keras3(seed)
-    context = ExperimentContext(seed=seed, data=data, variant=variant, rows=rows)
-    outcome = check_outcome(function(context), entry)  # ExperimentError: exit 2, before training
+    outcome = user_plan.prepare(function, entry, variant, data, seed, rows)
     if isinstance(outcome, TrainedModel):
         return _user_record(variant, outcome.model, before=None, loss=None, ops=None,
                             trail=None, trail_absent="the experiment trained the model itself "
                             "(it returned a trained model, not a TrainingPlan)", fit=None)
-    plan = _trim(outcome, rows)
+    plan = outcome
     model = plan.model
-    _build(model, plan.x)
     before = weight_sums(model)
     recorder, trail_absent = _start_trail(model, plan.optimizer_steps())
     with training_progress(model, plan.optimizer_steps(), log):
@@ -225,29 +161,9 @@ def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset 
                           ops=_user_train_step_ops(model, plan.x, plan.y, recorder), trail=trail,
                           trail_absent=trail_absent, fit=plan.fit_record())
     if trace is not None:  # an optrace.TraceRequest: the short traced pass, after the main run
-        from repromatrix.cell import optrace
-
         record["op_trace"] = optrace.user_trace(function, entry, variant, data, seed, rows, trace,
                                                 trail)
     return record
-
-
-def _trim(plan: Any, rows: int | None) -> Any:
-    """``--rows N`` (the lab, quick checks): train on the first N rows only."""
-    if rows is None or rows >= plan.rows:
-        return plan
-    return dataclasses.replace(plan, x=plan.x[:rows], y=plan.y[:rows])
-
-
-def _build(model: Any, x: Any) -> None:
-    """A model given no input shape has no weights until fit; build it from x's shape so that the
-    before-training sums and the trail's row 0 exist (the initializers run as fit would run them)."""
-    if model.weights:
-        return
-    try:
-        model.build((None, *x.shape[1:]))
-    except Exception:  # noqa: BLE001 - e.g. a subclassed model: fit builds it, the trail is absent
-        pass
 
 
 def _start_trail(model: Any, steps: int) -> tuple[Any, str | None]:
@@ -264,15 +180,9 @@ def _user_train_step_ops(model: Any, x: Any, y: Any, recorder: Any = None) -> di
         from repromatrix.cell import keras3
 
         backend = keras3.active_backend()
-        if backend == "jax":
-            from repromatrix.cell.jax_backend import train_step_primitives
-
-            return {"ops": train_step_primitives(model, x, y)}  # the jaxpr's primitives
-        if backend == "torch":
-            # torch has no graph to trace: the recorder watched the real first step's aten ops
-            ops = getattr(recorder, "ops", None)
-            return {"ops": ops} if ops else {"absent": "PyTorch's op set is watched during the "
-                                             "trail's first step, and no trail was recorded"}
+        other = backends.lookup(backend)
+        if other is not None:
+            return other.train_step_ops(model, x, y, recorder)
         tf = tensorflow_module()
         return {"ops": traced_op_types(model, (_spec(tf, x), _spec(tf, y)))}
     except Exception as error:  # noqa: BLE001 - e.g. a Keras whose train_step cannot be traced so

@@ -168,11 +168,13 @@ def _windows_cpu() -> dict[str, Any]:
     import ctypes
     import winreg  # type: ignore[import-not-found]
 
-    key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"HARDWARE\DESCRIPTION\System\CentralProcessor\0")
+    # winreg exists on Windows only, and mypy checks for Linux
+    key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE,  # type: ignore[attr-defined]
+                         r"HARDWARE\DESCRIPTION\System\CentralProcessor\0")
     registry = {}
     for name in ("VendorIdentifier", "ProcessorNameString"):
         try:
-            registry[name] = str(winreg.QueryValueEx(key, name)[0])
+            registry[name] = str(winreg.QueryValueEx(key, name)[0])  # type: ignore[attr-defined]
         except OSError:
             registry[name] = ""
     kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from repromatrix.cell.probe_inputs import probe_inputs
 from repromatrix.cell.trail import multipliers
 
 KEY = "_repromatrix_trail"  # the logs entry the wrapped step adds (removed before Keras sees it)
@@ -149,8 +150,6 @@ def probe_cases() -> list[JaxCase]:
     (checked with ``jax.make_jaxpr`` on jax 0.10.2: ``jnp.divide`` binds ``div``,
     ``jax.nn.sigmoid`` ``logistic``, ``jnp.matmul`` ``dot_general``, ``jnp.sum`` ``reduce_sum``;
     a mean is ``reduce_sum`` and ``div``, so it has no case of its own)."""
-    from repromatrix.cell.probe import probe_inputs
-
     i = probe_inputs()
     # (primitive, inputs, jax -> function, arguments)
     table: list[tuple[str, str, Callable[[Any], Callable[..., Any]], tuple[np.ndarray, ...]]] = [
@@ -232,3 +231,15 @@ def fingerprint_fields() -> dict[str, Any]:
         "device_kind": str(device.device_kind),
         "devices": int(jax.device_count()),
     }
+
+
+# --- the backends.Backend protocol (what the runner, the probe and the fingerprint call) ---------
+
+
+def trail_recorder(model: Any, steps: int) -> JaxTrailRecorder:
+    return JaxTrailRecorder(model, steps=steps)
+
+
+def train_step_ops(model: Any, x: Any, y: Any, recorder: Any) -> dict[str, Any]:
+    """The jaxpr's primitives, traced with the real x and y (the recorder is not needed)."""
+    return {"ops": train_step_primitives(model, x, y)}

@@ -98,16 +98,11 @@ def variant_fields() -> dict[str, Any]:
     """What a variant's record adds about its own process's backend (the cell's fingerprint comes
     from the first process, usually TensorFlow's): on torch, its threads, CPU kernels and
     libraries; on jax, its versions, numerics options, XLA_FLAGS and device; nothing otherwise."""
-    backend = active_backend()
-    if backend == "torch":
-        from repromatrix.cell import torch_backend
+    from repromatrix.cell import backends  # deferred like the rest: numpy, only when asked
 
-        return {"torch": torch_backend.fingerprint_fields()}
-    if backend == "jax":
-        from repromatrix.cell import jax_backend
-
-        return {"jax": jax_backend.fingerprint_fields()}
-    return {}
+    name = active_backend()
+    backend = backends.lookup(name)
+    return {name: backend.fingerprint_fields()} if backend is not None and name else {}
 
 
 class Keras3TrailRecorder(TrailRecorder):

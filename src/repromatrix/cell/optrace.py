@@ -37,6 +37,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from repromatrix.cell import user_plan
+from repromatrix.cell.keras_session import fresh_session
+from repromatrix.cell.report41 import build_model, compile_model
+from repromatrix.contract import TrainedModel
+
 DATA_LIMIT = 16384  # keep the bytes of outputs up to this size (a 41x64 float32 kernel: 10,496)
 MAX_RECORDS = 5000  # per trace; about 240 per step for the built-in experiment
 TOOL = "tf.debugging.experimental.enable_dump_debug_info(FULL_TENSOR)"
@@ -328,14 +333,12 @@ def _builtin_trace(variant: Any, data: Any, seed: int, request: TraceRequest,
     first, last = window
     if last > data.rows:
         return {"absent": f"step {last} is beyond the {data.rows} training steps"}
-    from repromatrix.cell import experiment as ex
-
     flavour = _fresh_session(seed)
     if isinstance(flavour, str):
         return {"absent": flavour}
     fragment, unrecorded = flavour
-    model = ex.build_model(data.features)
-    ex.compile_model(model, variant.optimizer)
+    model = build_model(data.features)
+    compile_model(model, variant.optimizer)
     build_optimizer(model)
     trail = StepTrail(model)
 
@@ -354,14 +357,10 @@ def _fresh_session(seed: int) -> Any:
     """Keras' (graph-name fragment, unrecorded op types), or the reason there is no trace; on
     success a cleared session, re-seeded as the main run seeds (Keras 3 draws initial weights
     from its own seed)."""
-    from repromatrix.cell import experiment as ex
-
     flavour = keras_flavour()
     if isinstance(flavour, str):
         return flavour
-    ex.tensorflow_module().keras.backend.clear_session()
-    ex.reset_seeds(seed)
-    ex.seed_keras3(seed)  # nothing on Keras 2
+    fresh_session(seed)
     return flavour
 
 
@@ -386,22 +385,19 @@ def _user_trace(function: Any, entry: str, variant: Any, data: Any, seed: int,
     if first != 1:  # a user's fit cannot be resumed mid-epoch as the built-in slices its rows
         return {"absent": "--trace-step N is for the built-in experiment; a user experiment "
                           "traces its first K steps (--trace-steps K)"}
-    from repromatrix.cell import experiment as ex
-    from repromatrix.contract import ExperimentContext, TrainedModel, check_outcome
-
-    flavour = _fresh_session(seed)
+    flavour = keras_flavour()
     if isinstance(flavour, str):
         return {"absent": flavour}
     fragment, unrecorded = flavour
-    outcome = check_outcome(function(ExperimentContext(seed=seed, data=data, variant=variant,
-                                                       rows=rows)), entry)
+    # the main run's own pass: a fresh seeded session, the function called, its plan trimmed and
+    # its model built
+    outcome = user_plan.prepare(function, entry, variant, data, seed, rows)
     if isinstance(outcome, TrainedModel):
         return {"absent": "the experiment trained the model itself"}
-    plan = ex._trim(outcome, rows)  # noqa: SLF001 - the main run's own trimming
+    plan = outcome
     if last > plan.optimizer_steps():
         return {"absent": f"step {last} is beyond the {plan.optimizer_steps()} training steps"}
     model = plan.model
-    ex._build(model, plan.x)  # noqa: SLF001 - as the main run builds it
     build_optimizer(model)
     trail = StepTrail(model)
     kwargs = {"verbose": 0, **plan.fit_kwargs}

@@ -15,52 +15,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-
-def floats_between(low: float, high: float, stride: int) -> np.ndarray:
-    """Every ``stride``-th float32 in [low, high), by bit pattern (consecutive floats, no rounding)."""
-    start = np.array(low, dtype=np.float32).view(np.uint32)
-    stop = np.array(high, dtype=np.float32).view(np.uint32)
-    return np.arange(start, stop, stride, dtype=np.uint32).view(np.float32)
-
-
-def _random(shape: tuple[int, ...], seed: int, low: float = -1.0, high: float = 1.0) -> np.ndarray:
-    return np.random.RandomState(seed).uniform(low, high, size=shape).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class ProbeInputs:
-    """The probe's inputs, shared by every backend's probe (TensorFlow's below, torch_backend's
-    and jax_backend's), so that a case means the same bytes whichever library runs it."""
-
-    roots: np.ndarray  # every 4th float32 in [1, 4)
-    wide: np.ndarray  # 2^20 in [-8, 8)
-    positive: np.ndarray  # 2^20 in [0.01, 100)
-    exps: np.ndarray  # 2^20 in [-20, 20)
-    a_big: np.ndarray  # 1000x100
-    b_big: np.ndarray  # 100x100
-    a_row: np.ndarray  # 1x41, the report's input row
-    b_row: np.ndarray  # 41x64, its first kernel
-    a_mid: np.ndarray  # 64x64
-    b_mid: np.ndarray  # 64x16
-    bias: np.ndarray  # 64
-    summed: np.ndarray  # 2^20 in [-100, 100)
-
-
-def probe_inputs() -> ProbeInputs:
-    # [1, 4) covers two binades, where the mantissa-indexed estimate tables of approximate
-    # reciprocal square root instructions differ between CPU vendors; every 4th float is 2**22
-    # values, enough to hit those differences and cheap (about 20 ms) natively.
-    return ProbeInputs(
-        roots=floats_between(1.0, 4.0, 4),
-        wide=_random((1 << 20,), seed=1, low=-8.0, high=8.0),
-        positive=_random((1 << 20,), seed=2, low=0.01, high=100.0),
-        exps=_random((1 << 20,), seed=3, low=-20.0, high=20.0),
-        a_big=_random((1000, 100), seed=4), b_big=_random((100, 100), seed=5),
-        a_row=_random((1, 41), seed=6, high=100.0), b_row=_random((41, 64), seed=7),
-        a_mid=_random((64, 64), seed=8), b_mid=_random((64, 16), seed=9),
-        bias=_random((64,), seed=10),
-        summed=_random((1 << 20,), seed=11, low=-100.0, high=100.0),
-    )
+from repromatrix.cell import backends, keras3
+from repromatrix.cell.probe_inputs import (  # noqa: F401 - re-exported: probe.probe_inputs()
+    ProbeInputs,
+    floats_between,
+    probe_inputs,
+)
 
 
 @dataclass(frozen=True)
@@ -101,17 +61,9 @@ def run_probe() -> list[dict[str, str]]:
     """Run every case once and hash its float32 result bytes; sorted by case name. In a Keras 3
     process on the torch or jax backend, the same ops run through that backend, named as its op
     set names them (``aten.rsqrt``, torch_backend.py; ``rsqrt``, jitted, jax_backend.py)."""
-    from repromatrix.cell import keras3
-
-    backend = keras3.active_backend()
-    if backend == "torch":
-        from repromatrix.cell import torch_backend
-
-        outputs = torch_backend.run_probe()
-    elif backend == "jax":
-        from repromatrix.cell import jax_backend
-
-        outputs = jax_backend.run_probe()
+    backend = backends.lookup(keras3.active_backend())
+    if backend is not None:
+        outputs = backend.run_probe()
     else:
         import tensorflow as tf
 

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from repromatrix.cell.probe_inputs import probe_inputs
 from repromatrix.cell.trail import dtype_offset, multipliers, trail_result, word_width
 
 
@@ -150,8 +151,6 @@ class TorchTrailRecorder:
 def probe_cases() -> list[tuple[str, str, Callable[[Any], Any]]]:
     """(op, case, torch -> result) for the ops a Keras 3 step on torch uses, on probe.py's inputs
     (the case names start with "torch", so they never match a TensorFlow case)."""
-    from repromatrix.cell.probe import probe_inputs
-
     i = probe_inputs()
     roots, wide, positive, exps, summed = i.roots, i.wide, i.positive, i.exps, i.summed
     a_big, b_big, a_row, b_row, a_mid, b_mid, bias = (i.a_big, i.b_big, i.a_row, i.b_row,
@@ -230,3 +229,17 @@ def fingerprint_fields() -> dict[str, Any]:
         "parallel_info": [line.strip() for line in torch.__config__.parallel_info().splitlines()
                           if line.strip()],
     }
+
+
+# --- the backends.Backend protocol (what the runner, the probe and the fingerprint call) ---------
+
+
+def trail_recorder(model: Any, steps: int) -> TorchTrailRecorder:
+    return TorchTrailRecorder(model, steps=steps)
+
+
+def train_step_ops(model: Any, x: Any, y: Any, recorder: Any) -> dict[str, Any]:
+    """torch has no graph to trace: the recorder watched the real first step's aten ops."""
+    ops = getattr(recorder, "ops", None)
+    return {"ops": ops} if ops else {"absent": "PyTorch's op set is watched during the "
+                                     "trail's first step, and no trail was recorded"}

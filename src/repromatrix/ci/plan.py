@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from repromatrix.ci import github
-from repromatrix.config.matrix import DEFAULT_MATRIX, Matrix, Runner, load_matrix
+from repromatrix.config.matrix import Matrix, Runner, load_matrix
+from repromatrix.config.options import add_matrix_option
 from repromatrix.errors import ConfigError
 
 OUTPUT_NAME = "matrix"
@@ -85,8 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "x repeat) of matrix.toml's [[runners]]. When $GITHUB_OUTPUT is set, also write it as "
         "the step output 'matrix', and a table of the cells to $GITHUB_STEP_SUMMARY.",
     )
-    parser.add_argument("--matrix", default=str(DEFAULT_MATRIX),
-                        help="matrix file (default: ./matrix.toml)")
+    add_matrix_option(parser)
     parser.set_defaults(func=run)
 
 

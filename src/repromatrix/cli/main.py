@@ -15,6 +15,7 @@ from pathlib import Path
 
 from repromatrix import __version__
 from repromatrix.config.arguments import check_cell_id, env_pair, positive
+from repromatrix.config.options import add_matrix_option
 from repromatrix.errors import ConfigError, ReproError, UsageError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
 
@@ -37,7 +38,7 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cell", default="local", help="cell id, used as the artifact's name "
                         "(default: local)")
     parser.add_argument("--runner-label", help="the CI runner label this cell ran on, if any")
-    parser.add_argument("--matrix", default="matrix.toml", help="matrix file (default: ./matrix.toml)")
+    add_matrix_option(parser)
     parser.add_argument("--variant", action="append", dest="variants", default=[], metavar="NAME",
                         help="run only this variant (repeatable; default: the matrix's "
                         "experiment.variants)")
@@ -204,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     add_run_parser(subparsers)
     for module_name in ("repromatrix.report.command", "repromatrix.host.lab", "repromatrix.ci.plan",
-                        "repromatrix.ci.github", "repromatrix.ci.comment", "repromatrix.host.preflight",
-                        "repromatrix.ci.scaffold"):
+                        "repromatrix.ci.github", "repromatrix.ci.comment",
+                        "repromatrix.host.preflight_command", "repromatrix.ci.scaffold"):
         _add_subcommand(subparsers, module_name)
     add_error_artifact_parser(subparsers)
     add_worker_parser(subparsers)

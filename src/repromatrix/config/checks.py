@@ -10,6 +10,7 @@ values.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -146,13 +147,17 @@ def suggest(value: str, choices: Iterable[str]) -> str:
     return f" Perhaps you meant '{close[0]}'?" if close else ""
 
 
+def _unknown_key_hint(key: str, allowed: tuple[str, ...]) -> str:
+    return suggest(key, allowed) or f" Valid keys: {', '.join(allowed)}."
+
+
 def check_keys(
     table: Mapping[str, Any], allowed: tuple[str, ...], where: tuple[str, ...], problems: Problems
 ) -> None:
     for key in table:
         if key not in allowed:
-            problems.add(where + (key,), "unknown key.", hint=lambda key=key: (
-                suggest(key, allowed) or f" Valid keys: {', '.join(allowed)}."))
+            problems.add(where + (key,), "unknown key.", hint=functools.partial(
+                _unknown_key_hint, key, allowed))
 
 
 def check_choice(value: str, choices: tuple[str, ...], where: tuple[str, ...],

@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from repromatrix import resources
 
@@ -95,7 +95,9 @@ def _in_range(version: str, low: str | None, below: str | None) -> bool:
     key = _release(version)
     if key is None:  # not a plain release: no known facts apply
         return False
-    return (low is None or key >= _release(low)) and (below is None or key < _release(below))
+    # the facts' bounds are plain releases, so their keys are never None
+    return ((low is None or key >= cast("tuple[int, ...]", _release(low)))
+            and (below is None or key < cast("tuple[int, ...]", _release(below))))
 
 
 def _release(version: str) -> tuple[int, ...] | None:

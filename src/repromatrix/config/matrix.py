@@ -10,6 +10,7 @@ The format is documented in docs/matrix.md.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ from repromatrix.config.checks import (
     typed_value,
 )
 from repromatrix.config.defaults import apply_defaults
+from repromatrix.entry import parse_entry
 from repromatrix.errors import ConfigError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
 
@@ -244,7 +246,7 @@ def _variant_list(
     for name in raw:
         if name not in variants:
             problems.add(where, f"no variant named {name!r} in [variants].",
-                         hint=lambda name=name: suggest(name, variants))
+                         hint=functools.partial(suggest, name, variants))
     if len(set(raw)) != len(raw):
         problems.add(where, "lists a variant twice")
     return tuple(raw)
@@ -282,7 +284,6 @@ def _load_experiment(doc: Mapping[str, Any], variants: Mapping[str, Variant],
 def _load_entry(raw: Mapping[str, Any], variants: Mapping[str, Variant], problems: Problems
                 ) -> str | None:
     """The user experiment's entry (syntax only: resolving it is the runner's job)."""
-    from repromatrix.contract import parse_entry  # no TensorFlow, no cycle at import time
     from repromatrix.errors import ExperimentError
 
     entry = typed_value(raw, "entry", str, ("experiment",), problems)
@@ -342,7 +343,7 @@ def _load_platform(key: str, table: Any, packages: Mapping[str, str], problems: 
     for name in replace:
         if name not in packages:
             problems.add(where + ("replace", name), "replaces a package that is not pinned.",
-                         hint=lambda name=name: suggest(name, packages))
+                         hint=functools.partial(suggest, name, packages))
     pulls = string_list(typed_value(table, "pulls", list, where, problems, default=[]),
                          where + ("pulls",), problems)
     # Both become `name==version` lines for pip: "a==b" would pass here and fail on the runner.

@@ -91,7 +91,7 @@ def runner_requirements(minor: str) -> list[str]:
 
 def wheel_tags(glibc: str) -> tuple[str, ...]:
     """The ``manylinux`` aarch64 tags a sysroot with this glibc runs, newest first."""
-    from repromatrix.host.preflight import PLATFORM_TAGS
+    from repromatrix.platform_facts import PLATFORM_TAGS
 
     parts = glibc.split(".")
     mine = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 17
@@ -112,7 +112,7 @@ def site_key(lines: Sequence[str], minor: str, tags: Sequence[str]) -> str:
 
 def find_pip(candidates: Sequence[str] | None = None) -> tuple[str, ...]:
     """``python -m pip`` of this interpreter, else of ``python3`` on PATH (uv's venvs have none)."""
-    from repromatrix.host.preflight import pip_available
+    from repromatrix.host.resolution import pip_available
 
     pythons = list(candidates) if candidates is not None else [
         sys.executable, shutil.which("python3") or "python3"]
@@ -128,12 +128,15 @@ def find_pip(candidates: Sequence[str] | None = None) -> tuple[str, ...]:
 def resolve(lines: Sequence[str], minor: str, tags: Sequence[str], pip: tuple[str, ...],
             run: Callable | None = None) -> list[str]:
     """Exact ``name==version`` lines for the target, or one ToolError naming the missing wheel."""
-    from repromatrix.host import preflight
+    from repromatrix.host import preflight  # the resolution that adds marker-selected packages
+    from repromatrix.host.resolution import PipSettings, Target
 
-    target = preflight.Target(platform=PLATFORM, tags=tuple(tags), python_minor=minor)
-    settings = preflight.PipSettings(pip, cert=os.environ.get("PIP_CERT") or None)
-    resolution = preflight.resolve(settings, target, lines, python=minor,
-                                   **({"run": run} if run else {}))
+    target = Target(platform=PLATFORM, tags=tuple(tags), python_minor=minor)
+    settings = PipSettings(pip, cert=os.environ.get("PIP_CERT") or None)
+    if run is None:  # preflight's own pip call
+        resolution = preflight.resolve(settings, target, lines, python=minor)
+    else:
+        resolution = preflight.resolve(settings, target, lines, python=minor, run=run)
     if not resolution.ok:
         if resolution.missing:
             raise ToolError(f"no Linux arm64 wheel of {resolution.missing[0]} for Python {minor} "

@@ -19,6 +19,7 @@ from pathlib import Path
 from repromatrix import artifact
 from repromatrix.config.arguments import positive
 from repromatrix.config.matrix import Lab, LabCell, Pins, load_matrix
+from repromatrix.config.options import add_matrix_option
 from repromatrix.errors import UsageError
 
 HEARTBEAT_SECONDS = 20
@@ -152,7 +153,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "computes approximate instructions differently from real silicon: it stands for "
         "'another vendor', not for the named chip.",
     )
-    parser.add_argument("--matrix", default="matrix.toml", help="matrix file (default: ./matrix.toml)")
+    add_matrix_option(parser)
     parser.add_argument("--rows", type=positive, help="rows (training steps) per cell "
                         "(default: [lab].rows)")
     parser.add_argument("--output-dir", default="artifacts/lab",

@@ -21,160 +21,51 @@ cell cannot, 2 usage errors (bad matrix, no pip).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
 
-from repromatrix.config.matrix import (
-    DEFAULT_MATRIX,
-    HOSTED_LABELS,
-    Lab,
-    LabCell,
-    Matrix,
-    load_matrix,
+from repromatrix.config.matrix import HOSTED_LABELS, Matrix
+from repromatrix.host.resolution import (  # pip's mechanics, also named preflight.X
+    MIN_PIP,  # noqa: F401
+    NETWORK_HINTS,  # noqa: F401
+    PYPI,  # noqa: F401
+    Installed,
+    PipSettings,
+    Resolution,
+    Runner,
+    Target,
+    normal_name,
+    parse_failure,  # noqa: F401
+    parse_report,  # noqa: F401
+    pip_available,  # noqa: F401
+    pip_command,  # noqa: F401
+    resolve_once,
+    run_pip,
 )
-from repromatrix.errors import ToolError, UsageError
-from repromatrix.host import arm64
-from repromatrix.host.lab import select_cells
 from repromatrix.platform_facts import MARKER_ENV, PLATFORM_TAGS
 
 # PLATFORM_TAGS (wheel tags per "<os>-<arch>") and MARKER_ENV (what environment markers see
 # there) are data: resources/platforms.toml, which says why each looks as it does.
-PYPI = "https://pypi.org/simple"
 DEFAULT_JOBS = 4
-MIN_PIP = (22, 2)  # --dry-run --report
-NETWORK_HINTS = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",
-                 "ConnectTimeoutError", "ProxyError")
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where pip resolves: a platform's tags, the pinned Python's minor version, CPython."""
-
-    platform: str
-    tags: tuple[str, ...]
-    python_minor: str  # "3.9"
-
-    @property
-    def abis(self) -> tuple[str, ...]:
-        return (f"cp{self.python_minor.replace('.', '')}", "abi3", "none")
-
-    def short_tags(self) -> str:
-        """One readable name for messages: "win_arm64", "macosx_*_arm64", "manylinux_*_aarch64"."""
-        return self.tags[0] if len(self.tags) == 1 else re.sub(r"_\d+_\d+_", "_*_", self.tags[0])
-
-
-def pip_command(pip: Sequence[str], target: Target, requirements: Sequence[str], report: Path,
-                no_deps: bool = False, index_url: str = PYPI, cert: str | None = None
-                ) -> list[str]:
-    """The resolver-only pip call: nothing is installed, nothing is built from source.
-
-    ``--isolated`` ignores pip's environment variables and the user's configuration (extra
-    indexes, find-links) so the answer is PyPI's, as on a CI runner; pip still reads its global
-    and site configuration files (a machine-wide constraints file: ``parse_failure`` copes).
-    ``--target`` is never written (``--dry-run``) but pip refuses --platform without it.
-    """
-    command = [*pip, "--isolated", "install", "--dry-run", "--ignore-installed",
-               "--target", str(report.parent / "target"), "--report", str(report),
-               "--index-url", index_url, "--only-binary=:all:",
-               "--python-version", target.python_minor, "--implementation", "cp",
-               "--disable-pip-version-check", "--no-input", "--quiet"]
-    if cert:
-        command += ["--cert", cert]
-    for tag in target.tags:
-        command += ["--platform", tag]
-    for abi in target.abis:
-        command += ["--abi", abi]
-    if no_deps:
-        command.append("--no-deps")
-    return command + list(requirements)
-
-
-@dataclass(frozen=True)
-class Installed:
-    name: str
-    version: str
-    wheel: str  # the wheel's file name, which carries the platform tag pip chose
-    requires: tuple[str, ...] = ()  # Requires-Dist, markers included
-
-
-@dataclass(frozen=True)
-class Resolution:
-    ok: bool
-    installs: tuple[Installed, ...] = ()
-    missing: tuple[str, ...] = ()  # requirements pip found no matching wheel for
-    message: str = ""  # pip's first error line when not ok
-    network: bool = False  # the failure was PyPI being unreachable, not a missing wheel
-
-    def version_of(self, name: str) -> str | None:
-        wanted = _normal(name)
-        return next((i.version for i in self.installs if _normal(i.name) == wanted), None)
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def parse_report(document: Mapping[str, Any]) -> tuple[Installed, ...]:
-    """The packages of a ``pip install --report`` (format version 1), sorted by name."""
-    installs = []
-    for item in document.get("install", []):
-        metadata = item.get("metadata", {})
-        url = item.get("download_info", {}).get("url", "")
-        installs.append(Installed(name=str(metadata.get("name", "?")),
-                                  version=str(metadata.get("version", "?")),
-                                  wheel=url.rsplit("/", 1)[-1].split("#")[0],
-                                  requires=tuple(metadata.get("requires_dist") or ())))
-    return tuple(sorted(installs, key=lambda i: _normal(i.name)))
-
-
-def parse_failure(stderr: str, requirements: Sequence[str] = ()) -> Resolution:
-    """What a failed pip resolution says: the requirements it found no wheel for, or why not.
-
-    pip says "No matching distribution found for REQ"; with a constraints file in play (pip's
-    global configuration, which --isolated still reads) it says ResolutionImpossible instead and
-    lists the names that have "no matching distributions available": those are mapped back to
-    the requirements asked for.
-    """
-    missing = list(dict.fromkeys(re.findall(r"No matching distribution found for (\S+)", stderr)))
-    block = re.search(r"no matching distributions available for your environment:\n"
-                      r"((?:[ \t]+\S+\n?)+)", stderr)
-    for name in (block.group(1).split() if block else ()):
-        asked = next((r for r in requirements
-                      if _normal(re.split(r"[=<>!~; \[]", r, maxsplit=1)[0]) == _normal(name)), name)
-        if asked not in missing:
-            missing.append(asked)
-    errors = [line[len("ERROR: "):].strip() for line in stderr.splitlines()
-              if line.startswith("ERROR: ")]
-    network = any(hint in stderr for hint in NETWORK_HINTS)
-    message = errors[-1] if errors else (stderr.strip().splitlines() or ["pip failed"])[-1]
-    if network:
-        message = "PyPI could not be reached: " + message
-    return Resolution(ok=False, missing=tuple(missing), message=message, network=network)
-
-
 def missed_by_markers(installs: Sequence[Installed], platform: str, python: str) -> list[str]:
     """Dependencies whose marker is true on the target but that pip left out (see MARKER_ENV)."""
     try:
         from packaging.requirements import InvalidRequirement, Requirement
     except ImportError:  # pip's own copy, present wherever pip is
-        from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+        # the same classes, vendored: mypy sees two distinct types
+        from pip._vendor.packaging.requirements import (  # type: ignore[assignment]
+            InvalidRequirement,
+            Requirement,
+        )
     environment = {**MARKER_ENV[platform], "python_version": ".".join(python.split(".")[:2]),
                    "python_full_version": python, "implementation_name": "cpython",
                    "platform_python_implementation": "CPython", "platform_release": "",
                    "platform_version": "", "implementation_version": python, "extra": ""}
-    present = {_normal(i.name) for i in installs}
+    present = {normal_name(i.name) for i in installs}
     missed: dict[str, str] = {}
     for install in installs:
         for text in install.requires:
@@ -182,7 +73,7 @@ def missed_by_markers(installs: Sequence[Installed], platform: str, python: str)
                 requirement = Requirement(text)
             except InvalidRequirement:
                 continue
-            name = _normal(requirement.name)
+            name = normal_name(requirement.name)
             if requirement.marker is None or name in present or name in missed:
                 continue
             if requirement.marker.evaluate(environment):
@@ -190,44 +81,18 @@ def missed_by_markers(installs: Sequence[Installed], platform: str, python: str)
     return sorted(missed.values())
 
 
-Runner = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
-
-
-def _run_pip(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, check=False)
-
-
-@dataclass(frozen=True)
-class PipSettings:
-    pip: tuple[str, ...]  # e.g. (python, "-m", "pip")
-    index_url: str = PYPI
-    cert: str | None = None  # a CA bundle (from PIP_CERT), since --isolated ignores the env
-
-
 def resolve(settings: PipSettings, target: Target, requirements: Sequence[str],
-            no_deps: bool = False, run: Runner = _run_pip, python: str = "") -> Resolution:
+            no_deps: bool = False, run: Runner = run_pip, python: str = "") -> Resolution:
     """A pip resolution, redone with the target's marker-selected dependencies pip skipped."""
-    resolution = _resolve_once(settings, target, requirements, no_deps, run)
+    resolution = resolve_once(settings, target, requirements, no_deps, run)
     if resolution.ok and not no_deps and python:
         extra = missed_by_markers(resolution.installs, target.platform, python)
         if extra:
-            resolution = _resolve_once(settings, target, [*requirements, *extra], no_deps, run)
+            resolution = resolve_once(settings, target, [*requirements, *extra], no_deps, run)
     return resolution
 
 
-def _resolve_once(settings: PipSettings, target: Target, requirements: Sequence[str],
-                  no_deps: bool, run: Runner) -> Resolution:
-    """One pip resolution in a scratch folder (the report file is all we keep)."""
-    with tempfile.TemporaryDirectory(prefix="repromatrix-preflight-") as folder:
-        report = Path(folder) / "report.json"
-        completed = run(pip_command(settings.pip, target, requirements, report, no_deps,
-                                    settings.index_url, settings.cert))
-        if completed.returncode == 0 and report.exists():
-            return Resolution(ok=True, installs=parse_report(json.loads(report.read_text("utf-8"))))
-        return parse_failure(completed.stderr or "", requirements)
-
-
-# --- what to check ------------------------------------------------------------------------------
+# --- what to check --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -289,7 +154,7 @@ class Progress:
 
 
 def check_platforms(matrix: Matrix, platforms: Sequence[str], pip: PipSettings, jobs: int,
-                    run: Runner = _run_pip) -> dict[str, PlatformResult]:
+                    run: Runner = run_pip) -> dict[str, PlatformResult]:
     """Full resolutions and mapping checks in parallel; per-pin checks only where a full fails."""
     work: dict[tuple[str, str, str], tuple[Target, tuple[str, ...], bool]] = {}
     for platform in platforms:
@@ -348,7 +213,7 @@ def _platform_result(matrix: Matrix, platform: str,
     return PlatformResult(platform, requirements, full, unavailable, mappings, pulls)
 
 
-# --- the report ---------------------------------------------------------------------------------
+# --- the report -----------------------------------------------------------------------------------
 
 
 def problems_of(row: Row, result: PlatformResult | None, target: Target | None) -> list[str]:
@@ -367,9 +232,9 @@ def problems_of(row: Row, result: PlatformResult | None, target: Target | None) 
 def details_of(result: PlatformResult) -> str:
     parts = []
     if result.ok:
-        names = {_normal(r.split("==")[0]) for r in result.requirements}
-        chosen = [i for i in result.full.installs if _normal(i.name) in names]
-        tf_like = [f"{i.name} {i.version}" for i in chosen if "tensorflow" in _normal(i.name)]
+        names = {normal_name(r.split("==")[0]) for r in result.requirements}
+        chosen = [i for i in result.full.installs if normal_name(i.name) in names]
+        tf_like = [f"{i.name} {i.version}" for i in chosen if "tensorflow" in normal_name(i.name)]
         parts.append(f"{len(result.full.installs)} wheels" + (f"; {', '.join(tf_like)}"
                                                               if tf_like else ""))
         for name, version in result.pulls:
@@ -401,142 +266,3 @@ def table_lines(table: Sequence[Sequence[str]]) -> list[str]:
              + line[-1] for line in table]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 7)
     return lines
-
-
-def render(rows: Sequence[Row], results: Mapping[str, PlatformResult], matrix: Matrix,
-           cells: Sequence[CellResult] = ()) -> str:
-    table = [("runner", "platform", "result", "details")]
-    for row in rows:
-        result = results.get(row.platform or "")
-        details = details_of(result) if result else ("unknown platform: give the entry os and "
-                                                     "arch" if row.platform is None else "")
-        table.append((row.label + (" (excluded)" if row.excluded else ""), row.platform or "?",
-                      verdict_of(row, result), details))
-    lines = table_lines(table)
-    if cells:
-        lab_table = [("lab cell", "needs", "result", "details")]
-        lab_table += [(cell.cell.id, item.what, CHECK_VERDICTS[item.ok], item.text)
-                      for cell in cells for item in cell.checks]
-        lines += ["", *table_lines(lab_table)]
-    problems = [p for row in rows
-                for p in problems_of(row, results.get(row.platform or ""),
-                                     target_of(row.platform, matrix) if row.platform else None)]
-    problems += [f"{cell.cell.id}: {item.text}" for cell in cells for item in cell.checks
-                 if item.ok is False]
-    head = (f"pins: Python {matrix.pins.python}, "
-            + ", ".join(f"{n}=={v}" for n, v in matrix.pins.packages.items()))
-    return "\n".join([head, "", *lines] + (["", *problems] if problems else [])) + "\n"
-
-
-def exit_code(rows: Sequence[Row], results: Mapping[str, PlatformResult],
-              cells: Sequence[CellResult] = ()) -> int:
-    """1 when a CI runner (not an excluded entry) cannot install the pins, or an arm64 lab cell
-    lacks something; else 0."""
-    failing = [r for r in rows if not r.excluded
-               and not (r.platform in results and results[r.platform].ok)]
-    return 1 if failing or any(not cell.ok for cell in cells) else 0
-
-
-# --- arm64 lab cells ----------------------------------------------------------------------------
-
-
-CHECK_VERDICTS = {True: "ready", False: "FAILS", None: "not checked"}
-
-
-@dataclass(frozen=True)
-class CellResult:
-    cell: LabCell
-    checks: tuple[arm64.Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(item.ok for item in self.checks)
-
-
-def arm64_cells(matrix: Matrix, named: Sequence[str]) -> list[LabCell]:
-    """The lab's arm64 cells, then those named with --cell (``lab-arm64`` is an optional cell,
-    not in the default lab: ``repromatrix lab --cell lab-arm64`` adds it)."""
-    lab = matrix.lab or Lab(rows=0, env={}, variants=(), cells=())
-    cells = [cell for cell in lab.cells if cell.arch == "arm64"]
-    for cell in select_cells(lab, list(named)).cells if named else ():
-        if cell.arch != "arm64":
-            raise UsageError(f"--cell {cell.id}: preflight checks arm64 lab cells, and this one "
-                             "runs on this machine's architecture")
-        if cell not in cells:
-            cells.append(cell)
-    return cells
-
-
-def check_cells(cells: Sequence[LabCell], matrix: Matrix, pip: PipSettings,
-                check: Callable[..., Sequence[arm64.Check]] = arm64.check) -> list[CellResult]:
-    """What each arm64 cell needs, checked as the lab prepares it, with nothing downloaded."""
-    results = []
-    for cell in cells:
-        print(f"repromatrix preflight: {cell.id}: checking qemu-aarch64, Debian's interpreter and "
-              "the arm64 wheels (nothing is downloaded)", file=sys.stderr, flush=True)
-        model = cell.emulate or arm64.DEFAULT_MODEL
-        results.append(CellResult(cell, tuple(check(matrix.pins, model, pip=pip.pip))))
-    return results
-
-
-# --- command ------------------------------------------------------------------------------------
-
-
-def pip_available(python: str) -> tuple[str, ...]:
-    """``[python, -m, pip]`` if that pip can do ``--dry-run --report``; else a ToolError."""
-    try:
-        completed = subprocess.run([python, "-m", "pip", "--version"], capture_output=True,
-                                   text=True, check=False)
-    except OSError as error:
-        raise ToolError(f"cannot run {python}: {error.strerror}") from None
-    found = re.match(r"pip (\d+)\.(\d+)", completed.stdout)
-    if completed.returncode != 0 or not found:
-        raise ToolError(f"{python} has no pip; install it (`nox -s preflight` does), or pass "
-                        "--pip-python PATH")
-    if (int(found.group(1)), int(found.group(2))) < MIN_PIP:
-        raise ToolError(f"{python}'s pip is {found.group(1)}.{found.group(2)}; preflight needs "
-                        f"pip {MIN_PIP[0]}.{MIN_PIP[1]} or newer (--dry-run --report)")
-    return (python, "-m", "pip")
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "preflight",
-        help="check with pip's resolver that every CI runner's platform can install the pins",
-        description="For every [[runners]] entry (and every [[excluded]] one, expected to fail), "
-        "resolve matrix.toml's pins for that platform with `pip install --dry-run --report` "
-        "(wheels only, the pinned Python's minor version), without installing anything. Arm64 "
-        "lab cells are checked too (qemu-aarch64, Debian's interpreter, arm64 wheels; nothing is "
-        "downloaded). Prints a table and what is missing. Exit 0: every runner resolves; 1: some "
-        "runner or arm64 lab cell cannot; 2: usage error. Needs PyPI.",
-    )
-    parser.add_argument("--matrix", default=str(DEFAULT_MATRIX),
-                        help="matrix file (default: ./matrix.toml)")
-    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
-                        help=f"pip resolutions at a time (default: {DEFAULT_JOBS})")
-    parser.add_argument("--pip-python", default=sys.executable,
-                        help="the interpreter whose pip resolves (default: this one)")
-    parser.add_argument("--index-url", default=PYPI, help=f"package index (default: {PYPI}); "
-                        "pip's environment variables and user configuration are ignored so the answer is "
-                        "the index's")
-    parser.add_argument("--cell", action="append", dest="cells", default=[], metavar="ID",
-                        help="also check this arm64 lab cell (repeatable), e.g. lab-arm64, "
-                        "which `repromatrix lab --cell lab-arm64` adds to the lab")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-    matrix = load_matrix(args.matrix)
-    cells = arm64_cells(matrix, args.cells)
-    pip = PipSettings(pip_available(args.pip_python), args.index_url,
-                      os.environ.get("PIP_CERT") or None)
-    rows = rows_of(matrix)
-    platforms = sorted({r.platform for r in rows if r.platform in PLATFORM_TAGS})
-    print(f"repromatrix preflight: resolving {len(platforms)} platforms with pip "
-          f"({args.jobs} at a time; each takes a while)", file=sys.stderr, flush=True)
-    results = check_platforms(matrix, platforms, pip, args.jobs)
-    cell_results = check_cells(cells, matrix, pip)
-    sys.stdout.write(render(rows, results, matrix, cell_results))
-    return exit_code(rows, results, cell_results)

@@ -18,7 +18,7 @@ def blame_lines(comparison: Any) -> list[str]:
     causes = comparison.likely_causes
     if causes:
         shown = "; ".join(cause_text(c) for c in causes[:MAX_CAUSES])
-        more = " and %d more" % (len(causes) - MAX_CAUSES) if len(causes) > MAX_CAUSES else ""
+        more = f" and {len(causes) - MAX_CAUSES:d} more" if len(causes) > MAX_CAUSES else ""
         lines.append("likely cause{}: {}{}".format("s" if len(causes) > 1 else "", shown, more))
     return lines
 
@@ -29,6 +29,6 @@ def tensor_figures(max_ulp: int | None, max_abs: float | None,
     ULP "n/a" when every differing element crosses zero (no meaningful distance), "?" without
     raw data."""
     if max_abs is None:
-        return "?" if max_ulp is None else "%d %s" % (max_ulp, units)
-    ulp = f"n/a {units} (crosses zero)" if not max_ulp else "%d %s" % (max_ulp, units)
+        return "?" if max_ulp is None else f"{max_ulp:d} {units}"
+    ulp = f"n/a {units} (crosses zero)" if not max_ulp else f"{max_ulp:d} {units}"
     return f"{ulp}, abs {max_abs:.3g}, rel {max_rel or 0.0:.3g}"

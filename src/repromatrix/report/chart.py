@@ -39,7 +39,8 @@ def legend(result: VariantResult) -> str:
     parts = []
     for index, series in enumerate(series_of(result)):
         parts.append(
-            f"{series.letter} vs {result.groups[0].letter}: {COLOUR_NAMES[index % len(COLOUR_NAMES)]}"
+            f"{series.letter} vs {result.groups[0].letter}: "
+            f"{COLOUR_NAMES[index % len(COLOUR_NAMES)]}"
         )
     return "; ".join(parts)
 
@@ -55,9 +56,10 @@ def mermaid(result: VariantResult) -> str | None:
         "```mermaid",
         '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + palette + '"}}}}%%',
         "xychart-beta",
-        f'    title "{mermaid_label(result.name)}: log10 of weight-sum difference vs {result.groups[0].letter}"',
-        '    x-axis "training step" 0 --> %d' % max(last, 1),
-        '    y-axis "log10 abs difference" %s --> %d' % (_num(FLOOR_LOG10), _y_top(series)),
+        f'    title "{mermaid_label(result.name)}: log10 of weight-sum difference vs '
+        f'{result.groups[0].letter}"',
+        f'    x-axis "training step" 0 --> {max(last, 1):d}',
+        f'    y-axis "log10 abs difference" {_num(FLOOR_LOG10)} --> {_y_top(series):d}',
     ]
     for item in series:
         lines.append("    line [{}]".format(", ".join(_num(v) for v in item.values)))
@@ -83,40 +85,41 @@ def svg(result: VariantResult) -> str | None:
         return top + plot_h * (y_high - value) / (y_high - y_low)
 
     out = [
-        '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-        'font-family="sans-serif" font-size="12">' % (width, height, width, height),
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:d}" height="{height:d}" '
+        f'viewBox="0 0 {width:d} {height:d}" '
+        'font-family="sans-serif" font-size="12">',
         '<rect width="100%" height="100%" fill="white"/>',
-        '<text x="%d" y="24" font-size="15">'
-        "%s: log10 |weight sum %s - weight sum of other group|</text>"
-        % (left, xml(result.name, 60), result.groups[0].letter),
+        f'<text x="{left:d}" y="24" font-size="15">'
+        f"{xml(result.name, 60)}: log10 |weight sum {result.groups[0].letter} - weight sum of "
+        "other group|</text>",
     ]
     for tick in range(int(y_low), int(y_high) + 1, 2):
         y = y_of(tick)
         out.append(
-            '<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
-            % (left, y, left + plot_w, y)
+            f'<line x1="{left:d}" y1="{y:.1f}" x2="{left + plot_w:d}" y2="{y:.1f}" stroke="#ddd"/>'
         )
-        out.append('<text x="%d" y="%.1f" text-anchor="end">%d</text>' % (left - 6, y + 4, tick))
+        out.append(f'<text x="{left - 6:d}" y="{y + 4:.1f}" text-anchor="end">{tick:d}</text>')
     for index in range(5):
         step = round(last * index / 4)
         x = x_of(step)
         out.append(
-            '<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>' % (x, top, x, top + plot_h)
+            f'<line x1="{x:.1f}" y1="{top:d}" x2="{x:.1f}" y2="{top + plot_h:d}" stroke="#ddd"/>'
         )
         out.append(
-            '<text x="%.1f" y="%d" text-anchor="middle">%d</text>' % (x, top + plot_h + 16, step)
+            f'<text x="{x:.1f}" y="{top + plot_h + 16:d}" text-anchor="middle">{step:d}</text>'
         )
     out.append(
-        '<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>'
-        % (left, top, plot_w, plot_h)
+        f'<rect x="{left:d}" y="{top:d}" width="{plot_w:d}" height="{plot_h:d}" fill="none" '
+        'stroke="#333"/>'
     )
     out.append(
-        '<text x="%d" y="%d" text-anchor="middle">training step</text>'
-        % (left + plot_w // 2, top + plot_h + 34)
+        f'<text x="{left + plot_w // 2:d}" y="{top + plot_h + 34:d}" text-anchor="middle">training '
+        'step</text>'
     )
     out.append(
-        '<text transform="translate(%d %d) rotate(-90)" text-anchor="middle">'
-        "log10 abs difference</text>" % (left - 40, top + plot_h // 2)
+        f'<text transform="translate({left - 40:d} {top + plot_h // 2:d}) rotate(-90)" '
+        'text-anchor="middle">'
+        "log10 abs difference</text>"
     )
     for index, item in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
@@ -126,15 +129,16 @@ def svg(result: VariantResult) -> str | None:
         )
         lx = left + 10 + 110 * index
         out.append(
-            '<rect x="%d" y="%d" width="14" height="4" fill="%s"/>' % (lx, height - 18, colour)
+            f'<rect x="{lx:d}" y="{height - 18:d}" width="14" height="4" fill="{colour}"/>'
         )
         out.append(
-            '<text x="%d" y="%d">%s vs %s</text>'
-            % (lx + 18, height - 12, item.letter, result.groups[0].letter)
+            f'<text x="{lx + 18:d}" y="{height - 12:d}">{item.letter} vs '
+            f'{result.groups[0].letter}</text>'
         )
     out.append(
-        '<text x="%d" y="42" fill="#555" font-size="11">equal steps and differences below 1e%d '
-        "are drawn at %d</text>" % (left, int(FLOOR_LOG10), int(FLOOR_LOG10))
+        f'<text x="{left:d}" y="42" fill="#555" font-size="11">equal steps and differences below '
+        f'1e{int(FLOOR_LOG10):d} '
+        f"are drawn at {int(FLOOR_LOG10):d}</text>"
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -22,6 +22,7 @@ from repromatrix.report.model import (
     Loaded,
     ProbeRecord,
     Settings,
+    TensorRecord,
     VariantRecord,
     settings_text,
 )
@@ -284,7 +285,7 @@ def _tensor_diffs(
     ref: VariantRecord, other: VariantRecord
 ) -> tuple[tuple[TensorDiff, ...], int | None]:
     """Tensors whose bytes differ (sha256, or raw data when no hash), and the overall max ULP."""
-    theirs = {}
+    theirs: dict[str, TensorRecord] = {}
     for tensor in other.tensors:
         theirs.setdefault(tensor.name, tensor)
     diffs: list[TensorDiff] = []
@@ -358,7 +359,7 @@ def _probe_ops(
             differing.update((mine[case][0], theirs[case][0]))
     only_one = sorted(set(mine) ^ set(theirs))
     if only_one:
-        notes.append("%d probe case(s) ran on only one of the two cells" % len(only_one))
+        notes.append(f"{len(only_one):d} probe case(s) ran on only one of the two cells")
     if differing and not train_ops:
         notes.append(
             "probe ops differ ({}) but the train step's op list is missing, so none can be "
@@ -383,10 +384,10 @@ def compare_pair(
         first = first_divergent_step(ref.trail.digests, other.trail.digests)
         common = min(lengths)
         if lengths[0] != lengths[1]:
+            equal = "" if first is not None else " and are equal"
             notes.append(
-                "the trails have different lengths (%d and %d entries); only the first %d were "
-                "compared%s"
-                % (lengths[0], lengths[1], common, "" if first is not None else " and are equal")
+                f"the trails have different lengths ({lengths[0]:d} and {lengths[1]:d} entries); "
+                f"only the first {common:d} were compared{equal}"
             )
         elif first is None and ref.digest != other.digest:
             notes.append("every trail entry is equal although the final weights differ")
@@ -436,7 +437,7 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> tuple[str,
     elif step == 0:
         what = who + " already before training (step 0)"
     elif step is not None:
-        what = who + " at step %d" % step
+        what = who + f" at step {step:d}"
     elif (
         comparison.trail_lengths is not None
         and comparison.trail_lengths[0] != comparison.trail_lengths[1]
@@ -461,7 +462,7 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> tuple[str,
         why = ""
     if comparison.root_cause is not None:  # the trace's proof outranks the probe's heuristic
         root = comparison.root_cause
-        why = "root cause: %s at step %d" % (root.group, root.step) + (
+        why = f"root cause: {root.group} at step {root.step:d}" + (
             f" (likely: {causes_summary(comparison.likely_causes)})"
             if comparison.likely_causes else "")
     return what, why
@@ -472,7 +473,7 @@ def summarize(
 ) -> str:
     """The verdict line (without the variant name)."""
     tail = (
-        "; %d cell%s not compared" % (not_compared, "" if not_compared == 1 else "s")
+        f"; {not_compared:d} cell{'' if not_compared == 1 else 's'} not compared"
         if not_compared
         else ""
     )
@@ -485,14 +486,14 @@ def summarize(
         if len(cells) == 1:
             return f"only 1 cell ({cells[0]}), nothing to compare yet{sums_note}{tail}"
         if by_sums:
-            return "same float32 weight sums on all %d cells%s%s" % (len(cells), sums_note, tail)
-        return "bit-identical on all %d cells%s" % (len(cells), tail)
+            return f"same float32 weight sums on all {len(cells):d} cells{sums_note}{tail}"
+        return f"bit-identical on all {len(cells):d} cells{tail}"
     clauses = [_clause(c, groups[0].letter, by_sums) for c in comparisons]
     if len(clauses) == 1:
         body = "; ".join(part for part in clauses[0] if part)
     else:
         body = "; ".join(what + (f" ({why})" if why else "") for what, why in clauses)
-    return "%d results%s — %s%s" % (len(groups), sums_note, body, tail)
+    return f"{len(groups):d} results{sums_note} — {body}{tail}"
 
 
 def _not_compared_reason(cell: CellRecord, variant: VariantRecord | None) -> str | None:
@@ -529,9 +530,9 @@ def compare_variant(
         with_digest = sorted(cid for cid, (_, v) in usable.items() if v.digest is not None)
         if with_digest:
             notes.append(
-                "mixed input: %d of %d cells have no whole-model digest, so all cells of this "
+                f"mixed input: {len(usable) - len(with_digest):d} of {len(usable):d} cells have no "
+                "whole-model digest, so all cells of this "
                 "variant were compared by their float32 weight sums"
-                % (len(usable) - len(with_digest), len(usable))
             )
         for cid, (_, variant) in sorted(usable.items()):
             bits = variant.after_bits
@@ -609,10 +610,10 @@ def settings_problems(name: str, cells: Sequence[CellRecord]) -> list[str]:
     for settings, members in ordered[:MAX_LISTED]:
         shown = ", ".join(clean(m, 100) for m in members[:MAX_LISTED])
         if len(members) > MAX_LISTED:
-            shown += " and %d more" % (len(members) - MAX_LISTED)
+            shown += f" and {len(members) - MAX_LISTED:d} more"
         parts.append(f"[{clean(settings_text(settings), 200)}] on {shown}")
     if len(ordered) > MAX_LISTED:
-        parts.append("%d more different settings" % (len(ordered) - MAX_LISTED))
+        parts.append(f"{len(ordered) - MAX_LISTED:d} more different settings")
     return [
         "variant {} was run with different settings on different cells: {}".format(clean(name, 100), "; ".join(parts))
     ]
@@ -637,7 +638,8 @@ def global_problems(loaded: Loaded) -> tuple[str, ...]:
         out.append(f"{rejected.source}: ignored, {rejected.reason}")
     for duplicate in loaded.duplicates:
         out.append(
-            f"{duplicate.cell.source}: ignored, duplicate cell id {duplicate.cell.cell} (already read from {duplicate.kept_source})"
+            f"{duplicate.cell.source}: ignored, duplicate cell id {duplicate.cell.cell} (already "
+            f"read from {duplicate.kept_source})"
         )
     for cell in loaded.cells:
         if cell.status == "error":

@@ -43,7 +43,7 @@ def words(data: bytes, dtype: str) -> tuple[int, ...] | None:
     if layout is None or len(data) % layout.itemsize:
         return None
     count = len(data) // struct.calcsize("<" + layout.code)
-    return struct.unpack("<%d%s" % (count, layout.code), data)
+    return struct.unpack(f"<{count:d}{layout.code}", data)
 
 
 def float_value(bits: int, dtype: str) -> float:

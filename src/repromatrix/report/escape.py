@@ -59,7 +59,7 @@ def clean(text: object, max_len: int = _DEFAULT_MAX, keep_newlines: bool = False
     """
     value = text if isinstance(text, str) else str(text)
     if len(value) > max_len:
-        value = value[:max_len] + "…(+%d chars)" % (len(value) - max_len)
+        value = value[:max_len] + f"…(+{len(value) - max_len:d} chars)"
     out = []
     for ch in value:
         if keep_newlines and ch == "\n":

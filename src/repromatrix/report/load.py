@@ -88,7 +88,7 @@ def decode_bytes(raw: bytes) -> tuple[str, list[str]]:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         text = raw.decode("utf-8", errors="replace")
-        return text, ["non-UTF-8 bytes (first at offset %d) were replaced" % exc.start]
+        return text, [f"non-UTF-8 bytes (first at offset {exc.start:d}) were replaced"]
 
 
 class _Problems:
@@ -105,7 +105,7 @@ class _Problems:
             self.dropped += 1
 
     def result(self) -> tuple[str, ...]:
-        extra = ["... and %d more problems" % self.dropped] if self.dropped else []
+        extra = [f"... and {self.dropped:d} more problems"] if self.dropped else []
         return tuple(self.items + extra)
 
 
@@ -238,8 +238,7 @@ def _trail(value: object, where: str, problems: _Problems) -> Trail | None:
     steps = _dict(value).get("steps")
     if _is_number(steps) and steps != len(digests) - 1:
         problems.add(
-            "%s: trail.steps is %s but trail.digest has %d entries"
-            % (where, _leaf(steps), len(digests))
+            f"{where}: trail.steps is {_leaf(steps)} but trail.digest has {len(digests):d} entries"
         )
     return Trail(digests=tuple(digests), sums=sums)
 
@@ -422,8 +421,7 @@ def parse_artifact(
     if schema != SCHEMA or isinstance(schema, bool) or not isinstance(schema, int):
         return Rejected(
             source,
-            "unsupported schema %s (this aggregator reads schema %d)"
-            % (_leaf(schema)[:40], SCHEMA),
+            f"unsupported schema {_leaf(schema)[:40]} (this aggregator reads schema {SCHEMA:d})",
         )
     kind_raw = data.get("kind")
     kind = KINDS.get(kind_raw) if isinstance(kind_raw, str) else None

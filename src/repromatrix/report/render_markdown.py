@@ -77,8 +77,8 @@ def _fit_table(agg: Aggregate, budget: int) -> str:
         kept = kept * 9 // 10
         text = gfm_table(Table(compact.headers, compact.rows[:kept], compact.trusted))
     return text + (
-        "\n_Only the first %d of %d rows, without the weight sums, fit in a comment; %s._\n"
-        % (kept, len(compact.rows), _JSON_HINT)
+        f"\n_Only the first {kept:d} of {len(compact.rows):d} rows, without the weight sums, fit "
+        f"in a comment; {_JSON_HINT}._\n"
     )
 
 
@@ -87,19 +87,22 @@ def chart_section(result: VariantResult) -> str:
     if block is None:
         if result.diverges:
             return (
-                f"_{md(result.name)}: the artifacts have no per-step trail, so there is no divergence chart._\n\n"
+                f"_{md(result.name)}: the artifacts have no per-step trail, so there is no "
+                "divergence chart._\n\n"
             )
         return ""
     return (
-        f"**{md(result.name)}**: log10 of |weight sum of {result.groups[0].letter} - weight sum of the other group| per training step "
-        f"({chart.legend(result)}). Steps with equal weights and differences below 1e-16 are drawn at -16.\n\n{block}\n\n"
+        f"**{md(result.name)}**: log10 of |weight sum of {result.groups[0].letter} - weight sum of "
+        "the other group| per training step "
+        f"({chart.legend(result)}). Steps with equal weights and differences below 1e-16 are drawn "
+        f"at -16.\n\n{block}\n\n"
     )
 
 
 def _bullets(items: Sequence[str]) -> str:
     shown = ["- " + md(item, 500) for item in items[:MAX_LIST_ITEMS]]
     if len(items) > MAX_LIST_ITEMS:
-        shown.append("- ... and %d more; %s" % (len(items) - MAX_LIST_ITEMS, _JSON_HINT))
+        shown.append(f"- ... and {len(items) - MAX_LIST_ITEMS:d} more; {_JSON_HINT}")
     return "\n".join(shown) + "\n"
 
 
@@ -148,9 +151,10 @@ def groups_details(result: VariantResult, agg: Aggregate) -> str:
                 after,
             )
         )
+    representatives = ", ".join(f"{g.letter}: {md(g.representative)}" for g in result.groups)
     body = (
         "\n".join(rows) + "\n\nSums are float32, one per weight array (kernel, bias per layer), "
-        "from the group's representative cell {}.\n".format(", ".join(f"{g.letter}: {md(g.representative)}" for g in result.groups))
+        f"from the group's representative cell {representatives}.\n"
     )
     if result.comparisons:
         body += (
@@ -194,7 +198,7 @@ def tensor_details(result: VariantResult, comparison: Comparison) -> str:
         rows.append("| {} | {} |".format(md(diff.name), md(tensor_figures(
             diff.max_ulp, diff.max_abs, diff.max_rel, diff.units))))
     if len(comparison.tensor_diffs) > MAX_LIST_ITEMS:
-        rows.append("| ... %d more | |" % (len(comparison.tensor_diffs) - MAX_LIST_ITEMS))
+        rows.append(f"| ... {len(comparison.tensor_diffs) - MAX_LIST_ITEMS:d} more | |")
     summary = "{}: {} vs {}, {} whose bytes differ".format(
         md(result.name),
         comparison.letter,
@@ -209,14 +213,15 @@ def fingerprint_details(result: VariantResult, comparison: Comparison) -> str:
         return ""
     ref = result.groups[0]
     rows = [
-        f"| key | {ref.letter} ({md(ref.representative)}) | {comparison.letter} ({md(comparison.representative)}) |",
+        f"| key | {ref.letter} ({md(ref.representative)}) | {comparison.letter} "
+        f"({md(comparison.representative)}) |",
         "| --- | --- | --- |",
     ]
     for diff in comparison.fingerprint_diffs[:MAX_LIST_ITEMS]:
         a, b = fingerprint_values(diff)
         rows.append(f"| {md(diff.key)} | {md(a, 400)} | {md(b, 400)} |")
     if len(comparison.fingerprint_diffs) > MAX_LIST_ITEMS:
-        rows.append("| ... %d more | | |" % (len(comparison.fingerprint_diffs) - MAX_LIST_ITEMS))
+        rows.append(f"| ... {len(comparison.fingerprint_diffs) - MAX_LIST_ITEMS:d} more | | |")
     summary = "{}: {} vs {}, {} that differ".format(
         md(result.name),
         comparison.letter,
@@ -270,11 +275,9 @@ def render_markdown(agg: Aggregate, limit: int = MAX_CHARS) -> str:
     sections = optional_sections(agg)
     for index, section in enumerate(sections):
         if len(out) + len(section) + _RESERVE > limit:
-            out += "_%d more section%s left out to stay under the comment size limit; %s._\n" % (
-                len(sections) - index,
-                "" if len(sections) - index == 1 else "s",
-                _JSON_HINT,
-            )
+            left = len(sections) - index
+            out += (f"_{left:d} more section{'' if left == 1 else 's'} left out to stay under the "
+                    f"comment size limit; {_JSON_HINT}._\n")
             break
         out += section
     return out.rstrip("\n") + "\n"

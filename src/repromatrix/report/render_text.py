@@ -32,7 +32,7 @@ def simple_table(table: Table) -> str:
 def _limited(items: Sequence[str]) -> list[str]:
     shown = list(items[:MAX_LIST_ITEMS])
     if len(items) > MAX_LIST_ITEMS:
-        shown.append("... and %d more (see --format json)" % (len(items) - MAX_LIST_ITEMS))
+        shown.append(f"... and {len(items) - MAX_LIST_ITEMS:d} more (see --format json)")
     return shown
 
 
@@ -62,7 +62,7 @@ def _comparison_lines(result: VariantResult, c: Comparison) -> list[str]:
             a, b = fingerprint_values(diff)
             lines.append(f"      {terminal(diff.key, 100)}: {terminal(a)} | {terminal(b)}")
         if len(c.fingerprint_diffs) > MAX_LIST_ITEMS:
-            lines.append("      ... and %d more" % (len(c.fingerprint_diffs) - MAX_LIST_ITEMS))
+            lines.append(f"      ... and {len(c.fingerprint_diffs) - MAX_LIST_ITEMS:d} more")
     return lines
 
 

@@ -81,8 +81,7 @@ class RootCause:
         where = self.op_name
         if self.through:
             where += ", with the unrecorded {} before it".format(", ".join(self.through))
-        head = "%s (%s) in the %s, step %d: identical inputs" % (
-            self.group, where, self.phase, self.step)
+        head = f"{self.group} ({where}) in the {self.phase}, step {self.step:d}: identical inputs"
         if self.elements_differing is None or self.elements is None:
             return head + ", its output differs (bytes not kept: too large)"
         how = "{} of {} elements differ".format(format(self.elements_differing, ","),
@@ -90,7 +89,7 @@ class RootCause:
         if self.max_ulp is not None:
             how += " by at most {} ULP".format(format(self.max_ulp, ","))
         if self.sign_changes:
-            how += ", %d across zero" % self.sign_changes
+            how += f", {self.sign_changes:d} across zero"
         if self.max_abs is not None:
             how += f" (largest absolute difference {self.max_abs:.3g}, relative {self.max_rel or 0.0:.3g})"
         return head + ", " + how
@@ -143,7 +142,8 @@ def _record(raw: object, index: int, blobs: dict[str, Any]) -> OpRecord | None:
         return None
     graph, op_type, op_name, dtype, sha = texts  # type: ignore[misc]
     return OpRecord(step, graph, op_type, op_name, slot, dtype, tuple(shape), sha,  # type: ignore[arg-type]
-                    tuple(refs), _blob(blobs, sha), tuple(t[:MAX_TEXT] for t in through))
+                    tuple(refs), _blob(blobs, sha), tuple(  # type: ignore[arg-type]
+                        t[:MAX_TEXT] for t in through))
 
 
 def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) -> OpTrace | None:
@@ -161,15 +161,15 @@ def parse_op_trace(value: object, where: str, problem: Callable[[str], None]) ->
         problem(f"{where}: op_trace has no valid steps and records; ignored")
         return None
     if len(records) > MAX_RECORDS:
-        problem("%s: op_trace has %d records, more than %d; ignored" % (where, len(records),
-                                                                       MAX_RECORDS))
+        problem(f"{where}: op_trace has {len(records):d} records, more than {MAX_RECORDS:d}; "
+                "ignored")
         return None
-    blobs = value.get("data") if isinstance(value.get("data"), dict) else {}
+    blobs: dict[str, Any] = value["data"] if isinstance(value.get("data"), dict) else {}
     parsed = []
     for index, raw in enumerate(records):
         record = _record(raw, index, blobs)
         if record is None:
-            problem("%s: op_trace record %d is malformed; the trace is ignored" % (where, index))
+            problem(f"{where}: op_trace record {index:d} is malformed; the trace is ignored")
             return None
         parsed.append(record)
     reproduces = value.get("reproduces_main_trail")
@@ -258,9 +258,10 @@ def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str
         or ref.records[i].through != other.records[theirs[k]].through
         or len(ref.records[i].inputs) != len(other.records[theirs[k]].inputs))]
     if only_ref or only_other or mismatched:
-        notes.append("the op traces come from different graphs (%d op outputs only in %s, %d only "
-                     "in %s, %d with another op type or inputs), so no op is blamed"
-                     % (len(only_ref), names[0], only_other, names[1], len(mismatched)))
+        notes.append(f"the op traces come from different graphs ({len(only_ref):d} op outputs only "
+                     f"in {names[0]}, {only_other:d} only "
+                     f"in {names[1]}, {len(mismatched):d} with another op type or inputs), so no "
+                     "op is blamed")
         return Blame(None, tuple(notes))
     first_unverified: int | None = None
     for i, key in enumerate(ref_keys):
@@ -269,28 +270,31 @@ def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str
         mine, their = ref.records[i], other.records[theirs[key]]
         if _same_output(mine, their):
             continue
-        verdicts = []
+        verdicts: list[bool | None] = []
         for item in mine.inputs:
-            if isinstance(item, str) or ref_keys[item] is None or ref_keys[item] not in theirs:
+            input_key = None if isinstance(item, str) else ref_keys[item]
+            if isinstance(item, str) or input_key is None or input_key not in theirs:
                 verdicts.append(None)  # not traced: cannot be checked
             else:
                 verdicts.append(_same_output(ref.records[item],
-                                             other.records[theirs[ref_keys[item]]]))
+                                             other.records[theirs[input_key]]))
         if all(v is True for v in verdicts):
             return Blame(_root(ref.records, i, their), tuple(notes))
         if first_unverified is None and None in verdicts and False not in verdicts:
             first_unverified = i
     if first_unverified is not None:
         r = ref.records[first_unverified]
-        notes.append("the first differing output in the traced steps is %s (%s) at step %d, whose "
-                     "inputs were not traced (e.g. variable reads), so no op is blamed"
-                     % (r.op_type, r.op_name, r.step))
+        notes.append(f"the first differing output in the traced steps is {r.op_type} ({r.op_name}) "
+                     f"at step {r.step:d}, whose "
+                     "inputs were not traced (e.g. variable reads), so no op is blamed")
     elif first_divergent is not None and first_divergent > steps[-1]:
-        notes.append("the first divergent step (%d) lies beyond the traced steps (%s); trace it: %s"
-                     % (first_divergent, _span(steps), rerun.replace("{step}", str(first_divergent))))
+        command = rerun.replace("{step}", str(first_divergent))
+        notes.append(f"the first divergent step ({first_divergent:d}) lies beyond the traced "
+                     f"steps ({_span(steps)}); trace it: {command}")
     elif first_divergent is not None and first_divergent >= 1:
-        notes.append("no op output differs in the traced steps (%s) although the weights differ "
-                     "from step %d" % (_span(steps), first_divergent))
+        notes.append(f"no op output differs in the traced steps ({_span(steps)}) although the "
+                     "weights differ "
+                     f"from step {first_divergent:d}")
     return Blame(None, tuple(notes))
 
 
@@ -302,7 +306,7 @@ def rerun_command(variant: str, reference: str, other: str) -> str:
 
 
 def _span(steps: Sequence[int]) -> str:
-    return str(steps[0]) if len(steps) == 1 else "%d-%d" % (steps[0], steps[-1])
+    return str(steps[0]) if len(steps) == 1 else f"{steps[0]:d}-{steps[-1]:d}"
 
 
 def _root(records: Sequence[OpRecord], index: int, their: OpRecord) -> RootCause:

@@ -99,7 +99,7 @@ def build_table(agg: Aggregate, with_sums: bool = True) -> Table:
 
 
 def plural(count: int, word: str) -> str:
-    return "%d %s%s" % (count, word, "" if count == 1 else "s")
+    return f"{count:d} {word}{'' if count == 1 else 's'}"
 
 
 def counts(agg: Aggregate) -> str:

@@ -178,7 +178,8 @@ def read_release(source: Source) -> Release:
         if detached is None:
             text, signature = release.decode("utf-8", errors="replace"), "not verified: unsigned"
             if not source.trusted and source.keyrings and shutil.which("gpgv"):
-                raise ToolError(f"{source.url(base)}: the Release file is not signed")
+                # no InRelease was a normal answer, not the cause of this
+                raise ToolError(f"{source.url(base)}: the Release file is not signed") from None
         else:
             text, signature = verify_signature(source, release, detached)
     return parse_release(text, source, signature)
