@@ -33,6 +33,11 @@ def target_column(value: str | int) -> str | int:
     return value
 
 
+# How many first steps a cell op-traces unless told (`--trace-steps`; 0: none). Cross-CPU
+# divergences start at step 1; the second step shows whether they grow.
+TRACE_STEPS = 2
+
+
 @dataclass(frozen=True)
 class Variant:
     """One named way of training the experiment."""
@@ -161,7 +166,7 @@ class CellRequest:
     # How this process starts a worker's Python (qemu's prefix under emulation); empty: itself.
     worker_python: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)  # extra environment for the whole cell
-    trace_steps: int = 2  # op trace of the first K steps (optrace.py); 0: none
+    trace_steps: int = TRACE_STEPS  # op trace of the first K steps (optrace.py); 0: none
     trace_step: int | None = None  # or of this one step only
 
     def to_json(self) -> str:

@@ -18,6 +18,7 @@ from repromatrix.config.arguments import check_cell_id, env_pair, positive
 from repromatrix.config.options import add_matrix_option
 from repromatrix.errors import ConfigError, ReproError, UsageError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
+from repromatrix.model import TRACE_STEPS
 
 MAX_LOG_BYTES = 1 * MiB  # the end of a failed run's log: far more than the lines an artifact keeps
 DESCRIPTION = """\
@@ -62,7 +63,7 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
                         "picks the CPU model, default neoverse-n1)")
     parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
     trace = parser.add_mutually_exclusive_group()
-    trace.add_argument("--trace-steps", type=int, default=2, metavar="K",
+    trace.add_argument("--trace-steps", type=int, default=TRACE_STEPS, metavar="K",
                        help="record every op's output of the first K training steps in a short "
                        "extra pass per variant, for the aggregator's root cause (default: 2; 0: none)")
     trace.add_argument("--trace-step", type=positive, metavar="N",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from repromatrix.config.matrix import Matrix, load_matrix
 from repromatrix.errors import UsageError
-from repromatrix.model import CellRequest, Variant
+from repromatrix.model import TRACE_STEPS, CellRequest, Variant
 
 
 def resolve_request(
@@ -29,7 +29,7 @@ def resolve_request(
     qemu: Mapping[str, str | None] | None = None,
     worker_python: tuple[str, ...] = (),
     env: Mapping[str, str] | None = None,
-    trace_steps: int = 2,
+    trace_steps: int = TRACE_STEPS,
     trace_step: int | None = None,
 ) -> CellRequest:
     """The request of one cell: the command line's choices over the matrix's defaults.
