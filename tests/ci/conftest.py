@@ -1,52 +1,12 @@
 """Fixtures for the CI tests: a small valid matrix file (ci_samples.VALID_MATRIX) to break.
 
-The samples live with the matrix loader's tests in tests/config (no __init__.py anywhere: its
-folder goes on sys.path here, so `from ci_samples import ...` works when tests/ci runs alone)."""
-
-from __future__ import annotations
+The samples and the matrix fixtures live with the matrix loader's tests in tests/config (no
+__init__.py anywhere: its folder goes on sys.path here, so `from ci_samples import ...` works when
+tests/ci runs alone)."""
 
 import sys
 from pathlib import Path
-from typing import Callable
 
-import pytest
-
-from repromatrix.config.matrix import Matrix, load_matrix
-from repromatrix.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "config"))
 
-
-@pytest.fixture
-def root() -> Path:
-    return ROOT
-
-
-@pytest.fixture
-def write_matrix(tmp_path: Path) -> Callable[[str], Path]:
-    """Write matrix text to a fresh file and return its path."""
-
-    def write(text: str) -> Path:
-        path = tmp_path / "matrix.toml"
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    return write
-
-
-@pytest.fixture
-def load_text(write_matrix: Callable[[str], Path]) -> Callable[[str], Matrix]:
-    return lambda text: load_matrix(write_matrix(text))
-
-
-@pytest.fixture
-def problems_of(write_matrix: Callable[[str], Path]) -> Callable[[str], list[str]]:
-    """The problems a matrix text is refused with; fails the test if it is accepted."""
-
-    def problems(text: str) -> list[str]:
-        with pytest.raises(ConfigError) as caught:
-            load_matrix(write_matrix(text))
-        return caught.value.problems
-
-    return problems
+from matrix_fixtures import load_text, problems_of, write_matrix  # noqa: E402, F401 - the fixtures
