@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable
 
+from repromatrix.cell import estimate_probe
+
 # Environment variables that change numerics (or thread counts, hence reduction orders).
 NUMERIC_ENV = (
     "TF_ENABLE_ONEDNN_OPTS",
@@ -265,6 +267,8 @@ def collect(
     cpu = read_cpu(system, emulated)
     if emulated:
         cpu["qemu"] = dict(qemu) if qemu is not None else {}
+    # What this CPU (or the emulator) computes for rsqrtps/rcpps: real CPUs differ here.
+    cpu["estimates"] = estimate_probe.fingerprint()
     return {
         "os": read_os(),
         "arch": normalise_arch(platform.machine()),

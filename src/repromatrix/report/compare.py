@@ -24,6 +24,7 @@ from repromatrix.report.model import (
     Settings,
     TensorRecord,
     VariantRecord,
+    leaf_value,
     settings_text,
 )
 from repromatrix.report.root_cause import RootCause, find_root_cause, rerun_command
@@ -268,6 +269,24 @@ def divergence_series(letter_: str, ref: VariantRecord, other: VariantRecord) ->
     return Series(letter=letter_, steps=tuple(steps), values=tuple(maxima), last_step=count - 1)
 
 
+def estimate_label(cell: CellRecord) -> str:
+    """Whose rsqrtps/rcpps estimate table a cell measured, for the likely cause: the emulator's
+    table as the lab named it, qemu's exact computation, or the real CPU's vendor and model."""
+    flat = dict(cell.fingerprint)
+
+    def text(key: str) -> str:
+        value = leaf_value(flat.get(key))
+        return value if isinstance(value, str) else ""
+
+    digest = text("cpu.estimates.sha256")[:12] or "not measured"
+    if text("cpu.qemu.estimates"):
+        return f"{text('cpu.qemu.estimates')} {digest}"
+    if leaf_value(flat.get("cpu.emulated")):
+        return f"qemu's exact 1/sqrt(x) and 1/x (no table) {digest}"
+    who = " ".join(part for part in (text("cpu.vendor"), text("cpu.model")) if part)
+    return f"{who or 'unknown CPU'} {digest}"
+
+
 def fingerprint_diffs(ref: CellRecord, other: CellRecord) -> tuple[FingerprintDiff, ...]:
     a, b = dict(ref.fingerprint), dict(other.fingerprint)
     return tuple(
@@ -424,7 +443,8 @@ def compare_pair(
         series=divergence_series(letter_, ref, other),
         notes=tuple(notes),
         root_cause=blame.root,
-        likely_causes=likely_causes(differences),
+        likely_causes=likely_causes(differences, blame.root.op_type if blame.root else None,
+                                    (estimate_label(ref_cell), estimate_label(other_cell))),
     )
 
 

@@ -22,6 +22,7 @@ KNOWN: tuple[tuple[str, str], ...] = (
     ("env.TF_ENABLE_ONEDNN_OPTS", "oneDNN"),
     ("env.ONEDNN_MAX_CPU_ISA", "ISA cap"),
     ("env.DNNL_MAX_CPU_ISA", "ISA cap"),
+    ("cpu.estimates.sha256", "estimate tables"),
     ("cpu.emulated", "emulation"),
     ("cpu.flags", "CPU ISA"),
     ("tensorflow.op_determinism", "op determinism"),
@@ -35,6 +36,10 @@ KNOWN: tuple[tuple[str, str], ...] = (
     ("tensorflow.version", "package versions"),
     ("packages.", "package versions"),
 )
+# Ops TensorFlow computes with x86's estimate instructions (rsqrtps, rcpps, then a Newton step):
+# when one is the root cause and the measured estimate tables differ, the tables are the proof.
+ESTIMATE_OPS = frozenset({"Rsqrt", "RsqrtGrad", "Reciprocal", "Inv", "ReciprocalGrad"})
+ESTIMATES_KEY = "cpu.estimates.sha256"
 # ISA extensions whose presence changes which kernels run (vector width, FMA contraction, AMX).
 ISA_FLAGS = ("avx512", "amx", "fma", "avx2", "avx_vnni", "f16c", "avx", "sse4")
 
@@ -63,15 +68,26 @@ def _isa_changed(reference: object, other: object) -> bool:
     return any(f.startswith(ISA_FLAGS) for f in flags(reference) ^ flags(other))
 
 
-def likely_causes(diffs: Sequence[Any]) -> tuple[LikelyCause, ...]:
-    """The known numeric causes among fingerprint differences (FingerprintDiff), ranked."""
+def likely_causes(diffs: Sequence[Any], root_op: str | None = None,
+                  estimate_labels: tuple[str, str] | None = None) -> tuple[LikelyCause, ...]:
+    """The known numeric causes among fingerprint differences (FingerprintDiff), ranked.
+
+    ``root_op``: the root cause's op type; an estimate op whose two cells measured different
+    estimate tables puts the tables first, as proven. ``estimate_labels``: what each cell's
+    table is (vendor and model, or the emulator's table), shown instead of the two hashes.
+    """
     ranked: list[tuple[int, str, LikelyCause]] = []
     for diff in diffs:
         rank = _rank(diff.key)
         if rank is None or (diff.key == "cpu.flags" and not _isa_changed(diff.reference, diff.other)):
             continue
-        ranked.append((rank, diff.key, LikelyCause(KNOWN[rank][1], diff.key, diff.reference,
-                                                   diff.other)))
+        name, reference, other = KNOWN[rank][1], diff.reference, diff.other
+        if diff.key == ESTIMATES_KEY:
+            if root_op in ESTIMATE_OPS:
+                rank, name = -1, "estimate tables (proven)"
+            if estimate_labels is not None:
+                reference, other = estimate_labels
+        ranked.append((rank, diff.key, LikelyCause(name, diff.key, reference, other)))
     return tuple(item[2] for item in sorted(ranked, key=lambda item: (item[0], item[1])))
 
 

@@ -131,6 +131,11 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# Bulk data compared through its digest: the estimate tables (12 KiB, compressed), whose
+# SHA-256 ``cpu.estimates.sha256`` is the fingerprint's key.
+UNCOMPARED = frozenset({"cpu.estimates.tables"})
+
+
 def _leaf(value: object) -> str:
     """Canonical text of a JSON value, so equality never depends on NaN or key order."""
     try:
@@ -385,6 +390,17 @@ def _drift(value: object, problems: _Problems) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+def _check_estimates(cpu: dict[str, Any], problems: _Problems) -> None:
+    """An emulated cell given an estimate table must have measured that table: else its qemu did
+    not apply it (a qemu without the estimates patch), and the cell is not the CPU it names."""
+    given = _dict(cpu.get("qemu")).get("estimates_sha256")
+    measured = _dict(cpu.get("estimates")).get("sha256")
+    if isinstance(given, str) and given and given != measured:
+        problems.add(f"its emulator was given the estimate table {given[:12]} but computed "
+                     f"{str(measured)[:12] if measured else 'no table'}: that qemu does not "
+                     "apply estimate tables, so the cell is not the CPU it names")
+
+
 def _machine(fingerprint: dict[str, Any], pins: dict[str, Any]) -> dict[str, Any]:
     """The few fingerprint fields shown as table columns, as display strings."""
     os_info = _dict(fingerprint.get("os"))
@@ -449,6 +465,7 @@ def parse_artifact(
     elif status == "ok" or variants_raw is not None:
         problems.add("variants is missing or not an object")
     machine = _machine(fingerprint, _dict(data.get("pins")))
+    _check_estimates(_dict(fingerprint.get("cpu")), problems)
     runner_label = data.get("runner_label")
     return CellRecord(
         cell=cell,
@@ -462,7 +479,7 @@ def parse_artifact(
         python=machine["python"],
         drift=_drift(data.get("drift"), problems),
         emulated=machine["emulated"],
-        fingerprint=tuple(flatten(fingerprint)),
+        fingerprint=tuple(item for item in flatten(fingerprint) if item[0] not in UNCOMPARED),
         experiment=tuple(flatten(_dict(data.get("experiment")))),
         probe=_probe(data.get("probe"), problems),
         variants=tuple(variants),
