@@ -68,6 +68,11 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("matrix: bad value",
      lambda t: _bad_matrix(t, (ROOT / "matrix.toml").read_text(encoding="utf-8")
                            .replace("seed = 42", "seed = -1", 1)), "experiment.seed"),
+    ("run: estimates without emulation",
+     lambda t: ["run", "--estimates", "host"], "--estimates needs --emulate MODEL"),
+    ("run: estimates for the arm64 cell",
+     lambda t: ["run", "--emulate-arch", "arm64", "--emulate", "neoverse-n1", "--estimates",
+                "host"], "--estimates needs --emulate MODEL"),
     ("run: unknown variant",
      lambda t: ["run", "--variant", "nope"], "no variant named 'nope'"),
     ("run: cell id that would be a path",

@@ -61,7 +61,8 @@ def _refuse(*args: Any, **kwargs: Any) -> None:
 
 
 class FakeProcess:
-    def __init__(self, command: list[str], stderr: Any, text: bool) -> None:
+    def __init__(self, command: list[str], stderr: Any, text: bool,
+                 env: dict[str, str] | None = None) -> None:
         FakeProcess.command = command
         FakeProcess.text = text
         # as Popen: a readable stream only when asked to pipe standard error

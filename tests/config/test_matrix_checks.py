@@ -115,3 +115,18 @@ def test_threads_are_recorded(load_text: Callable[[str], Matrix], tmp_path: Path
     variant = load_text(text).variants["adam"]
     assert variant.threads == {"intra_op": 1, "inter_op": 0}
     assert variant.settings()["threads"] == {"inter_op": 0, "intra_op": 1}
+
+
+def test_a_lab_cells_estimates_are_loaded(load_text: Callable[[str], Matrix]) -> None:
+    text = VALID_MATRIX.replace(LAB_CELL, LAB_CELL + '\n[[lab.cells]]\nid = "lab-q"\n'
+                                'emulate = "Haswell"\nestimates = "intel-model"\n')
+    lab = load_text(text).lab
+    assert lab is not None and [c.estimates for c in lab.cells] == [None, "intel-model"]
+
+
+@pytest.mark.parametrize("extra", ['estimates = "host"\n',
+                                   'emulate = "neoverse-n1"\narch = "arm64"\nestimates = "host"\n'])
+def test_estimates_need_an_emulated_x86_cell(problems_of: Problems, extra: str) -> None:
+    text = VALID_MATRIX.replace(LAB_CELL, LAB_CELL + '\n[[lab.cells]]\nid = "lab-q"\n' + extra)
+    assert "lab.cells[1].estimates" in only(problems_of(text))
+    assert "needs emulate" in only(problems_of(text))

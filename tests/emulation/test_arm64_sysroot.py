@@ -202,6 +202,27 @@ class TestQemuAarch64:
 
 
 class TestLabCell:
+    def test_an_estimates_cell_passes_its_table(self, tmp_path: Path) -> None:
+        cells = (LabCell("q", emulate="Haswell", estimates="intel-model"),
+                 LabCell("r", emulate="Haswell", estimates="tables/xeon.json"))
+        lab = Lab(rows=4, env={}, variants=("adam",), cells=cells)
+        matrix = str(tmp_path / "m.toml")
+        first = cell_command("py", matrix, lab, cells[0], Path("o.json"), 4)
+        assert first[first.index("--estimates") + 1] == "intel-model"
+        second = cell_command("py", matrix, lab, cells[1], Path("o.json"), 4)
+        assert second[second.index("--estimates") + 1] == str(tmp_path / "tables/xeon.json")
+        assert "--estimates" not in cell_command("py", matrix, lab, LabCell("n"), Path("o"), 4)
+
+    def test_estimates_from_adds_a_replay_cell_on_the_labs_model(self, tmp_path: Path) -> None:
+        from repromatrix.host.lab import REPLAY_CELL, with_replay
+
+        lab = Lab(rows=4, env={}, variants=("adam",),
+                  cells=(LabCell("n"), LabCell("q", emulate="Skylake-Client")))
+        replayed = with_replay(with_replay(lab, "a.json"), "b.json")
+        assert [c.id for c in replayed.cells] == ["n", "q", REPLAY_CELL]
+        assert replayed.cells[-1].emulate == "Skylake-Client"
+        assert replayed.cells[-1].estimates == str(Path("b.json").resolve())
+
     def test_an_arm64_cell_runs_with_emulate_arch(self) -> None:
         lab = Lab(rows=4, env={}, variants=("adam",), cells=(LabCell("lab-arm64", arch="arm64"),))
         command = cell_command("py", "m.toml", lab, lab.cells[0], Path("o.json"), 4)

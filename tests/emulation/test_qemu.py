@@ -39,6 +39,7 @@ class TestQemu:
         """The emulated process is told where its qemu came from (no commas: -E splits at them)."""
         assert qemu.qemu_command("/q", "Haswell", "/venv/bin/python", ["-m", "repromatrix", "run"]) == [
             "/q", "-cpu", "Haswell", "-E", "REPROMATRIX_QEMU_BINARY=q", "-E",
+            "REPROMATRIX_QEMU_ESTIMATES_LABEL=", "-E", "REPROMATRIX_QEMU_ESTIMATES_SHA256=", "-E",
             "REPROMATRIX_QEMU_PACKAGE=", "-E", "REPROMATRIX_QEMU_SOURCE=unknown", "-E",
             "REPROMATRIX_QEMU_SYSROOT=", "-E", "REPROMATRIX_QEMU_VERSION=unknown",
             "/venv/bin/python", "-m", "repromatrix", "run"]

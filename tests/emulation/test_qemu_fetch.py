@@ -144,18 +144,26 @@ class TestOneLineErrors:
 
     def test_lab_without_network_exits_2_with_one_line(self, environ: dict[str, str],
                                                        tmp_path: Path) -> None:
-        """The real command line: PATH without qemu, an unreachable mirror."""
+        """The real command line: PATH without qemu, an unreachable mirror (a lab whose emulated
+        cell uses stock qemu); the default lab's patched qemu then cannot be built either."""
         root = Path(__file__).resolve().parents[2]
         env = {**environ, "PATH": str(tmp_path), "REPROMATRIX_DEBIAN_MIRROR": "http://127.0.0.1:9",
                "PYTHONPATH": str(root / "src")}
-        completed = subprocess.run(
-            [sys.executable, "-m", "repromatrix", "lab", "--matrix", str(root / "matrix.toml"),
-             "--output-dir", str(tmp_path / "lab")],
-            capture_output=True, text=True, env=env, timeout=120, check=False)
-        assert completed.returncode == 2
-        assert completed.stderr.count("\n") == 1
-        assert completed.stderr.startswith("repromatrix: error: qemu-x86_64 not found on PATH "
-                                           "and fetching it from Debian failed: cannot reach")
+        stock = tmp_path / "matrix.toml"
+        stock.write_text((root / "matrix.toml").read_text(encoding="utf-8")
+                         + '\n[lab]\n[[lab.cells]]\nid = "q"\nemulate = "Haswell"\n',
+                         encoding="utf-8")
+        for matrix, expected in ((stock, "qemu-x86_64 not found on PATH and fetching it from "
+                                         "Debian failed: cannot reach"),
+                                 (root / "matrix.toml", "to build the patched qemu without root: "
+                                                        "install cc")):
+            completed = subprocess.run(
+                [sys.executable, "-m", "repromatrix", "lab", "--matrix", str(matrix),
+                 "--output-dir", str(tmp_path / "lab")],
+                capture_output=True, text=True, env=env, timeout=120, check=False)
+            assert completed.returncode == 2
+            assert completed.stderr.count("\n") == 1
+            assert completed.stderr.startswith(f"repromatrix: error: {expected}")
 
 
 class TestChoice:
@@ -174,7 +182,8 @@ class TestChoice:
     def test_fingerprint_fields_from_the_environment(self) -> None:
         assert qemu.fingerprint_fields({"REPROMATRIX_QEMU_SOURCE": "PATH",
                                         "REPROMATRIX_QEMU_VERSION": "7.2.0"}) == {
-            "binary": None, "package": None, "source": "PATH", "sysroot": None, "version": "7.2.0"}
+            "binary": None, "estimates": None, "estimates_sha256": None, "package": None,
+            "source": "PATH", "sysroot": None, "version": "7.2.0"}
 
 
 def test_progress_in_a_log_is_rate_limited() -> None:

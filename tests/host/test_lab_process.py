@@ -90,7 +90,7 @@ def test_failed_cell_gives_exit_1_an_error_artifact_and_no_stale_result(
     for cell in BEHAVIOUR:  # results of an earlier lab run
         (folder / f"{cell}.json").write_text(json.dumps(stale), encoding="utf-8")
 
-    args = argparse.Namespace(matrix=str(matrix), rows=None, output_dir=str(folder), cells=None,
+    args = argparse.Namespace(matrix=str(matrix), rows=None, output_dir=str(folder), cells=None, estimates_from=None,
                               format="text")
     assert lab.run(args) == 1
 
@@ -124,7 +124,7 @@ def test_all_cells_done_is_exit_0(matrix: Path, tmp_path: Path, cell_commands: l
                                   capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(BEHAVIOUR, "lab-fail", ("write", 0))
     monkeypatch.setitem(BEHAVIOUR, "lab-partial", ("write", 0))
-    args = argparse.Namespace(matrix=str(matrix), rows=2, output_dir=str(tmp_path / "lab"), cells=None,
+    args = argparse.Namespace(matrix=str(matrix), rows=2, output_dir=str(tmp_path / "lab"), cells=None, estimates_from=None,
                               format="json")
     assert lab.run(args) == 0
     assert all(c[c.index("--rows") + 1] == "2" for c in cell_commands)
@@ -140,5 +140,5 @@ def test_matrix_without_lab_cells_is_a_usage_error(tmp_path: Path) -> None:
     from repromatrix.errors import ConfigError
 
     with pytest.raises(ConfigError, match="the lab needs at least one"):
-        lab.run(argparse.Namespace(matrix=str(path), rows=None, output_dir=str(tmp_path), cells=None,
+        lab.run(argparse.Namespace(matrix=str(path), rows=None, output_dir=str(tmp_path), cells=None, estimates_from=None,
                                    format="text"))

@@ -60,42 +60,58 @@ def assert_onednn_blamed(verdict: dict[str, Any]) -> None:
 
 class TestLab:
     def test_default_optimizer_diverges_with_rsqrt_root_cause(self, lab: dict[str, Any]) -> None:
-        """Native and emulated CPUs train the default optimizer to different weights from step 1,
-        and the op trace blames Rsqrt (its inputs agree, its output does not); oneDNN on vs off
-        diverges too, at a matrix product."""
+        """The emulated Intel-model CPU trains the default optimizer to other weights from step 1,
+        and the op trace blames Rsqrt (its inputs agree, its output does not), proven by the
+        differing estimate tables; oneDNN on vs off diverges too, at a matrix product."""
         verdict = lab["report"]["variants"]["default-optimizer"]
         assert verdict["diverges"] is True
         assert sorted(map(sorted, verdict["groups"].values())) == [
-            ["lab-native"], ["lab-native-onednn"], ["lab-qemu-haswell"]]
+            ["lab-native", "lab-qemu-host"], ["lab-native-onednn"], ["lab-qemu-intel"]]
         assert "Rsqrt" in verdict["suspect_ops"]
         assert verdict["first_divergent_step"] == 1
-        emulated = comparison_with(verdict, "lab-qemu-haswell")
-        root = emulated["root_cause"]
+        intel = comparison_with(verdict, "lab-qemu-intel")
+        root = intel["root_cause"]
         assert root is not None and root["op_type"] == "Rsqrt" and root["step"] == 1
         assert root["inputs_identical"] is True and root["elements_differing"] > 0
+        first = intel["likely_causes"][0]
+        assert (first["cause"], first["key"]) == ("estimate tables (proven)", "cpu.estimates.sha256")
+        assert first["other"].startswith("intel-model")
         assert_onednn_blamed(verdict)
 
-    def test_adam_is_bit_identical_across_the_emulated_cpu(self, lab: dict[str, Any]) -> None:
-        """Adam agrees bit for bit between native and emulated CPU; only oneDNN changes it."""
-        verdict = lab["report"]["variants"]["adam"]
-        assert ["lab-native", "lab-qemu-haswell"] in [sorted(g) for g in verdict["groups"].values()]
-        assert sorted(map(sorted, verdict["groups"].values())) == [
-            ["lab-native", "lab-qemu-haswell"], ["lab-native-onednn"]]
-        assert_onednn_blamed(verdict)
+    def test_the_emulated_copy_of_this_cpu_is_bit_identical(self, lab: dict[str, Any]) -> None:
+        """The faithfulness proof: qemu given this CPU's own table trains every variant to the
+        native run's bits; Adam agrees with the Intel model too (no estimate in its update)."""
+        for name, verdict in lab["report"]["variants"].items():
+            groups = [sorted(g) for g in verdict["groups"].values()]
+            assert any({"lab-native", "lab-qemu-host"} <= set(g) for g in groups), (name, groups)
+        adam = lab["report"]["variants"]["adam"]
+        assert sorted(map(sorted, adam["groups"].values())) == [
+            ["lab-native", "lab-qemu-host", "lab-qemu-intel"], ["lab-native-onednn"]]
+        assert_onednn_blamed(adam)
 
-    def test_emulation_is_recorded(self, lab: dict[str, Any]) -> None:
-        """The emulated cell's fingerprint names the qemu model, and oneDNN was off as configured."""
-        document = json.loads((lab["folder"] / "lab-qemu-haswell.json").read_text())
-        assert document["fingerprint"]["cpu"]["emulated"] == "Haswell"
-        qemu = document["fingerprint"]["cpu"]["qemu"]  # which qemu, from where (PATH, cache...)
-        assert qemu["source"] in ("PATH", "REPROMATRIX_QEMU", "debian")
-        assert qemu["version"] not in (None, "unknown")
-        assert (qemu["package"] is not None) == (qemu["source"] == "debian")
-        assert document["fingerprint"]["env"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
-        assert document["experiment"]["data"]["rows"] == 64
+    def test_emulation_and_its_tables_are_recorded(self, lab: dict[str, Any]) -> None:
+        """Each emulated cell names its qemu, the table it was given, and measured that table."""
+        documents = {cell: json.loads((lab["folder"] / f"{cell}.json").read_text())
+                     for cell in ("lab-native", "lab-qemu-host", "lab-qemu-intel")}
+        native = documents["lab-native"]["fingerprint"]["cpu"]["estimates"]
+        assert native["measured"] is True and native["mismatches"] == 0
+        for cell in ("lab-qemu-host", "lab-qemu-intel"):
+            cpu = documents[cell]["fingerprint"]["cpu"]
+            assert cpu["emulated"] == "Haswell"
+            assert cpu["qemu"]["source"] == "estimates-build"
+            assert "estimates patch" in cpu["qemu"]["package"]
+            assert cpu["qemu"]["estimates_sha256"] == cpu["estimates"]["sha256"]
+            assert cpu["estimates"]["mismatches"] == 0
+            assert documents[cell]["fingerprint"]["env"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
+            assert documents[cell]["experiment"]["data"]["rows"] == 64
+        host = documents["lab-qemu-host"]["fingerprint"]["cpu"]
+        assert host["estimates"]["sha256"] == native["sha256"]
+        assert host["qemu"]["estimates"].startswith("this CPU (")
+        intel = documents["lab-qemu-intel"]["fingerprint"]["cpu"]
+        assert intel["estimates"]["sha256"] != native["sha256"]
 
     def test_progress_is_shown(self, lab: dict[str, Any]) -> None:
-        assert "started lab-qemu-haswell (qemu -cpu Haswell)" in lab["stderr"]
+        assert "started lab-qemu-intel (qemu -cpu Haswell, estimates intel-model)" in lab["stderr"]
         assert "lab-native done" in lab["stderr"]
 
 
@@ -118,7 +134,8 @@ def test_worker_processes_stay_emulated(lab: dict[str, Any]) -> None:
     Run natively, that worker's Rsqrt probe would differ from the emulated main process's, and the
     runner would attach it to the variant; under qemu both probes agree, so none is attached.
     """
-    variants = json.loads((lab["folder"] / "lab-qemu-haswell.json").read_text())["variants"]
+    # The Intel-model cell: natively, the worker's Rsqrt would be this CPU's, not the model's.
+    variants = json.loads((lab["folder"] / "lab-qemu-intel.json").read_text())["variants"]
     assert variants[WORKER_VARIANT]["status"] == "ok"
     assert "probe" not in variants[WORKER_VARIANT]
     # the two variants differ only in oneDNN, which the cell has off: same weights

@@ -7,6 +7,7 @@ set REPROMATRIX_TRACEBACK=1 to see the traceback instead.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,11 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run Linux arm64's build of the pins under qemu-aarch64 (Debian's "
                         "arm64 Python, fetched and cached in ~/.cache/repromatrix/arm64; --emulate "
                         "picks the CPU model, default neoverse-n1)")
+    parser.add_argument("--estimates", metavar="SPEC",
+                        help="with --emulate: the rsqrtps/rcpps estimate table qemu computes "
+                        "from, instead of its exact 1/sqrt(x) and 1/x: host (this CPU's, "
+                        "measured), intel-model, a shipped table's name, or an artifact or table "
+                        "file to replay (builds a patched qemu once; docs/lab.md)")
     parser.add_argument("--emulated", help=argparse.SUPPRESS)  # set on the child under qemu
     trace = parser.add_mutually_exclusive_group()
     trace.add_argument("--trace-steps", type=int, default=TRACE_STEPS, metavar="K",
@@ -104,6 +110,9 @@ def _run(args: argparse.Namespace) -> int:
         qemu=qemu_origin,
         worker_python=worker_python,
     )
+    if args.estimates and (not args.emulate or args.emulate_arch):
+        raise UsageError("--estimates needs --emulate MODEL: it sets the estimate table of an "
+                         "emulated x86_64 CPU")
     if args.emulate_arch and not args.emulated:
         from repromatrix.host import arm64
 
@@ -132,20 +141,47 @@ def _run_emulated(args: argparse.Namespace, output: str) -> int:
     """Re-run this same command under qemu, on the same interpreter and venv."""
     from repromatrix.emulation import qemu
 
-    binary = qemu.find_qemu(args.emulate)
     argv = [a for a in sys.argv[1:]]
     child = ["-m", "repromatrix", *argv, "--emulated", args.emulate, "--output", output]
-    command = qemu.qemu_command(binary, args.emulate, sys.executable, child)
-    print(f"repromatrix: {args.cell}: running under {qemu.QEMU} -cpu {args.emulate} "
+    env = dict(os.environ)
+    if args.estimates:
+        binary, table, env = _estimating_qemu(args.emulate, args.estimates, env)
+        command = qemu.qemu_command(binary, args.emulate, sys.executable, child,
+                                    estimates=table)
+        # The cell's workers start on the same patched qemu with the same table (the variable
+        # above is inherited), not on whatever qemu a lookup would find.
+        env[qemu.PREFIX_VARIABLE] = json.dumps(command[:command.index(sys.executable)])
+        what = f"{qemu.QEMU} -cpu {args.emulate}, estimates: {table[0]}"
+    else:
+        binary = qemu.find_qemu(args.emulate)
+        command = qemu.qemu_command(binary, args.emulate, sys.executable, child)
+        what = f"{qemu.QEMU} -cpu {args.emulate}"
+    print(f"repromatrix: {args.cell}: running under {what} "
           "(emulation is about 10x slower; TensorFlow alone takes a minute or two to load)",
           file=sys.stderr, flush=True)
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     assert process.stderr is not None
     for line in process.stderr:
         # qemu warns once per CPUID bit it cannot emulate; nothing the user can act on.
         if "TCG doesn't support requested feature" not in line:
             sys.stderr.write(line)
     return process.wait()
+
+
+def _estimating_qemu(model: str, spec: str,
+                     env: dict[str, str]) -> tuple[str, tuple[str, str], dict[str, str]]:
+    """The patched qemu (built once), the table's (label, SHA-256), and the environment that
+    hands the table to qemu."""
+    from repromatrix.emulation import qemu, qemu_build
+    from repromatrix.host import estimate_sources
+
+    resolved = estimate_sources.resolve(spec)
+    built = qemu_build.ensure(env)
+    binary = qemu.adopt(built.path, model, "estimates-build",
+                        f"Debian's qemu {built.version} + estimates patch {built.patch[:12]}")
+    table = (resolved.label, resolved.tables.sha256())
+    env = {**env, qemu.ESTIMATES_VARIABLE: str(estimate_sources.table_file(resolved.tables, env))}
+    return binary, table, env
 
 
 def add_error_artifact_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -118,6 +118,9 @@ class LabCell:
     emulate: str | None = None  # a qemu CPU model name
     env: Mapping[str, str] = field(default_factory=dict)  # over [lab].env, for this cell only
     arch: str | None = None  # "arm64": Linux arm64's build under qemu-aarch64 (repromatrix.host.arm64)
+    # The emulated x86 CPU's rsqrtps/rcpps table (host/estimate_sources.py): "host",
+    # "intel-model", a shipped table's name, or a file (relative to matrix.toml); None: qemu's own.
+    estimates: str | None = None
 
 
 @dataclass(frozen=True)
@@ -435,7 +438,7 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
         if not isinstance(table, dict):
             problems.add(cell_where, f"expected a table, got {describe(table)}")
             continue
-        check_keys(table, ("id", "emulate", "env", "arch"), cell_where, problems)
+        check_keys(table, ("id", "emulate", "env", "arch", "estimates"), cell_where, problems)
         cell_id = typed_value(table, "id", str, cell_where, problems, default="", required=True)
         if cell_id and not is_id(cell_id):
             problems.add(cell_where + ("id",), "an id may use letters, digits, '.', '_' and '-' only")
@@ -445,7 +448,12 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
         if arch is not None and arch not in EMULATED_ARCHES:
             problems.add(cell_where + ("arch",), f"{arch!r}: the lab emulates "
                          f"{', '.join(EMULATED_ARCHES)} (or omit arch: this machine's)")
-        cells.append(LabCell(id=cell_id, emulate=emulate, env=cell_env, arch=arch))
+        estimates = typed_value(table, "estimates", str, cell_where, problems)
+        if estimates is not None and (emulate is None or arch is not None):
+            problems.add(cell_where + ("estimates",), "sets an emulated x86_64 CPU's estimate "
+                         "table: the cell needs emulate = \"MODEL\" (and no arch)")
+        cells.append(LabCell(id=cell_id, emulate=emulate, env=cell_env, arch=arch,
+                             estimates=estimates))
     if not cells:
         problems.add(where + ("cells",), "the lab needs at least one [[lab.cells]]")
     if len({c.id for c in cells}) != len(cells):

@@ -33,7 +33,11 @@ INSTALL_HINT = ("install qemu-user (Debian/Ubuntu: sudo apt-get install qemu-use
 # Set (with qemu's -E) in the emulated process, whose fingerprint records where qemu came from.
 ORIGIN_VARIABLES = {"source": "REPROMATRIX_QEMU_SOURCE", "package": "REPROMATRIX_QEMU_PACKAGE",
                     "version": "REPROMATRIX_QEMU_VERSION", "binary": "REPROMATRIX_QEMU_BINARY",
-                    "sysroot": "REPROMATRIX_QEMU_SYSROOT"}
+                    "sysroot": "REPROMATRIX_QEMU_SYSROOT",
+                    "estimates": "REPROMATRIX_QEMU_ESTIMATES_LABEL",
+                    "estimates_sha256": "REPROMATRIX_QEMU_ESTIMATES_SHA256"}
+# Read by the patched qemu (emulation/qemu_build.py): the estimate table file it computes from.
+ESTIMATES_VARIABLE = "REPROMATRIX_QEMU_ESTIMATES"
 # Set in an emulated process: the command prefix (JSON list) that runs a child process the same
 # way (an arm64 python cannot be exec'd by the host kernel; an x86_64 one would run natively).
 PREFIX_VARIABLE = "REPROMATRIX_QEMU_PREFIX"
@@ -57,6 +61,8 @@ class Located:
     def describe(self) -> str:
         if self.source == "debian":
             return f"{self.path} (from Debian's {self.package}, cached)"
+        if self.source == "estimates-build":
+            return f"{self.path} ({self.package}, built here, cached)"
         return f"{self.path} (from {self.source})"
 
 
@@ -290,6 +296,17 @@ def _check_model(binary: str, model: str, target: str,
         raise ToolError(f"qemu knows no CPU model {model!r}{hint}")
 
 
+def adopt(binary: str, model: str, source: str, package: str,
+          help_text: Callable[[str], str] | None = None,
+          version_text: Callable[[str], str] | None = None) -> str:
+    """Use ``binary`` (a qemu built here, e.g. the estimates build) as find_qemu would: the
+    model checked, and where it came from recorded for qemu_command."""
+    _check_model(binary, model, "x86_64", help_text)
+    version = parse_version((version_text or _version)(binary))
+    _located[binary] = Located(binary, source, package, version)
+    return binary
+
+
 def located(binary: str) -> Located | None:
     """How find_qemu found ``binary`` in this process (None if it did not)."""
     return _located.get(binary)
@@ -306,17 +323,20 @@ def _version(binary: str) -> str:
 
 
 def qemu_command(binary: str, model: str, python: str, arguments: Sequence[str],
-                 sysroot: str | None = None, sysroot_label: str = "") -> list[str]:
+                 sysroot: str | None = None, sysroot_label: str = "",
+                 estimates: tuple[str, str] = ("", "")) -> list[str]:
     """The command line that runs ``python arguments...`` on the emulated CPU.
 
     ``-E`` hands the emulated process where this qemu came from, for its fingerprint (qemu
     splits -E values at commas, hence none in them). ``sysroot``: the folder qemu's ``-L``
-    finds a foreign architecture's loader and libraries in (the arm64 cell's).
+    finds a foreign architecture's loader and libraries in (the arm64 cell's). ``estimates``:
+    the (label, SHA-256) of the estimate table a patched qemu was given, for the fingerprint.
     """
     found = _located.get(binary) or Located(binary, "unknown")
     origin = {"source": found.source, "package": found.package or "", "version": found.version,
               "binary": os.path.basename(binary).replace("-static", ""),
-              "sysroot": sysroot_label}
+              "sysroot": sysroot_label, "estimates": estimates[0],
+              "estimates_sha256": estimates[1]}
     settings = []
     for key, variable in sorted(ORIGIN_VARIABLES.items()):
         settings += ["-E", f"{variable}={origin[key].replace(',', ';')}"]

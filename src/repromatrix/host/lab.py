@@ -49,7 +49,18 @@ def cell_command(python: str, matrix_path: str, lab: Lab, cell: LabCell, output:
         command += ["--emulate-arch", cell.arch]
     if cell.emulate:
         command += ["--emulate", cell.emulate]
+    if cell.estimates:
+        command += ["--estimates", estimate_spec(cell.estimates, Path(matrix_path).parent)]
     return command
+
+
+def estimate_spec(spec: str, base: Path) -> str:
+    """A cell's ``estimates`` as ``run --estimates`` takes it: a file relative to matrix.toml."""
+    from repromatrix.host import estimate_sources
+
+    if spec in estimate_sources.BUILTIN or spec in estimate_sources.shipped():
+        return spec
+    return str(base / spec) if not Path(spec).is_absolute() else spec
 
 
 def plan_runs(python: str, matrix_path: str, lab: Lab, folder: Path, rows: int) -> list[LabRun]:
@@ -61,7 +72,7 @@ def plan_runs(python: str, matrix_path: str, lab: Lab, folder: Path, rows: int) 
     return runs
 
 
-def check_emulation(lab: Lab, pins: Pins | None = None) -> None:
+def check_emulation(lab: Lab, pins: Pins | None = None, base: Path = Path(".")) -> None:
     """Fail before any slow work if qemu or a CPU model is missing (one clear line).
 
     Without qemu on PATH this fetches Debian's static build into the cache, once, so that the
@@ -77,7 +88,15 @@ def check_emulation(lab: Lab, pins: Pins | None = None) -> None:
             print(f"repromatrix lab: {cell.id}: {arm64.describe(found_arm64)}", file=sys.stderr,
                   flush=True)
             continue
-        if cell.emulate:
+        if cell.emulate and cell.estimates:
+            from repromatrix.emulation import qemu_build
+            from repromatrix.host import estimate_sources
+
+            estimate_sources.resolve(estimate_spec(cell.estimates, base))  # a bad table fails now
+            built = qemu_build.ensure()  # built once, before the cells start
+            print(f"repromatrix lab: {cell.id}: estimates {cell.estimates}: {built.describe()}",
+                  file=sys.stderr, flush=True)
+        elif cell.emulate:
             found = qemu.located(qemu.find_qemu(cell.emulate))  # fetched from Debian if missing
             if found is not None:
                 print(f"repromatrix lab: qemu {found.version}: {found.describe()}",
@@ -96,6 +115,8 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
                                   log, run)
         print(f"repromatrix lab: started {run.cell.id}"
               + (f" (qemu-aarch64 -cpu {run.cell.emulate or 'neoverse-n1'})" if run.cell.arch
+                 else f" (qemu -cpu {run.cell.emulate}, estimates {run.cell.estimates})"
+                 if run.cell.estimates
                  else f" (qemu -cpu {run.cell.emulate})" if run.cell.emulate else " (native)"),
               file=sys.stderr, flush=True)
     codes: dict[str, int] = {}
@@ -144,14 +165,26 @@ def select_cells(lab: Lab, wanted: list[str]) -> Lab:
     return dataclasses.replace(lab, cells=tuple(known[w] for w in dict.fromkeys(wanted)))
 
 
+REPLAY_CELL = "lab-qemu-replay"
+
+
+def with_replay(lab: Lab, source: str) -> Lab:
+    """The lab plus one emulated cell replaying ``source``'s estimate table (an artifact of a CI
+    cell, say on an Intel Xeon), on the CPU model of the lab's first emulated x86 cell."""
+    model = next((c.emulate for c in lab.cells if c.emulate and not c.arch), "Haswell")
+    cell = LabCell(id=REPLAY_CELL, emulate=model, estimates=str(Path(source).resolve()))
+    return dataclasses.replace(lab, cells=(*[c for c in lab.cells if c.id != REPLAY_CELL], cell))
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lab",
         help="reproduce a CPU-vendor divergence on this machine: native vs qemu-emulated CPU",
         description="Run matrix.toml's [lab] cells (natively and under qemu-x86_64 emulating "
-        "another CPU) on a few rows, then print the aggregated comparison. An emulated CPU "
-        "computes approximate instructions differently from real silicon: it stands for "
-        "'another vendor', not for the named chip.",
+        "another CPU) on a few rows, then print the aggregated comparison. A cell's `estimates` "
+        "gives its emulated CPU a vendor's rsqrtps/rcpps table (this CPU's, the Intel model, or "
+        "a replayed one); without it qemu computes them exactly, as no real CPU does. AVX-512 "
+        "is never emulated (docs/lab.md says what is faithful).",
     )
     add_matrix_option(parser)
     parser.add_argument("--rows", type=positive, help="rows (training steps) per cell "
@@ -164,6 +197,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run only this cell (repeatable): one of [lab]'s cells, or "
                         + ", ".join(c.id for c in OPTIONAL_CELLS) + " (Linux arm64 under "
                         "qemu-aarch64)")
+    parser.add_argument("--estimates-from", metavar="FILE",
+                        help=f"add a cell ({REPLAY_CELL}) whose emulated CPU computes rsqrtps/"
+                        "rcpps from the table FILE records: an artifact of a cell that ran on "
+                        "another x86_64 CPU (a CI runner's), or a table file")
     parser.set_defaults(func=run)
 
 
@@ -173,7 +210,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.matrix} has no [lab] cells")
     rows = args.rows if args.rows is not None else matrix.lab.rows
     lab = select_cells(matrix.lab, args.cells)
-    check_emulation(lab, matrix.pins)
+    if args.estimates_from:
+        lab = with_replay(lab, args.estimates_from)
+    check_emulation(lab, matrix.pins, Path(args.matrix).parent)
     folder = Path(args.output_dir)
     runs = plan_runs(sys.executable, str(args.matrix), lab, folder, rows)
     codes = execute(runs)

@@ -78,6 +78,33 @@ def check_cells(cells: Sequence[LabCell], matrix: Matrix, pip: PipSettings,
     return results
 
 
+def check_estimate_cells(matrix: Matrix,
+                         availability: Callable[[], tuple[bool, str]] | None = None,
+                         ) -> list[CellResult]:
+    """Each emulated x86 cell with ``estimates``: its table readable, the patched qemu there or
+    buildable (nothing is downloaded or built)."""
+    from repromatrix.emulation import qemu_build
+    from repromatrix.host import estimate_sources
+    from repromatrix.host.lab import estimate_spec
+
+    lab = matrix.lab or Lab(rows=0, env={}, variants=(), cells=())
+    cells = [cell for cell in lab.cells if cell.estimates]
+    if not cells:
+        return []
+    ok, text = (availability or qemu_build.availability)()
+    results = []
+    for cell in cells:
+        assert cell.estimates is not None
+        try:
+            resolved = estimate_sources.resolve(estimate_spec(cell.estimates, matrix.path.parent))
+            table = arm64.Check("estimate table", True,
+                                f"{resolved.label} (sha256 {resolved.tables.sha256()[:12]})")
+        except UsageError as error:
+            table = arm64.Check("estimate table", False, str(error))
+        results.append(CellResult(cell, (table, arm64.Check("patched qemu", ok, text))))
+    return results
+
+
 # --- the table ------------------------------------------------------------------------------------
 
 
@@ -155,6 +182,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"repromatrix preflight: resolving {len(platforms)} platforms with pip "
           f"({args.jobs} at a time; each takes a while)", file=sys.stderr, flush=True)
     results = check_platforms(matrix, platforms, pip, args.jobs)
-    cell_results = check_cells(cells, matrix, pip)
+    cell_results = check_cells(cells, matrix, pip) + check_estimate_cells(matrix)
     sys.stdout.write(render(rows, results, matrix, cell_results))
     return exit_code(rows, results, cell_results)

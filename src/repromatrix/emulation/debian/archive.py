@@ -187,13 +187,23 @@ def read_release(source: Source) -> Release:
 
 def read_index(release: Release, component: str, architecture: str) -> str:
     """The Packages index of one component and architecture, SHA-256-checked against Release."""
-    base = f"{component}/binary-{architecture}/Packages"
+    return _read_listed(release, f"{component}/binary-{architecture}", "Packages",
+                        f"does the suite build {architecture}?")
+
+
+def read_sources_index(release: Release, component: str) -> str:
+    """The Sources index of one component (source packages), SHA-256-checked against Release."""
+    return _read_listed(release, f"{component}/source", "Sources", "does the mirror carry sources?")
+
+
+def _read_listed(release: Release, folder_in_suite: str, name: str, hint: str) -> str:
+    base = f"{folder_in_suite}/{name}"
     for suffix, decompress in COMPRESSIONS:
         listed = release.files.get(base + suffix)
         if listed is None:
             continue
         sha256, size = listed
-        folder = f"dists/{release.source.suite}/{component}/binary-{architecture}"
+        folder = f"dists/{release.source.suite}/{folder_in_suite}"
         # by-hash names stay valid while the mirror updates, so the index cannot change under us.
         urls = ([release.source.url(f"{folder}/by-hash/SHA256/{sha256}")] if release.by_hash else [])
         urls.append(release.source.url(f"dists/{release.source.suite}/{base}{suffix}"))
@@ -206,7 +216,7 @@ def read_index(release: Release, component: str, architecture: str) -> str:
                 raise ChecksumError(f"{url}: SHA-256 does not match the Release file's {sha256}")
             return decompress(data).decode("utf-8", errors="replace")
     raise NotFound(f"{release.source.url('dists/' + release.source.suite)}: no {base} index "
-                   f"(does the suite build {architecture}?)")
+                   f"({hint})")
 
 
 def package_from(stanza: Stanza, source: Source, signature: str) -> Package:
@@ -270,3 +280,58 @@ def find_package(sources: Sequence[Source], name: str, architecture: str,
     where = ", ".join(f"{s.uri} {s.suite}" for s in sources)
     detail = f" ({errors[0]})" if errors else ""
     raise ToolError(f"no {name} for {architecture} in {where}{detail}")
+
+
+@dataclass(frozen=True)
+class SourcePackage:
+    """One stanza of a Sources index: the files of a source package and their SHA-256."""
+
+    name: str
+    version: str
+    directory: str  # relative to the source's URI, e.g. pool/main/q/qemu
+    files: tuple[tuple[str, str, int], ...]  # (file name, sha256, size)
+    source: Source
+    signature: str
+
+    def url(self, file_name: str) -> str:
+        return self.source.url(f"{self.directory}/{file_name}")
+
+    def describe(self) -> str:
+        return f"{self.name} {self.version} (source)"
+
+
+def source_from(stanza: Stanza, source: Source, signature: str) -> SourcePackage:
+    files = []
+    for line in stanza.get("checksums-sha256", "").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            files.append((parts[2], parts[0].lower(), int(parts[1])))
+    if not files or "version" not in stanza or "directory" not in stanza:
+        raise ToolError(f"{source.url('dists/' + source.suite)}: the Sources entry of "
+                        f"{stanza.get('package', '?')} lacks its version, directory or checksums")
+    return SourcePackage(stanza["package"], stanza["version"], stanza["directory"],
+                         tuple(sorted(files)), source, signature)
+
+
+def find_source_package(sources: Sequence[Source], name: str) -> SourcePackage:
+    """The source package from the first source whose Sources index has it (apt's order)."""
+    errors: list[ToolError] = []
+    for source in sources:
+        try:
+            release = read_release(source)
+            for component in source.components:
+                try:
+                    text = read_sources_index(release, component)
+                except NotFound as error:
+                    errors.append(error)
+                    continue
+                stanza = find_stanza(text, "Package", name)
+                if stanza is not None:
+                    return source_from(stanza, source, release.signature)
+        except (NotFound, Unreachable) as error:
+            errors.append(error)
+    if errors and all(isinstance(e, Unreachable) for e in errors):
+        raise errors[0]
+    where = ", ".join(f"{s.uri} {s.suite}" for s in sources)
+    detail = f" ({errors[0]})" if errors else ""
+    raise ToolError(f"no source package {name} in {where}{detail}")
