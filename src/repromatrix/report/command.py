@@ -16,7 +16,7 @@ from repromatrix.report.escape import clean, file_stem
 from repromatrix.report.load import expand_paths, load
 from repromatrix.report.render_json import render_json
 from repromatrix.report.render_markdown import render_markdown
-from repromatrix.report.render_text import render_text
+from repromatrix.report.render_text import DEFAULT_WIDTH, render_text
 
 FORMATS = ("markdown", "text", "json")
 
@@ -77,6 +77,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="exit with status 1 when any variant gives different results on different cells",
     )
     parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="text format: one long table with every column and the weight sums, not fitted "
+        "to $COLUMNS",
+    )
+    parser.add_argument(
         "--chart-dir",
         metavar="DIR",
         help="also write one SVG chart per diverging variant to DIR (divergence-<variant>.svg)",
@@ -104,14 +110,24 @@ def aggregate(paths: Iterable[str | Path], reference: str | None = None) -> Aggr
     return compare(loaded, reference)
 
 
-def render(agg: Aggregate, fmt: str = "text") -> str:
-    """The report in one of ``FORMATS``; the same artifacts always give the same string."""
+def terminal_width() -> int:
+    """``$COLUMNS`` when it is a sensible number (shells export it), else 100."""
+    try:
+        width = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return DEFAULT_WIDTH
+    return width if width > 0 else DEFAULT_WIDTH
+
+
+def render(agg: Aggregate, fmt: str = "text", width: int | None = None, wide: bool = False) -> str:
+    """The report in one of ``FORMATS``; the same artifacts (and width) always give the same
+    string. The text format fits ``width`` columns (default: ``$COLUMNS``, else 100)."""
     if fmt == "markdown":
         return render_markdown(agg)
     if fmt == "json":
         return render_json(agg)
     if fmt == "text":
-        return render_text(agg)
+        return render_text(agg, terminal_width() if width is None else width, wide=wide)
     raise UsageError("unknown format {} (choose from {})".format(clean(fmt, 40), ", ".join(FORMATS)))
 
 
@@ -161,7 +177,7 @@ def _write_stdout(text: str, fmt: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     agg = aggregate(args.paths, reference=args.reference)
-    text = render(agg, args.format)
+    text = render(agg, args.format, wide=args.wide)
     if args.chart_dir:
         try:
             os.makedirs(args.chart_dir, exist_ok=True)

@@ -624,7 +624,10 @@ def _experiment_problems(cells: Sequence[CellRecord]) -> list[str]:
     experiments = [dict(c.experiment) for c in cells if c.experiment]  # sums-only input has none
     all_keys = sorted({key for experiment in experiments for key in experiment})
     # Leaves are JSON texts, which never start with "<", so the marker cannot collide.
-    keys = [k for k in all_keys if len({e.get(k, "<absent>") for e in experiments}) > 1]
+    # The experiment's env is the cell environment set on purpose (a lab cell's env, --env): what
+    # was varied, shown as such by the report, not a mismatch.
+    keys = [k for k in all_keys if not k.startswith("env.")
+            and len({e.get(k, "<absent>") for e in experiments}) > 1]
     if not keys:
         return []
     return [

@@ -63,12 +63,24 @@ def _isa_changed(reference: object, other: object) -> bool:
     return any(f.startswith(ISA_FLAGS) for f in flags(reference) ^ flags(other))
 
 
+def _unknown(key: str, leaf: object) -> bool:
+    """A value the fingerprint could not find out: absent or empty (``cpu.flags`` is empty under
+    qemu-user, which hides the host's /proc/cpuinfo flags). Unknown is never a cause. null is a
+    recorded state (``cpu.emulated`` null: native; an unset variable), and a package that is not
+    installed (``packages.*`` absent) is one too."""
+    if key.startswith("packages."):
+        return False
+    return leaf is None or leaf in ('""', "") or leaf == ()
+
+
 def likely_causes(diffs: Sequence[Any]) -> tuple[LikelyCause, ...]:
     """The known numeric causes among fingerprint differences (FingerprintDiff), ranked."""
     ranked: list[tuple[int, str, LikelyCause]] = []
     for diff in diffs:
         rank = _rank(diff.key)
         if rank is None or (diff.key == "cpu.flags" and not _isa_changed(diff.reference, diff.other)):
+            continue
+        if _unknown(diff.key, diff.reference) or _unknown(diff.key, diff.other):
             continue
         ranked.append((rank, diff.key, LikelyCause(KNOWN[rank][1], diff.key, diff.reference,
                                                    diff.other)))
