@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from repromatrix.report.escape import md_html, (
+from repromatrix.report.escape import (
     ZWJ,
     clean,
     file_stem,
     md,
+    md_html,
     md_pre,
     mermaid_label,
     terminal,
