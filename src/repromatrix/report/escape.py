@@ -87,18 +87,21 @@ def _break_links_and_mentions(text: str) -> str:
 # a backslash does not stop raw HTML or an entity.
 _MD_BACKSLASHED = frozenset("\\`*~[]|$")
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;"}
-_LINE_START = frozenset("#+-=")  # a heading, list or rule marker at the start of a value
+# A list marker at the start of a value (a list item's text would open a nested list); "#"
+# needs no escape, the ZWJ after it already stops a heading.
+_LIST_MARKER = re.compile(r"([-+]|[0-9]{1,9}[.)])(?=\s)")
 
 
 def md(text: object, max_len: int = _DEFAULT_MAX) -> str:
     """Escape an untrusted value for inline markdown (table cells, list items): only what GFM
     needs, so "x86_64 (emulated)" stays as it is. For HTML (a ``<summary>``) use ``md_html``."""
     value = _break_links_and_mentions(clean(text, max_len))
+    marker = _LIST_MARKER.match(value)
     out = []
     for index, ch in enumerate(value):
         if ch in _MD_ENTITIES or (index == 0 and ch == ">"):  # ">" opens a quote at the start
             out.append(_MD_ENTITIES.get(ch, "&gt;"))
-        elif ch in _MD_BACKSLASHED or (index == 0 and ch in _LINE_START):
+        elif ch in _MD_BACKSLASHED or (marker is not None and index == marker.end() - 1):
             out.append("\\" + ch)
         elif ch == "_" and not _intraword(value, index):
             out.append("\\_")  # GFM never opens or closes emphasis with "_" inside a word

@@ -90,13 +90,14 @@ def _fit_table(agg: Aggregate, budget: int) -> str:
     shared = ""
     if grid.shared:
         shared = "All cells: " + ", ".join(f"{md(k)} {md(v)}" for k, v in grid.shared) + ".\n\n"
-    text = shared + grid_table(grid) + "\n" + LEGEND + "\n"
+    legend = "\n" + LEGEND + "\n"
+    text = shared + grid_table(grid) + legend
     if len(text) <= budget:
         return text
     kept = len(grid.rows)
     while kept > 0 and len(text) + 300 > budget:
         kept = kept * 9 // 10
-        text = shared + grid_table(grid, kept)
+        text = shared + grid_table(grid, kept) + legend
     return text + (f"\n_Only the first {kept:d} of {len(grid.rows):d} rows fit in a comment; "
                    f"{_JSON_HINT}._\n")
 
