@@ -116,9 +116,10 @@ def _intraword(value: str, index: int) -> bool:
 
 def md_html(text: object, max_len: int = _DEFAULT_MAX) -> str:
     """Escape an untrusted value for HTML inside markdown (``<summary>``), where GitHub parses
-    no markdown (a backslash would show) but decodes entities and links mentions."""
+    no markdown (a backslash would show) but decodes entities and links mentions. Brackets too
+    become entities, so no text there reads as a link even where a renderer parses it."""
     value = _break_links_and_mentions(clean(text, max_len))
-    return "".join(_MARKDOWN_ENTITIES.get(ch, ch) if ch in "&<>\"'" else ch for ch in value)
+    return "".join(_MARKDOWN_ENTITIES.get(ch, ch) if ch in "&<>\"'[]" else ch for ch in value)
 
 
 def md_pre(text: object, max_len: int = 4000) -> str:

@@ -16,7 +16,7 @@ from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.escape import md, md_html, md_pre
 from repromatrix.report.grid import REFERENCE, SAME, Grid, build_grid, varied
 from repromatrix.report.table import Table, fingerprint_values, plural
-from repromatrix.report.verdict import headline, optimizer_of, verdict
+from repromatrix.report.verdict import headline, optimizer_of, pair_reading, verdict
 
 MARKER = "<!-- repromatrix-report -->"
 MAX_CHARS = 65_536  # GitHub's limit for an issue or PR comment body
@@ -254,9 +254,7 @@ def pair_details(agg: Aggregate) -> list[str]:
             for r, c in found)
         body = ""
         for result, comparison in found:
-            lines = [line for line in blame_lines(comparison) if line.startswith("root cause")]
-            body += f"**{md(result.name)}**" + (": " + md(lines[0][len("root cause: "):], 1000)
-                                                if lines else "") + "\n\n"
+            body += f"**{md(result.name)}**: {md(pair_reading(comparison), 1000)}\n\n"
             if comparison.tensor_diffs:
                 body += _tensor_rows(comparison) + "\n"
         first = found[0][1]

@@ -15,7 +15,7 @@ from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.escape import terminal
 from repromatrix.report.grid import Grid, build_grid, varied
 from repromatrix.report.table import fingerprint_values, plural
-from repromatrix.report.verdict import headline, optimizer_of, verdict
+from repromatrix.report.verdict import headline, optimizer_of, pair_reading, verdict
 
 MIN_WIDTH = 40
 MAX_LIST_ITEMS = 40
@@ -65,8 +65,7 @@ def _pair_lines(agg: Aggregate, width: int) -> list[str]:
     for (other, reference), found in sorted(pairs.items()):
         out.append(terminal(f"{other} vs {reference}:", 300))
         for result, comparison in found:
-            roots = [line for line in blame_lines(comparison) if line.startswith("root cause")]
-            text = f"{result.name}: " + (roots[0] if roots else "no op trace to name a root cause")
+            text = f"{result.name}: " + pair_reading(comparison)
             out += wrap(terminal(text, 1200), width, "      ", "  - ")
             if comparison.tensor_diffs:
                 names = [f"{d.name} ({tensor_figures(d.max_ulp, d.max_abs, d.max_rel, d.units)})"

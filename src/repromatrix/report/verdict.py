@@ -119,6 +119,17 @@ def comparison_clause(agg: Aggregate, result: VariantResult, comparison: Compari
     return text + (" (" + "; ".join(details) + ")" if details else "")
 
 
+def pair_reading(comparison: Comparison) -> str:
+    """The detail line of one comparison: the root cause read from the op traces, else what the
+    op probe suggests (raw text)."""
+    if comparison.root_cause is not None:
+        return "root cause: " + comparison.root_cause.reading()
+    if comparison.probe_compared:
+        return "no op trace; op probe suspects: {}; differ but unused: {}".format(
+            ", ".join(comparison.suspect_ops) or "-", ", ".join(comparison.unused_ops) or "-")
+    return "no op trace or op probe to name an op"
+
+
 def _identical(groups: Sequence[Group], by_sums: bool) -> str:
     cells = groups[0].cells
     if len(cells) == 1:
