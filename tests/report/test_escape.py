@@ -36,7 +36,10 @@ def _visible_markdown_ok(text: str) -> None:
     assert "<" not in bare and not bare.startswith(">")
     for ch in "|`[]*~$\\&":
         assert ch not in bare, (ch, text)
-    assert re.search(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", bare) is None, text
+    for index, ch in enumerate(bare):  # "_" only between letters or digits (str.isalnum)
+        if ch == "_":
+            assert 0 < index < len(bare) - 1, text
+            assert bare[index - 1].isalnum() and bare[index + 1].isalnum(), text
     assert "\n" not in text and "\r" not in text
     assert re.search(r"@[A-Za-z0-9]", text) is None
     assert re.search(r"#[0-9]", text) is None

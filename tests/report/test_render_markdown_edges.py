@@ -283,7 +283,8 @@ def test_no_tensor_differences_no_tensor_table(art: Art, tmp_path: Path) -> None
     block = _pair(agg, result)
     assert "| tensor |" not in block
     assert block.startswith("<details>\n<summary>ubuntu-intel vs ubuntu-amd-1: default-optimizer "
-                            "from step 1</summary>\n\n**default-optimizer**\n\n")
+                            "from step 1</summary>\n\n**default-optimizer**: no op trace; op probe "
+                            "suspects: Rsqrt; differ but unused: Exp\n\nFingerprint keys")
     assert "| key | ubuntu-amd-1 | ubuntu-intel |" in block
 
 

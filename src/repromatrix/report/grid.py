@@ -107,9 +107,9 @@ def build_grid(agg: Aggregate) -> Grid:
         elif values != {NONE}:
             keep.append(index)
     headers = ["cell"] + [MACHINE_COLUMNS[i][0] for i in keep] + [v.name for v in agg.variants]
-    rows = []
-    for cell, values in zip(cells, machine):
-        rows.append(tuple([cell.cell] + [values[i] for i in keep]
+    rows: list[tuple[str, ...]] = []
+    for cell, facts in zip(cells, machine):
+        rows.append(tuple([cell.cell] + [facts[i] for i in keep]
                           + [variant_mark(cell, v) for v in agg.variants]))
     for extra in extra_rows:
         rows.append(tuple([extra[0]] + [extra[1 + i] for i in keep]

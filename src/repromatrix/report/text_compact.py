@@ -47,11 +47,17 @@ def grid_lines(grid: Grid, width: int) -> list[str]:
                              for i, c in enumerate(cells)).rstrip()
         return [line(headers), "  ".join("-" * s for s in sizes)] + [line(r) for r in rows]
 
+    # Machine columns give way first (widest first), then the variant columns; the cell id last.
+    first_mark = len(headers) - grid.variant_columns
+    tiers = [range(1, first_mark), range(first_mark, len(headers)), range(0, 1)]
     lines = lay_out()
-    while max(len(line) for line in lines) > width and max(limit) > 8:
-        widest = max(range(len(limit)), key=lambda i: limit[i])
-        limit[widest] -= 1
-        lines = lay_out()
+    for tier in tiers:
+        while max(len(line) for line in lines) > width:
+            candidates = [i for i in tier if limit[i] > 8]
+            if not candidates:
+                break
+            limit[max(candidates, key=lambda i: limit[i])] -= 1
+            lines = lay_out()
     return lines
 
 
