@@ -29,7 +29,8 @@ def y_bottom(series: Sequence[Series]) -> int:
     real = [v for s in series for v in s.values if v > FLOOR_LOG10]
     if not real:
         return int(FLOOR_LOG10)
-    return max(int(FLOOR_LOG10), int(math.floor(min(real))) - 1)
+    # rounded first: a difference of 1e-3 is log10 -3.00000000000005 in floating point
+    return max(int(FLOOR_LOG10), int(math.floor(round(min(real), 6))) - 1)
 
 
 def _lifted(series: Series, bottom: float) -> tuple[float, ...]:
