@@ -180,9 +180,11 @@ def effective_probe(cell: CellRecord, variant: VariantRecord) -> tuple[ProbeReco
 def _representative(
     members: Sequence[str], usable: dict[str, tuple[CellRecord, VariantRecord]]
 ) -> str:
-    """The member with the most data (digest, trail, raw tensors, probe), then smallest id."""
+    """The member with the most data (digest, trail, raw tensors, probe), then a native one (an
+    emulated CPU as the reference would add emulation to every comparison's likely causes),
+    then the smallest id."""
 
-    def missing(cid: str) -> tuple[int, str]:
+    def missing(cid: str) -> tuple[int, bool, str]:
         cell, variant = usable[cid]
         have = (
             variant.digest is not None,
@@ -190,7 +192,7 @@ def _representative(
             any(t.data is not None for t in variant.tensors),
             bool(effective_probe(cell, variant)),
         )
-        return (have.count(False), cid)
+        return (have.count(False), cell.emulated is not None, cid)
 
     return min(members, key=missing)
 

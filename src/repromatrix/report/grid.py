@@ -59,7 +59,7 @@ MACHINE_COLUMNS = (
     ("OS", lambda c: c.os or NONE),
     ("arch", lambda c: c.arch or NONE),
     ("CPU", _cpu),
-    ("cell env", _env),
+    ("cell env", _env),  # renamed "env NAME" when every cell sets one variable
     ("Python", lambda c: c.python or NONE),
     ("drift", lambda c: "; ".join(c.drift) if c.drift else "none"),
     ("status", _status),
@@ -107,14 +107,36 @@ def build_grid(agg: Aggregate) -> Grid:
         elif values != {NONE}:
             keep.append(index)
     headers = ["cell"] + [MACHINE_COLUMNS[i][0] for i in keep] + [v.name for v in agg.variants]
+    headers = _env_header(headers, cells, keep)
     rows: list[tuple[str, ...]] = []
+    single = _single_env_name(cells)
     for cell, facts in zip(cells, machine):
+        if single is not None:  # the variable is in the header: the value alone
+            facts = [f.split("=", 1)[1] if name == "cell env" and "=" in f else f
+                     for (name, _), f in zip(MACHINE_COLUMNS, facts)]
         rows.append(tuple([cell.cell] + [facts[i] for i in keep]
                           + [variant_mark(cell, v) for v in agg.variants]))
     for extra in extra_rows:
         rows.append(tuple([extra[0]] + [extra[1 + i] for i in keep]
                           + extra[1 + len(MACHINE_COLUMNS):]))
     return Grid(tuple(shared), tuple(headers), tuple(rows), len(agg.variants))
+
+
+def _single_env_name(cells: list[CellRecord]) -> str | None:
+    """The variable's name when every cell sets exactly one, the same one (the lab's case)."""
+    names = {tuple(key for key, _ in c.experiment if key.startswith("env.")) for c in cells}
+    if len(names) == 1:
+        (only,) = names
+        if len(only) == 1:
+            return only[0][len("env."):]
+    return None
+
+
+def _env_header(headers: list[str], cells: list[CellRecord], keep: list[int]) -> list[str]:
+    single = _single_env_name(cells)
+    if single is None:
+        return headers
+    return [f"env {single}" if h == "cell env" else h for h in headers]
 
 
 def varied(agg: Aggregate) -> list[str]:
@@ -125,8 +147,9 @@ def varied(agg: Aggregate) -> list[str]:
     for cell in agg.loaded.cells:
         if cell.experiment:
             envs.setdefault(_env(cell), []).append(cell.cell)
-    if len(envs) > 1:
-        parts = [f"{env} on {', '.join(members)}" for env, members in
-                 sorted(envs.items(), key=lambda item: item[1][0])][:MAX_VARIED]
-        out.append("cell environment " + "; ".join(parts))
+    if len(envs) > 1:  # the grid's env column shows which cell has which value
+        names = sorted({key[len("env."):] for c in agg.loaded.cells for key, _ in c.experiment
+                        if key.startswith("env.")})
+        shown = ", ".join(names[:MAX_VARIED]) + (" ..." if len(names) > MAX_VARIED else "")
+        out.append(f"the cell environment ({shown}, the grid's env column)")
     return out

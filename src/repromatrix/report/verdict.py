@@ -112,8 +112,13 @@ def _why(comparison: Comparison) -> str:
 def comparison_clause(agg: Aggregate, result: VariantResult, comparison: Comparison) -> str:
     group = next(g for g in result.groups if g.letter == comparison.letter)
     ref = result.groups[0]
+    compared = sum(len(g.cells) for g in result.groups)
+    if len(ref.cells) > 2 and len(ref.cells) + len(group.cells) == compared:
+        others = f"the other {len(ref.cells):d} cells"  # the grid names them
+    else:
+        others = names(ref.cells)
     text = f"{names(group.cells)} {'differs' if len(group.cells) == 1 else 'differ'} from " \
-           f"{names(ref.cells)} {_where(comparison)}"
+           f"{others} {_where(comparison)}"
     details = [part for part in (_why(comparison), size_text(agg, result, comparison),
                                  trend(comparison)) if part]
     return text + (" (" + "; ".join(details) + ")" if details else "")
