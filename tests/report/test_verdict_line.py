@@ -111,3 +111,13 @@ def test_grid_says_shared_facts_once_and_keeps_differing_columns(art, tmp_path):
     assert ("arch", "x86_64") in grid.shared and ("OS", "Ubuntu 24.04") in grid.shared
     assert grid.headers == ("cell", "CPU", "adam", "default-optimizer")
     assert grid.rows[2] == ("ubuntu-intel", "Intel Xeon Platinum 8370C", "=", "step 1 Rsqrt")
+
+
+def test_grid_letters_only_where_two_groups_would_read_the_same(art, tmp_path):
+    docs = [art.cell("amd"), art.intel_cell("i1"), art.intel_cell("i2")]
+    docs[2]["variants"]["default-optimizer"]["digest"] = "another result"
+    grid = build_grid(aggregate(art.write(tmp_path / "same", docs)))
+    assert [row[-1] for row in grid.rows] == ["ref", "B: step 1 Rsqrt", "C: step 1 Rsqrt"]
+    docs[2]["variants"]["default-optimizer"]["trail"]["digest"][1] = "t1"  # now from step 2
+    grid = build_grid(aggregate(art.write(tmp_path / "apart", docs)))
+    assert [row[-1] for row in grid.rows] == ["ref", "step 1 Rsqrt", "step 2 Rsqrt"]

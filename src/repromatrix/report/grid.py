@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from repromatrix.report.compare import Aggregate, VariantResult
+from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.model import CellRecord, leaf_text
 
 SAME = "="
@@ -76,13 +76,20 @@ def variant_mark(cell: CellRecord, result: VariantResult) -> str:
     if letter == result.groups[0].letter:
         return REFERENCE if result.diverges else SAME
     comparison = next(c for c in result.comparisons if c.letter == letter)
+    mark = _mark(comparison)
+    # Letters only where two differing groups would read the same: they tell which cells agree
+    # with each other. Elsewhere a letter would only be one more code to learn.
+    if sum(1 for c in result.comparisons if _mark(c) == mark) > 1:
+        return f"{letter}: {mark}"
+    return mark
+
+
+def _mark(comparison: Comparison) -> str:
     step = comparison.first_divergent_step
     where = "final weights" if step is None else f"step {step:d}"
     op = comparison.root_cause.group if comparison.root_cause is not None else (
         ", ".join(comparison.suspect_ops) if comparison.suspect_ops else "")
-    mark = where + (f" {op}" if op else "")
-    # with several differing groups, say which cells agree with each other
-    return f"{letter}: {mark}" if len(result.groups) > 2 else mark
+    return where + (f" {op}" if op else "")
 
 
 def build_grid(agg: Aggregate) -> Grid:
