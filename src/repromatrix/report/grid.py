@@ -23,6 +23,11 @@ NONE = "-"
 MAX_VARIED = 8  # cell environment variables named in the "varied" line
 
 
+def shared_label(agg: Aggregate) -> str:
+    """"All cells" above a grid of several, "The cell" above a grid of one."""
+    return "All cells" if len(agg.loaded.cells) > 1 else "The cell"
+
+
 @dataclass(frozen=True)
 class Grid:
     shared: tuple[tuple[str, str], ...]  # (column, value) every row has
@@ -108,7 +113,7 @@ def build_grid(agg: Aggregate) -> Grid:
         values = {row[index] for row in machine}
         if name == "status" and extra_rows:
             keep.append(index)  # the ignored and rejected files say why in this column
-        elif len(cells) > 1 and len(values) == 1:
+        elif len(values) == 1:  # one cell too: its facts on one line, the grid stays narrow
             if values != {NONE}:  # nothing to say when no cell knows it (e.g. no runner)
                 shared.append((name, next(iter(values))))
         elif values != {NONE}:

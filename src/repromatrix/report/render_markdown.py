@@ -14,7 +14,7 @@ from repromatrix.report import chart
 from repromatrix.report.blame_text import blame_lines, tensor_figures
 from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.escape import md, md_html, md_pre
-from repromatrix.report.grid import REFERENCE, SAME, Grid, build_grid, varied
+from repromatrix.report.grid import REFERENCE, SAME, Grid, build_grid, shared_label, varied
 from repromatrix.report.table import Table, fingerprint_values, plural
 from repromatrix.report.verdict import headline, optimizer_of, pair_reading, verdict
 
@@ -89,7 +89,7 @@ def _fit_table(agg: Aggregate, budget: int) -> str:
     grid = build_grid(agg)
     shared = ""
     if grid.shared:
-        shared = "All cells: " + ", ".join(f"{md(k)} {md(v)}" for k, v in grid.shared) + ".\n\n"
+        shared = shared_label(agg) + ": " + ", ".join(f"{md(k)} {md(v)}" for k, v in grid.shared) + ".\n\n"
     legend = "\n" + LEGEND + "\n"
     text = shared + grid_table(grid) + legend
     if len(text) <= budget:

@@ -13,7 +13,7 @@ from repromatrix.floats import format_vector
 from repromatrix.report.blame_text import blame_lines, tensor_figures
 from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.escape import terminal
-from repromatrix.report.grid import Grid, build_grid, varied
+from repromatrix.report.grid import Grid, build_grid, shared_label, varied
 from repromatrix.report.table import fingerprint_values, plural
 from repromatrix.report.verdict import headline, optimizer_of, pair_reading, verdict
 
@@ -147,7 +147,7 @@ def render_compact(agg: Aggregate, width: int) -> str:
         out += [""] + wrap(terminal("Varied on purpose: " + "; ".join(parts), 2000), width, "  ", "")
     grid = build_grid(agg)
     if grid.shared:
-        shared = "All cells: " + ", ".join(f"{k} {v}" for k, v in grid.shared)
+        shared = shared_label(agg) + ": " + ", ".join(f"{k} {v}" for k, v in grid.shared)
         out += [""] + wrap(terminal(shared, 2000), width, "  ", "")
     out += [""] + grid_lines(grid, width) + wrap(LEGEND, width) + [""]
     if agg.problems:
