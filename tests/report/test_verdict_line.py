@@ -3,6 +3,7 @@ deliberate: every figure here is computed from the synthetic artifacts, never ec
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from repromatrix.report import aggregate, render
 from repromatrix.report.chart import mermaid, y_bottom
 from repromatrix.report.grid import build_grid
-from repromatrix.report.verdict import optimizer_name, sig3, trend, verdict
+from repromatrix.report.verdict import optimizer_name, shared_readings, sig3, trend, verdict
 
 
 def _diverging(art, tmp_path: Path, sums: tuple[float, ...], loss: float = 0.5):
@@ -121,3 +122,16 @@ def test_grid_letters_only_where_two_groups_would_read_the_same(art, tmp_path):
     docs[2]["variants"]["default-optimizer"]["trail"]["digest"][1] = "t1"  # now from step 2
     grid = build_grid(aggregate(art.write(tmp_path / "apart", docs)))
     assert [row[-1] for row in grid.rows] == ["ref", "step 1 Rsqrt", "step 2 Rsqrt"]
+
+
+def test_a_finding_both_variants_share_is_said_once(art, tmp_path):
+    agg = aggregate(art.write(tmp_path, art.two_group_docs()))
+    result = agg.variants[1]
+    (comparison,) = result.comparisons
+    twin = dataclasses.replace(result, name="twin")
+    said = shared_readings([(result, comparison), (twin, comparison)])
+    assert said == [("default-optimizer, twin",
+                     "no op trace; op probe suspects: Rsqrt; differ but unused: Exp")]
+    other = dataclasses.replace(comparison, suspect_ops=("Exp",), unused_ops=())
+    assert [names for names, _ in shared_readings([(result, comparison), (twin, other)])] == [
+        "default-optimizer", "twin"]

@@ -16,7 +16,13 @@ from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.escape import md, md_html, md_pre
 from repromatrix.report.grid import REFERENCE, SAME, Grid, build_grid, shared_label, varied
 from repromatrix.report.table import Table, fingerprint_values, plural
-from repromatrix.report.verdict import headline, optimizer_of, pair_reading, verdict
+from repromatrix.report.verdict import (
+    headline,
+    machine_pairs,
+    optimizer_of,
+    shared_readings,
+    verdict,
+)
 
 MARKER = "<!-- repromatrix-report -->"
 MAX_CHARS = 65_536  # GitHub's limit for an issue or PR comment body
@@ -241,22 +247,18 @@ def _fingerprint_rows(result: VariantResult, comparison: Comparison) -> str:
 def pair_details(agg: Aggregate) -> list[str]:
     """One block per pair of machines compared (other representative vs reference
     representative), whichever variants compared them: each finding said once."""
-    pairs: dict[tuple[str, str], list[tuple[VariantResult, Comparison]]] = {}
-    for result in agg.variants:
-        for comparison in result.comparisons:
-            key = (comparison.representative, result.groups[0].representative)
-            pairs.setdefault(key, []).append((result, comparison))
     out = []
-    for (other, reference), found in sorted(pairs.items()):
+    for other, reference, found in machine_pairs(agg):
         where = ", ".join(
             f"{r.name} " + ("from step " + str(c.first_divergent_step)
                             if c.first_divergent_step is not None else "in the final weights")
             for r, c in found)
-        body = ""
+        body = "".join(f"**{md(names_)}**: {md(reading, 1000)}\n\n"
+                       for names_, reading in shared_readings(found))
         for result, comparison in found:
-            body += f"**{md(result.name)}**: {md(pair_reading(comparison), 1000)}\n\n"
             if comparison.tensor_diffs:
-                body += _tensor_rows(comparison) + "\n"
+                body += (f"{md(result.name)}, tensors whose bytes differ:\n\n"
+                         + _tensor_rows(comparison) + "\n")
         first = found[0][1]
         causes = [line for line in blame_lines(first) if not line.startswith("root cause")]
         if causes:

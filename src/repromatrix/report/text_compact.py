@@ -11,11 +11,17 @@ import textwrap
 
 from repromatrix.floats import format_vector
 from repromatrix.report.blame_text import blame_lines, tensor_figures
-from repromatrix.report.compare import Aggregate, Comparison, VariantResult
+from repromatrix.report.compare import Aggregate
 from repromatrix.report.escape import terminal
 from repromatrix.report.grid import Grid, build_grid, shared_label, varied
 from repromatrix.report.table import fingerprint_values, plural
-from repromatrix.report.verdict import headline, optimizer_of, pair_reading, verdict
+from repromatrix.report.verdict import (
+    headline,
+    machine_pairs,
+    optimizer_of,
+    shared_readings,
+    verdict,
+)
 
 MIN_WIDTH = 40
 MAX_LIST_ITEMS = 40
@@ -62,22 +68,17 @@ def grid_lines(grid: Grid, width: int) -> list[str]:
 
 
 def _pair_lines(agg: Aggregate, width: int) -> list[str]:
-    pairs: dict[tuple[str, str], list[tuple[VariantResult, Comparison]]] = {}
-    for result in agg.variants:
-        for comparison in result.comparisons:
-            key = (comparison.representative, result.groups[0].representative)
-            pairs.setdefault(key, []).append((result, comparison))
     out: list[str] = []
-    for (other, reference), found in sorted(pairs.items()):
+    for other, reference, found in machine_pairs(agg):
         out.append(terminal(f"{other} vs {reference}:", 300))
+        for names_, reading in shared_readings(found):
+            out += wrap(terminal(f"{names_}: {reading}", 1200), width, "      ", "  - ")
         for result, comparison in found:
-            text = f"{result.name}: " + pair_reading(comparison)
-            out += wrap(terminal(text, 1200), width, "      ", "  - ")
             if comparison.tensor_diffs:
                 names = [f"{d.name} ({tensor_figures(d.max_ulp, d.max_abs, d.max_rel, d.units)})"
                          for d in comparison.tensor_diffs[:MAX_LIST_ITEMS]]
-                out += wrap(terminal("tensors that differ: " + ", ".join(names), 4000), width,
-                            "      ", "    ")
+                out += wrap(terminal(f"{result.name}, tensors that differ: " + ", ".join(names),
+                                     4000), width, "      ", "    ")
         first = found[0][1]
         causes = [line for line in blame_lines(first) if not line.startswith("root cause")]
         out += [line for cause in causes for line in wrap(terminal(cause, 1000), width, "    ",

@@ -186,3 +186,32 @@ def headline(agg: Aggregate) -> str:
     verb = "differs" if differing == 1 else "differ"
     return f"{differing:d} of {len(variants):d} variant{'' if len(variants) == 1 else 's'} " \
            f"{verb} across {cell_word}"
+
+
+Found = list[tuple[VariantResult, Comparison]]
+
+
+def machine_pairs(agg: Aggregate) -> list[tuple[str, str, Found]]:
+    """(other representative, reference representative, the variants that compared them), one
+    entry per pair of machines whichever variants compared them, sorted: the details' blocks."""
+    pairs: dict[tuple[str, str], Found] = {}
+    for result in agg.variants:
+        for comparison in result.comparisons:
+            key = (comparison.representative, result.groups[0].representative)
+            pairs.setdefault(key, []).append((result, comparison))
+    return [(other, reference, found) for (other, reference), found in sorted(pairs.items())]
+
+
+def shared_readings(found: Found) -> list[tuple[str, str]]:
+    """(variant names, reading): variants whose comparison reads the same are named together, so
+    a root cause both optimizers share (the forward pass of step 1) is said once."""
+    out: list[tuple[list[str], str]] = []
+    for result, comparison in found:
+        reading = pair_reading(comparison)
+        for names_, text in out:
+            if text == reading:
+                names_.append(result.name)
+                break
+        else:
+            out.append(([result.name], reading))
+    return [(", ".join(names_), text) for names_, text in out]
