@@ -27,6 +27,7 @@ from repromatrix.report.verdict import (
 MARKER = "<!-- repromatrix-report -->"
 MAX_CHARS = 65_536  # GitHub's limit for an issue or PR comment body
 _RESERVE = 400  # room kept for the truncation notes
+MAX_TENSOR_COLUMNS = 3  # variants side by side in one tensor table (wider would not fit)
 MAX_LIST_ITEMS = 60  # per details list: enough to diagnose, small enough to post
 _JSON_HINT = "run `repromatrix aggregate --format json` on the same artifacts for everything"
 
@@ -232,6 +233,36 @@ def _tensor_rows(comparison: Comparison) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _tensor_table(found: list[tuple[VariantResult, Comparison]]) -> str:
+    """The tensors whose bytes differ, one column per variant of the pair (one table, not one
+    per variant): max ULP distance, largest absolute and relative difference."""
+    with_diffs = [(r, c) for r, c in found if c.tensor_diffs]
+    if not with_diffs:
+        return ""
+    if len(with_diffs) == 1:
+        return "Tensors whose bytes differ:\n\n" + _tensor_rows(with_diffs[0][1]) + "\n"
+    if len(with_diffs) > MAX_TENSOR_COLUMNS:  # a table per variant rather than a wide one
+        return "".join(f"{md(r.name)}, tensors whose bytes differ:\n\n" + _tensor_rows(c) + "\n"
+                       for r, c in with_diffs)
+    names: list[str] = []
+    for _, comparison in with_diffs:
+        names += [d.name for d in comparison.tensor_diffs if d.name not in names]
+    shown = names[:MAX_LIST_ITEMS]
+    rows = ["| tensor | " + " | ".join(md(r.name) for r, _ in with_diffs) + " |",
+            "|" + "|".join(" --- " for _ in range(len(with_diffs) + 1)) + "|"]
+    for name in shown:
+        cells = []
+        for _, comparison in with_diffs:
+            diff = next((d for d in comparison.tensor_diffs if d.name == name), None)
+            cells.append("same" if diff is None else md(tensor_figures(
+                diff.max_ulp, diff.max_abs, diff.max_rel, diff.units)))
+        rows.append(f"| {md(name)} | " + " | ".join(cells) + " |")
+    if len(names) > MAX_LIST_ITEMS:
+        rows.append(f"| ... {len(names) - MAX_LIST_ITEMS:d} more |" + " |" * len(with_diffs))
+    return ("Tensors whose bytes differ (max ULP distance, largest abs and rel difference):\n\n"
+            + "\n".join(rows) + "\n\n")
+
+
 def _fingerprint_rows(result: VariantResult, comparison: Comparison) -> str:
     ref = result.groups[0]
     rows = [f"| key | {md(ref.representative)} | {md(comparison.representative)} |",
@@ -255,10 +286,7 @@ def pair_details(agg: Aggregate) -> list[str]:
             for r, c in found)
         body = "".join(f"**{md(names_)}**: {md(reading, 1000)}\n\n"
                        for names_, reading in shared_readings(found))
-        for result, comparison in found:
-            if comparison.tensor_diffs:
-                body += (f"{md(result.name)}, tensors whose bytes differ:\n\n"
-                         + _tensor_rows(comparison) + "\n")
+        body += _tensor_table(found)
         first = found[0][1]
         causes = [line for line in blame_lines(first) if not line.startswith("root cause")]
         if causes:
