@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,12 +24,12 @@ FORMATS = ("markdown", "text", "json")
 DESCRIPTION = """\
 Compare the artifacts of several cells (one JSON file per machine, written by
 `repromatrix run`) and tell, for each variant (e.g. default optimizer vs adam), whether
-training gave bit-identical weights everywhere. If not, cells are grouped by identical
-results (A = reference group, B, C, ...) and for each other group the report gives the
-first training step at which the weights differ, the largest ULP distance, and the
-suspect TensorFlow ops: ops whose probe result differs between the machines and that the
-train step uses. Broken or unreadable artifact files are reported in the output,
-never fatal."""
+training gave bit-identical weights everywhere. If not, the verdict names the cells that
+differ from the reference cells, the first training step at which the weights differ, the
+root-cause op (from the op traces, else the op probe's suspects), the likely cause from the
+machines' fingerprints, the size of the difference and whether it grows over training;
+then a grid of cells by variants and the details per pair of machines. Broken or
+unreadable artifact files are reported in the output, never fatal."""
 
 EPILOG = """\
 examples:
@@ -111,12 +112,9 @@ def aggregate(paths: Iterable[str | Path], reference: str | None = None) -> Aggr
 
 
 def terminal_width() -> int:
-    """``$COLUMNS`` when it is a sensible number (shells export it), else 100."""
-    try:
-        width = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        return DEFAULT_WIDTH
-    return width if width > 0 else DEFAULT_WIDTH
+    """``$COLUMNS`` when it is a number (a shell does not always export it), else the terminal's
+    width when stdout is one, else 100 (a pipe, a file, CI logs)."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
 
 
 def render(agg: Aggregate, fmt: str = "text", width: int | None = None, wide: bool = False) -> str:
