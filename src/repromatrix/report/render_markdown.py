@@ -157,7 +157,8 @@ def _details(summary: str, body: str) -> str:
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None else repr(value)
+    """3 significant digits (the JSON report has every digit)."""
+    return "-" if value is None else f"{value:.3g}"
 
 
 def _ops(ops: Sequence[str]) -> str:
