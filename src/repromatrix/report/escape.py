@@ -89,19 +89,21 @@ _MD_BACKSLASHED = frozenset("\\`*~[]|$")
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;"}
 # A list marker at the start of a value (a list item's text would open a nested list); "#"
 # needs no escape, the ZWJ after it already stops a heading.
-_LIST_MARKER = re.compile(r"([-+]|[0-9]{1,9}[.)])(?=\s)")
+_LIST_MARKER = re.compile(r"([-+]|[0-9]{1,9}[.)])(?=\s|$)")
+_RULE = re.compile(r"(-)[ -]*")  # dashes alone ("--" after "- ") draw a thematic break
 
 
 def md(text: object, max_len: int = _DEFAULT_MAX) -> str:
     """Escape an untrusted value for inline markdown (table cells, list items): only what GFM
     needs, so "x86_64 (emulated)" stays as it is. For HTML (a ``<summary>``) use ``md_html``."""
-    value = _break_links_and_mentions(clean(text, max_len))
-    marker = _LIST_MARKER.match(value)
+    # Leading spaces show nothing in markdown, and four of them would open a code block.
+    value = _break_links_and_mentions(clean(text, max_len)).lstrip(" ")
+    marker = _LIST_MARKER.match(value) or _RULE.fullmatch(value)
     out = []
     for index, ch in enumerate(value):
         if ch in _MD_ENTITIES or (index == 0 and ch == ">"):  # ">" opens a quote at the start
             out.append(_MD_ENTITIES.get(ch, "&gt;"))
-        elif ch in _MD_BACKSLASHED or (marker is not None and index == marker.end() - 1):
+        elif ch in _MD_BACKSLASHED or (marker is not None and index == marker.end(1) - 1):
             out.append("\\" + ch)
         elif ch == "_" and not _intraword(value, index):
             out.append("\\_")  # GFM never opens or closes emphasis with "_" inside a word

@@ -14,7 +14,7 @@ from repromatrix.report import chart
 from repromatrix.report.blame_text import blame_lines, tensor_figures
 from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.escape import md, md_html, md_pre
-from repromatrix.report.grid import REFERENCE, SAME, Grid, build_grid, shared_label, varied
+from repromatrix.report.grid import NONE, REFERENCE, SAME, Grid, build_grid, shared_label, varied
 from repromatrix.report.table import Table, fingerprint_values, plural
 from repromatrix.report.verdict import (
     headline,
@@ -85,8 +85,9 @@ def grid_table(grid: Grid, rows: int | None = None) -> str:
              "|" + "|".join(" --- " for _ in grid.headers) + "|"]
     first_mark = len(grid.headers) - grid.variant_columns
     for row in grid.rows[:rows]:
-        cells = [cell if i >= first_mark and cell in (SAME, REFERENCE) else md(cell)
-                 for i, cell in enumerate(row)]
+        # our own marks as they are; "-" too (a table cell parses no list marker)
+        cells = [cell if (i >= first_mark and cell in (SAME, REFERENCE)) or cell == NONE
+                 else md(cell) for i, cell in enumerate(row)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -200,8 +201,8 @@ def groups_body(result: VariantResult, agg: Aggregate) -> str:
                 "-" if c.first_divergent_step is None else c.first_divergent_step,
                 _num(c.max_abs_sum_diff),
                 "-" if c.max_ulp is None else c.max_ulp,
-                md(_ops(c.suspect_ops)),
-                md(_ops(c.unused_ops)),
+                md(_ops(c.suspect_ops)) if c.suspect_ops else "-",
+                md(_ops(c.unused_ops)) if c.unused_ops else "-",
             )
     notes = list(result.notes) + [
         f"{c.letter} vs {result.groups[0].letter}: {n}"
