@@ -35,10 +35,26 @@ def test_parser_rejects_unknown_format(capsys):
     assert exc.value.code == 2
 
 
-def test_exit_0_when_rendered(art, tmp_path, capsys):
+def test_exit_0_when_rendered(art, tmp_path, capsys, monkeypatch):
     art.write(tmp_path, art.two_group_docs())
+    monkeypatch.setenv("COLUMNS", "300")
     assert run(_args(str(tmp_path))) == 0
-    assert "B diverges from A at step 1; suspect: Rsqrt" in capsys.readouterr().out
+    assert ("ubuntu-intel differs from ubuntu-amd-1, ubuntu-amd-2 from step 1 (suspect op Rsqrt"
+            in capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("columns", "width"), [("72", 72), ("", 100), ("junk", 100), ("0", 100)])
+def test_text_fits_columns_and_wide_keeps_the_long_table(art, tmp_path, capsys, monkeypatch,
+                                                         columns, width):
+    art.write(tmp_path, art.two_group_docs())
+    monkeypatch.setenv("COLUMNS", columns)
+    assert run(_args(str(tmp_path))) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert max(len(line) for line in lines) > width - 10  # the width is used, not a fixed one
+    assert run(_args(str(tmp_path), "--wide")) == 0
+    wide = capsys.readouterr().out
+    assert "default-optimizer after sums" in wide and max(map(len, wide.splitlines())) > width
 
 
 def test_exit_1_with_fail_on_divergence(art, tmp_path, capsys):

@@ -7,6 +7,7 @@ from repromatrix.report.escape import (
     clean,
     file_stem,
     md,
+    md_html,
     md_pre,
     mermaid_label,
     terminal,
@@ -26,8 +27,9 @@ def test_clean_bounds_and_replacements() -> None:
 
 def test_every_escape_honours_its_length() -> None:
     long = "y" * 5000
-    assert md(long, 400) == "y" * 400 + "…&#40;+4600 chars&#41;"
-    assert md(long) == "y" * 300 + "…&#40;+4700 chars&#41;"
+    assert md(long, 400) == "y" * 400 + "…(+4600 chars)"
+    assert md(long) == "y" * 300 + "…(+4700 chars)"
+    assert md_html(long, 10) == "y" * 10 + "…(+4990 chars)"
     assert md_pre(long) == "y" * 4000 + "…&#40;+1000 chars&#41;"
     assert md_pre(long, 10) == "y" * 10 + "…&#40;+4990 chars&#41;"
     assert xml(long, 10) == "y" * 10 + "…(+4990 chars)"
@@ -46,6 +48,7 @@ def test_links_are_broken_exactly() -> None:
 
 
 def test_markup_characters() -> None:
+    assert md_html("<b a='x'>&\"*_") == "&lt;b a=&#39;x&#39;&gt;&amp;&quot;*_"
     assert xml("<a href='x'>&\"</a>") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
     assert mermaid_label("Ab9 .,+-x[y]{z}") == "Ab9 .,+-x_y__z_"
     assert file_stem("Ab9_-../x y") == "Ab9_-___x_y" and file_stem("") == "_"

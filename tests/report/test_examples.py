@@ -46,7 +46,7 @@ def test_original_report_prints_vectors_as_published():
         "`[-168.1607, -6.258976, 50.797672, 0.42788112, 0.15801406, -0.26924044]` |" in md
     )
     assert "compared by weight sums only" in md
-    text = render(agg, "text")
+    text = render(agg, "text", width=100)
     assert (
         "      after  [-168.1607, -6.258976, 50.797672, 0.42788112, 0.15801406, -0.26924044]"
         in text

@@ -80,7 +80,7 @@ def test_report_bytes(art, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scen
         (tmp_path / "in" / "notes.json").write_text("{not json", encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # relative sources: no machine path in the report
     reference = "a" if scenario is edge_docs else "ubuntu-amd-1"
-    text = render(aggregate([Path("in")], reference=reference), fmt)
+    text = render(aggregate([Path("in")], reference=reference), fmt, width=100)
     golden = GOLDEN / name
     if os.environ.get("REPROMATRIX_REGOLDEN"):
         golden.write_text(text, encoding="utf-8")

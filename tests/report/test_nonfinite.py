@@ -15,6 +15,6 @@ def test_nan_sums_written_by_the_runner_are_read_as_nan(tmp_path: Path, art: Any
     document = art.cell("nan-cell", {"default-optimizer": diverged})
     artifact.write(tmp_path / "nan-cell.json", document)
     assert '"nan"' in (tmp_path / "nan-cell.json").read_text()
-    text = render(aggregate([tmp_path]), "text")
+    text = render(aggregate([tmp_path]), "text", wide=True)
     assert "contain NaN or infinite values" in text
     assert "is not a list of numbers" not in text

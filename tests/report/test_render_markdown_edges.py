@@ -1,8 +1,8 @@
 """report/render_markdown.py at its edges: what the PR comment says when something is missing
 (no variants, no settings, no per-step trail, no tensor differences, no error message or log
 tail), where each list stops (60 items, then "... N more"), how much of each untrusted string
-is shown (400, 500, 1000, 200 and 2000 characters), how the cell table is shrunk to fit its
-budget (full table, then without the sums columns, then only the first rows), and which
+is shown (400, 500, 1000, 200 and 2000 characters), how the grid is shrunk to fit its budget
+(only the first rows), and which
 sections fit under the comment limit with its 400-character reserve, each at the exact budget
 and one below (found as mutmut survivors:
 `nox -s mutants -- 'repromatrix.report.render_markdown.*'`).
@@ -23,38 +23,36 @@ import pytest
 from repromatrix.report import aggregate
 from repromatrix.report import render_markdown as rm
 from repromatrix.report.compare import Aggregate, FingerprintDiff, VariantResult
+from repromatrix.report.grid import Grid, build_grid
 from repromatrix.report.render_markdown import (
+    LEGEND,
     _fit_table,
     chart_section,
     failure_details,
-    fingerprint_details,
+    groups_body,
     groups_details,
     heading,
     optional_sections,
+    pair_details,
     problems_section,
     render_markdown,
-    tensor_details,
+    varied_section,
     verdicts,
 )
-from repromatrix.report.table import Table, build_table
+from repromatrix.report.verdict import verdict
 
 HINT = "run `repromatrix aggregate --format json` on the same artifacts for everything"
-SUMS_NOTE = (
-    "\n_Weight sums left out of the table to stay under the comment size limit; "
-    "they are in the details._\n"
-)
 
 Art = types.SimpleNamespace  # the `art` fixture of tests/report/conftest.py
 
 
 def _cut(kept: str, more: int) -> str:
-    """How ``md`` shows a string cut after ``kept``: the count's parentheses as entities."""
-    return kept + f"…&#40;+{more:d} chars&#41;"
+    """How ``md`` and ``md_html`` show a string cut after ``kept`` (GFM needs no escape here)."""
+    return kept + f"…(+{more:d} chars)"
 
 
 def _rows_note(kept: int, total: int) -> str:
-    return (f"\n_Only the first {kept:d} of {total:d} rows, without the weight sums, fit in a "
-            f"comment; {HINT}._\n")
+    return f"\n_Only the first {kept:d} of {total:d} rows fit in a comment; {HINT}._\n"
 
 
 def _two_groups(art: Art, tmp_path: Path) -> Aggregate:
@@ -81,7 +79,7 @@ def test_no_variant_results_line(art: Art, tmp_path: Path) -> None:
     agg = aggregate(art.write(tmp_path, [art.cell("empty-1", {}), art.cell("empty-2", {})]))
     assert agg.variants == ()
     assert verdicts(agg) == "- no variant results in any artifact\n\n"
-    assert "\n\n- no variant results in any artifact\n\n| cell |" in render_markdown(agg)
+    assert "\n\n- no variant results in any artifact\n\n" in render_markdown(agg)
 
 
 def test_sums_only_variant_has_no_settings_suffix_and_no_chart(art: Art, tmp_path: Path) -> None:
@@ -92,21 +90,25 @@ def test_sums_only_variant_has_no_settings_suffix_and_no_chart(art: Art, tmp_pat
     agg = aggregate(art.write(tmp_path, docs))
     (result,) = agg.variants
     assert result.settings_text is None and result.diverges
-    assert verdicts(agg) == f"- **default-optimizer**: {result.summary}\n\n"
+    line = verdict(agg, result)
+    assert line.endswith(" (compared by weight sums only)")
+    assert verdicts(agg) == f"- **default-optimizer**: {line}\n\n"
     assert chart_section(result) == (
         "_default-optimizer: the artifacts have no per-step trail, so there is no divergence "
         "chart._\n\n"
     )
     out = render_markdown(agg)
-    assert f"\n- **default-optimizer**: {result.summary}\n" in out
+    assert f"\n- **default-optimizer**: {line}\n" in out
     assert "\n_default-optimizer: the artifacts have no per-step trail" in out
 
 
-def test_settings_suffix_when_known(art: Art, tmp_path: Path) -> None:
+def test_optimizer_named_and_settings_shown_as_varied(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     assert verdicts(agg).startswith(
-        "- **adam** (optimizer default): bit-identical on all 3 cells\n"
+        "- **adam** (RMSprop, Keras's default): bit-identical on all 3 cells\n"
     )
+    assert varied_section(agg) == ("Varied on purpose — adam: optimizer default; "
+                                   "default-optimizer: optimizer default.\n\n")
 
 
 # --- the cell table under a budget ---------------------------------------------------------
@@ -122,73 +124,66 @@ def many(art: Art, tmp_path: Path) -> Aggregate:
 
 
 @pytest.fixture()
-def gfm_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the tables drawn; a cutting loop that never ends fails instead of hanging."""
-    calls = []
-    real = rm.gfm_table
+def grid_calls(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """Counts the grids drawn; a cutting loop that never ends fails instead of hanging."""
+    calls: list[int | None] = []
+    real = rm.grid_table
 
-    def counted(table: Table) -> str:
-        calls.append(len(table.rows))
+    def counted(grid: Grid, rows: int | None = None) -> str:
+        calls.append(rows)
         if len(calls) > 100:
             raise AssertionError("the row-cutting loop does not end")
-        return real(table)
+        return real(grid, rows)
 
-    monkeypatch.setattr(rm, "gfm_table", counted)
+    monkeypatch.setattr(rm, "grid_table", counted)
     return calls
 
 
-def _compact(agg: Aggregate) -> Table:
-    return build_table(agg, with_sums=False)
+def _shared(agg: Aggregate) -> str:
+    grid = build_grid(agg)
+    return "All cells: " + ", ".join(f"{k} {v}" for k, v in grid.shared) + ".\n\n"
 
 
-def _first_rows(agg: Aggregate, kept: int) -> str:
-    """The sums-less table's header and first rows, drawn exactly as in the uncut table (group
-    letters such as "A (ref)" as our own text, not entity-escaped)."""
-    lines = rm.gfm_table(_compact(agg)).split("\n")
-    return "\n".join(lines[:2 + kept]) + "\n"
+def _cut_grid(agg: Aggregate, kept: int | None) -> str:
+    return _shared(agg) + rm.grid_table(build_grid(agg), kept) + "\n" + LEGEND + "\n"
 
 
-def test_full_table_at_exactly_its_length(many: Aggregate) -> None:
-    full = rm.gfm_table(build_table(many))
-    compact = rm.gfm_table(_compact(many))
-    assert len(compact) + len(SUMS_NOTE) < len(full) - 1
+def test_whole_grid_at_exactly_its_length(many: Aggregate) -> None:
+    full = _cut_grid(many, None)
     assert _fit_table(many, len(full)) == full
-    # one character short: the sums columns go, and the note says where they are
-    assert _fit_table(many, len(full) - 1) == compact + SUMS_NOTE
-
-
-def test_sums_less_table_at_exactly_its_length_with_note(many: Aggregate) -> None:
-    compact = rm.gfm_table(_compact(many))
-    budget = len(compact) + len(SUMS_NOTE)
-    assert _fit_table(many, budget) == compact + SUMS_NOTE
-    # one short: rows are cut (20 -> 18 rows frees far more than the note needs)
-    assert len(_first_rows(many, 18)) + 300 <= budget - 1
-    assert _fit_table(many, budget - 1) == _first_rows(many, 18) + _rows_note(18, 20)
+    # one character short: rows are cut by tenths (20, 18, 16, ...) until 300 characters are
+    # left for the note, and the note says how many rows are shown
+    kept = 18
+    while len(_cut_grid(many, kept)) + 300 > len(full) - 1:
+        kept = kept * 9 // 10
+    assert 0 < kept < 18
+    assert _fit_table(many, len(full) - 1) == _cut_grid(many, kept) + _rows_note(kept, 20)
 
 
 def test_rows_cut_by_tenths_until_300_characters_are_left(
-    many: Aggregate, gfm_calls: list[int]
+    many: Aggregate, grid_calls: list[int | None]
 ) -> None:
-    # 300 characters are kept free; each step keeps 9/10 of the rows: 20, 18, 16, ...
-    first_18, first_16 = _first_rows(many, 18), _first_rows(many, 16)
-    budget = len(first_18) + 300
-    assert len(rm.gfm_table(_compact(many))) + len(SUMS_NOTE) > budget
-    gfm_calls.clear()
-    assert _fit_table(many, budget) == first_18 + _rows_note(18, 20)
-    assert gfm_calls == [20, 20, 18]  # full, sums-less, first 18 rows
-    gfm_calls.clear()
-    assert _fit_table(many, budget - 1) == first_16 + _rows_note(16, 20)
-    assert gfm_calls == [20, 20, 18, 16]
+    first_12 = _cut_grid(many, 12)
+    budget = len(first_12) + 300
+    assert len(_cut_grid(many, None)) > budget
+    grid_calls.clear()
+    assert _fit_table(many, budget) == first_12 + _rows_note(12, 20)
+    assert grid_calls == [None, 18, 16, 14, 12]  # whole grid, then 9/10 of the rows each time
+    grid_calls.clear()
+    fitted = _fit_table(many, budget - 1)  # one short: fewer rows than 12
+    kept = grid_calls[-1]
+    assert grid_calls[:6] == [None, 18, 16, 14, 12, 10] and kept is not None and kept < 12
+    assert fitted == _cut_grid(many, kept) + _rows_note(kept, 20)
 
 
-def test_rows_cut_down_to_none_when_nothing_fits(many: Aggregate, gfm_calls: list[int]) -> None:
-    header_only = _first_rows(many, 0)
-    assert header_only.count("\n") == 2
-    gfm_calls.clear()
+def test_rows_cut_down_to_none_when_nothing_fits(many: Aggregate,
+                                                 grid_calls: list[int | None]) -> None:
+    header_only = _cut_grid(many, 0)
+    grid_calls.clear()
     fitted = _fit_table(many, 0)
-    assert gfm_calls == [20, 20, 18, 16, 14, 12, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert grid_calls == [None, 18, 16, 14, 12, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
     assert fitted == header_only + _rows_note(0, 20)
-    # the same through the whole comment: the table's budget is what the head and the
+    # the same through the whole comment: the grid's budget is what the head and the
     # 400-character reserve leave of the limit
     out = render_markdown(many, limit=100)
     assert header_only + _rows_note(0, 20) in out
@@ -199,7 +194,8 @@ def test_rows_cut_down_to_none_when_nothing_fits(many: Aggregate, gfm_calls: lis
 
 def test_problems_list_stops_at_60_items(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
-    head = "**Problems with the input** (these files or cells are marked in the table):\n\n"
+    head = ("**Problems with the input** (rejected and ignored files and failed cells are also rows "
+            "of the grid):\n\n")
     sixty = tuple(f"problem {i:d}" for i in range(60))
     listed = "".join(f"- problem {i:d}\n" for i in range(60))
     assert problems_section(dataclasses.replace(agg, problems=sixty)) == head + listed + "\n"
@@ -227,10 +223,10 @@ def test_group_members_stop_at_60_cells(art: Art, tmp_path: Path) -> None:
     names = tuple(f"c{i:02d}" for i in range(61))
     sixty = dataclasses.replace(result, groups=(dataclasses.replace(group, cells=names[:60]),))
     row = "| A (reference) | {} | {} | {} |".format(", ".join(names[:60]), before, after)
-    assert row in groups_details(sixty, agg).split("\n")
+    assert row in groups_body(sixty, agg).split("\n")
     more = dataclasses.replace(result, groups=(dataclasses.replace(group, cells=names),))
     row = "| A (reference) | {} ... | {} | {} |".format(", ".join(names[:60]), before, after)
-    assert row in groups_details(more, agg).split("\n")
+    assert row in groups_body(more, agg).split("\n")
 
 
 def test_group_members_cut_at_2000_characters(art: Art, tmp_path: Path) -> None:
@@ -239,11 +235,11 @@ def test_group_members_cut_at_2000_characters(art: Art, tmp_path: Path) -> None:
     group = result.groups[0]
     exact = dataclasses.replace(result, groups=(
         dataclasses.replace(group, cells=("a" * 1000, "b" * 998)),))  # 2000 with ", "
-    assert "| A (reference) | {}, {} | `".format("a" * 1000, "b" * 998) in groups_details(exact, agg)
+    assert "| A (reference) | {}, {} | `".format("a" * 1000, "b" * 998) in groups_body(exact, agg)
     over = dataclasses.replace(result, groups=(
         dataclasses.replace(group, cells=("a" * 1000, "b" * 1001)),))
     assert "| A (reference) | {}, {} | `".format("a" * 1000, _cut("b" * 998, 3)) in (
-        groups_details(over, agg)
+        groups_body(over, agg)
     )
 
 
@@ -256,7 +252,7 @@ def test_group_without_the_variant_shows_dashes(art: Art, tmp_path: Path) -> Non
     odd = dataclasses.replace(result, groups=(
         dataclasses.replace(result.groups[0], representative="zz-no-adam"),))
     assert "| A (reference) | ubuntu-amd-1, ubuntu-amd-2, ubuntu-intel | `-` | `-` |" in (
-        groups_details(odd, agg).split("\n")
+        groups_body(odd, agg).split("\n")
     )
 
 
@@ -265,7 +261,8 @@ def test_details_keep_trailing_spaces_and_letters_of_the_body(art: Art, tmp_path
     agg = _two_groups(art, tmp_path)
     result = _adam(agg)
     for note in ("ends in a space ", "ends in X"):
-        out = groups_details(dataclasses.replace(result, notes=(note,)), agg)
+        changed = dataclasses.replace(agg, variants=(dataclasses.replace(result, notes=(note,)),))
+        out = groups_details(changed)
         assert out.endswith(f"\nNotes:\n\n- {note}\n\n</details>\n\n")
 
 
@@ -275,14 +272,20 @@ def _with_comparison(agg: Aggregate, **changes: Any) -> VariantResult:
         result, comparisons=(dataclasses.replace(result.comparisons[0], **changes),))
 
 
-def test_no_tensor_differences_no_section(art: Art, tmp_path: Path) -> None:
+def _pair(agg: Aggregate, result: VariantResult) -> str:
+    (block,) = pair_details(dataclasses.replace(agg, variants=(agg.variants[0], result)))
+    return block
+
+
+def test_no_tensor_differences_no_tensor_table(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     result = _with_comparison(agg, tensor_diffs=())
-    assert tensor_details(result, result.comparisons[0]) == ""
-    variants = (agg.variants[0], result)
-    out = render_markdown(dataclasses.replace(agg, variants=variants))
-    assert "whose bytes differ" not in out
-    assert "</details>\n\n<details>\n<summary>default-optimizer: B vs A, 2 fingerprint keys" in out
+    block = _pair(agg, result)
+    assert "| tensor |" not in block
+    assert block.startswith("<details>\n<summary>ubuntu-intel vs ubuntu-amd-1: default-optimizer "
+                            "from step 1</summary>\n\n**default-optimizer**: no op trace; op probe "
+                            "suspects: Rsqrt; differ but unused: Exp\n\nFingerprint keys")
+    assert "| key | ubuntu-amd-1 | ubuntu-intel |" in block
 
 
 def test_tensor_list_stops_at_60_with_units(art: Art, tmp_path: Path) -> None:
@@ -290,38 +293,29 @@ def test_tensor_list_stops_at_60_with_units(art: Art, tmp_path: Path) -> None:
     diff = _default_optimizer(agg).comparisons[0].tensor_diffs[0]
     diffs = tuple(dataclasses.replace(diff, name=f"t{i:02d}", dtype="float64", max_ulp=3,
                                       max_abs=2.0, max_rel=0.5) for i in range(61))
-    rows = [f"| t{i:02d} | 3 float64 ULP, abs 2, rel 0.5 |" for i in range(60)]
-    head = ("<details>\n<summary>default-optimizer: B vs A, %d tensors whose bytes differ"
-            "</summary>\n\n| tensor | max ULP distance (largest abs, rel difference) |\n"
-            "| --- | --- |\n")
-    result = _with_comparison(agg, tensor_diffs=diffs[:60])
-    assert tensor_details(result, result.comparisons[0]) == (
-        head % 60 + "\n".join(rows) + "\n\n</details>\n\n")
-    result = _with_comparison(agg, tensor_diffs=diffs)
-    assert tensor_details(result, result.comparisons[0]) == (
-        head % 61 + "\n".join(rows) + "\n| ... 1 more | |\n\n</details>\n\n")
+    rows = "\n".join(f"| t{i:02d} | 3 float64 ULP, abs 2, rel 0.5 |" for i in range(60))
+    head = ("| tensor | max ULP distance (largest abs, rel difference) |\n| --- | --- |\n")
+    assert head + rows + "\n\n" in _pair(agg, _with_comparison(agg, tensor_diffs=diffs[:60]))
+    assert head + rows + "\n| ... 1 more | |\n\n" in _pair(
+        agg, _with_comparison(agg, tensor_diffs=diffs))
 
 
 def test_fingerprint_list_stops_at_60(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     diffs = tuple(FingerprintDiff(f"k{i:02d}", '"a"', '"b"') for i in range(61))
-    rows = [f"| k{i:02d} | a | b |" for i in range(60)]
-    head = ("<details>\n<summary>default-optimizer: B vs A, %d fingerprint keys that differ"
-            "</summary>\n\n| key | A (ubuntu-amd-1) | B (ubuntu-intel) |\n| --- | --- | --- |\n")
-    result = _with_comparison(agg, fingerprint_diffs=diffs[:60])
-    assert fingerprint_details(result, result.comparisons[0]) == (
-        head % 60 + "\n".join(rows) + "\n\n</details>\n\n")
-    result = _with_comparison(agg, fingerprint_diffs=diffs)
-    assert fingerprint_details(result, result.comparisons[0]) == (
-        head % 61 + "\n".join(rows) + "\n| ... 1 more | | |\n\n</details>\n\n")
+    rows = "\n".join(f"| k{i:02d} | a | b |" for i in range(60))
+    head = "| key | ubuntu-amd-1 | ubuntu-intel |\n| --- | --- | --- |\n"
+    block = _pair(agg, _with_comparison(agg, fingerprint_diffs=diffs[:60]))
+    assert block.endswith(head + rows + "\n\n</details>\n\n")
+    block = _pair(agg, _with_comparison(agg, fingerprint_diffs=diffs))
+    assert block.endswith(head + rows + "\n| ... 1 more | | |\n\n</details>\n\n")
 
 
 def test_fingerprint_values_cut_at_400_characters(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     exact = FingerprintDiff("cpu.model", json.dumps("a" * 400), json.dumps("b" * 400))
     over = FingerprintDiff("cpu.vendor", json.dumps("a" * 401), json.dumps("b" * 402))
-    result = _with_comparison(agg, fingerprint_diffs=(exact, over))
-    lines = fingerprint_details(result, result.comparisons[0]).split("\n")
+    lines = _pair(agg, _with_comparison(agg, fingerprint_diffs=(exact, over))).split("\n")
     assert "| cpu.model | {} | {} |".format("a" * 400, "b" * 400) in lines
     assert "| cpu.vendor | {} | {} |".format(_cut("a" * 400, 1), _cut("b" * 400, 2)) in lines
 
@@ -330,7 +324,7 @@ def test_comparison_row_with_missing_figures(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     result = _with_comparison(agg, first_divergent_step=None, max_abs_sum_diff=None,
                               max_ulp=None, suspect_ops=(), unused_ops=())
-    assert "| B vs A | - | - | - | - | - |" in groups_details(result, agg).split("\n")
+    assert "| B vs A | - | - | - | - | - |" in groups_body(result, agg).split("\n")
 
 
 # --- failed cells and variants -------------------------------------------------------------
@@ -358,8 +352,8 @@ def test_failure_details_messages_log_tails_and_limits(art: Art, tmp_path: Path)
         "<details>\n<summary>cell dead failed: {}</summary>\n\nMessage: {}\n\n".format(_cut("m" * 200, 801), _cut("m" * 1000, 1)) + pre_none,
     ]
     assert optional_sections(agg) == [
-        problems_section(agg), groups_details(default, agg)] + failure_details(agg)
-    assert "adam: groups" not in render_markdown(agg)
+        problems_section(agg), groups_details(agg)] + failure_details(agg)
+    assert "**adam**" not in groups_details(agg)
 
 
 # --- the whole comment under a limit -------------------------------------------------------
@@ -367,30 +361,33 @@ def test_failure_details_messages_log_tails_and_limits(art: Art, tmp_path: Path)
 LEFT_OUT = "_%d more section%s left out to stay under the comment size limit; " + HINT + "._\n"
 
 
-def test_table_budget_is_the_limit_less_head_and_reserve(art: Art, tmp_path: Path) -> None:
+def _head(agg: Aggregate) -> str:
+    return heading(agg) + verdicts(agg) + varied_section(agg)
+
+
+def test_grid_budget_is_the_limit_less_head_and_reserve(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
-    head = heading(agg) + verdicts(agg)
-    full = rm.gfm_table(build_table(agg))
-    compact = rm.gfm_table(_compact(agg))
+    head = _head(agg)
+    full = _fit_table(agg, 10**6)
     count = len(optional_sections(agg))
-    assert count == 5  # chart, two groups sections, tensors, fingerprint
+    assert count == 3  # chart, the pair's details, the weight sums
     limit = len(head) + 400 + len(full)  # 400: the reserve kept for the notes
     assert render_markdown(agg, limit=limit) == head + full + "\n" + LEFT_OUT % (count, "s")
     assert render_markdown(agg, limit=limit - 1) == (
-        head + compact + SUMS_NOTE + "\n" + LEFT_OUT % (count, "s"))
+        head + _fit_table(agg, len(full) - 1) + "\n" + LEFT_OUT % (count, "s"))
 
 
 def test_sections_added_while_they_fit_with_the_reserve(art: Art, tmp_path: Path) -> None:
     agg = _two_groups(art, tmp_path)
     sections = optional_sections(agg)
-    base = heading(agg) + verdicts(agg) + rm.gfm_table(build_table(agg)) + "\n"
-    four = base + "".join(sections[:4])
-    assert len(sections[4]) > 0
-    # exactly room for four sections and the reserve: the fifth is left out, one section
-    assert render_markdown(agg, limit=len(four) + 400) == four + LEFT_OUT % (1, "")
-    # one short: the fourth goes too, two sections
-    three = base + "".join(sections[:3])
-    assert render_markdown(agg, limit=len(four) + 399) == three + LEFT_OUT % (2, "s")
+    base = _head(agg) + _fit_table(agg, 10**6) + "\n"
+    two = base + "".join(sections[:2])
+    assert len(sections[2]) > 0
+    # exactly room for two sections and the reserve: the third is left out, one section
+    assert render_markdown(agg, limit=len(two) + 400) == two + LEFT_OUT % (1, "")
+    # one short: the second goes too, two sections
+    one = base + "".join(sections[:1])
+    assert render_markdown(agg, limit=len(two) + 399) == one + LEFT_OUT % (2, "s")
 
 
 def test_comment_ends_with_one_newline_keeping_its_last_line(art: Art, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from repromatrix.report import aggregate
 from repromatrix.report.compare import Aggregate, FingerprintDiff, VariantResult
-from repromatrix.report.render_text import render_text
+from repromatrix.report.render_text import render_wide as render_text  # the --wide layout
 
 Art = types.SimpleNamespace  # the `art` fixture of tests/report/conftest.py
 

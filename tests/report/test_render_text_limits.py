@@ -9,7 +9,7 @@ import dataclasses
 import types
 
 from repromatrix.report import aggregate
-from repromatrix.report.render_text import render_text
+from repromatrix.report.render_text import render_wide as render_text  # the --wide layout
 
 
 def _with_comparison(agg, **changes):  # type: ignore[no-untyped-def]

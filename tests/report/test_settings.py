@@ -131,12 +131,12 @@ def test_settings_disagreement_is_a_problem_line(art, tmp_path):
     assert agg.problems == (expected,)
     # the verdict shows the reference representative's settings
     assert _variant(agg).settings_text == "optimizer default"
-    text = render(agg, "text")
-    assert "default-optimizer (optimizer default): bit-identical on all 3 cells" in text
+    text = render(agg, "text", width=1000)
+    assert "default-optimizer (RMSprop, Keras's default): bit-identical on all 3 cells" in text
     assert "  - " + expected in text
     md = render(agg, "markdown")
     assert "1 problem with the input" in md
-    assert "TF&#95;ENABLE&#95;ONEDNN&#95;OPTS=0&#93; on amd-3" in md
+    assert "TF_ENABLE_ONEDNN_OPTS=0\\] on amd-3" in md
 
 
 def test_settings_shown_in_markdown_and_json(art, tmp_path):
@@ -144,10 +144,9 @@ def test_settings_shown_in_markdown_and_json(art, tmp_path):
     docs = [art.cell(c, {"onednn-off": art.variant(settings=settings)}) for c in ("a", "b")]
     agg = aggregate(art.write(tmp_path, docs))
     md = render(agg, "markdown")
-    assert (
-        "- **onednn-off** (optimizer default; env TF&#95;ENABLE&#95;ONEDNN&#95;OPTS=0; "
-        "threads intra&#95;op=1 inter&#95;op=1): bit-identical on all 2 cells\n" in md
-    )
+    assert "- **onednn-off** (RMSprop, Keras's default): bit-identical on all 2 cells\n" in md
+    assert ("Varied on purpose — onednn-off: optimizer default; env TF_ENABLE_ONEDNN_OPTS=0; "
+            "threads intra_op=1 inter_op=1.\n" in md)
     data = json.loads(render(agg, "json"))
     variant = data["variants"]["onednn-off"]
     assert variant["settings"] == {
@@ -171,10 +170,10 @@ def test_malicious_env_value_is_escaped_in_markdown(art, tmp_path):
     docs = [art.cell(c, {"v": art.variant(settings=evil)}) for c in ("a", "b")]
     agg = aggregate(art.write(tmp_path, docs))
     md = render(agg, "markdown")
-    verdict = next(line for line in md.splitlines() if line.startswith("- **v**"))
+    verdict = next(line for line in md.splitlines() if line.startswith("Varied on purpose"))
     assert "<img" not in md and "<b>" not in md
-    assert "&lt;img src=x onerror=alert&#40;1&#41;&gt;" in verdict
-    assert "X&lt;b&gt;=" in verdict
+    assert "&lt;img src=x onerror=alert(1)>" in verdict
+    assert "X&lt;b>=" in verdict
     assert "@" + ZWJ + "someone" in verdict and "#" + ZWJ + "1" in verdict
     assert "://" not in verdict and "@someone" not in md
     # the disagreement line goes through the same escaping

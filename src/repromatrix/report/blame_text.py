@@ -15,11 +15,16 @@ def blame_lines(comparison: Any) -> list[str]:
     lines = []
     if comparison.root_cause is not None:
         lines.append("root cause: " + comparison.root_cause.reading())
-    causes = comparison.likely_causes
+    causes = comparison.likely_causes[:MAX_CAUSES]
     if causes:
-        shown = "; ".join(cause_text(c) for c in causes[:MAX_CAUSES])
-        more = f" and {len(causes) - MAX_CAUSES:d} more" if len(causes) > MAX_CAUSES else ""
-        lines.append("likely cause{}: {}{}".format("s" if len(causes) > 1 else "", shown, more))
+        # one entry per cause, its fingerprint keys together: "oneDNN (a: x | y, b: 0 | 1)"
+        by_cause: dict[str, list[str]] = {}
+        for cause in causes:
+            by_cause.setdefault(cause.cause, []).append(cause_text(cause)[len(cause.cause) + 2:-1])
+        shown = "; ".join(f"{name} ({', '.join(keys)})" for name, keys in by_cause.items())
+        left = len(comparison.likely_causes) - len(causes)
+        more = f" and {left:d} more" if left > 0 else ""
+        lines.append("likely cause{}: {}{}".format("s" if len(by_cause) > 1 else "", shown, more))
     return lines
 
 

@@ -23,6 +23,27 @@ def series_of(result: VariantResult) -> list[Series]:
     return [c.series for c in result.comparisons if c.series is not None]
 
 
+def y_bottom(series: Sequence[Series]) -> int:
+    """The axis bottom: one decade below the smallest real difference, so the axis is not spent
+    on the floor of the equal steps (drawn at this bottom); the floor itself when nothing else."""
+    real = [v for s in series for v in s.values if v > FLOOR_LOG10]
+    if not real:
+        return int(FLOOR_LOG10)
+    # rounded first: a difference of 1e-3 is log10 -3.00000000000005 in floating point
+    return max(int(FLOOR_LOG10), int(math.floor(round(min(real), 6))) - 1)
+
+
+def _lifted(series: Series, bottom: float) -> tuple[float, ...]:
+    return tuple(max(v, bottom) for v in series.values)
+
+
+def floor_note(result: VariantResult) -> str:
+    """Raw text saying where the equal steps are drawn."""
+    bottom = y_bottom(series_of(result))
+    return (f"Steps with equal weights (and differences below 1e{bottom:d}) are drawn at "
+            f"{bottom:d}, the axis bottom.")
+
+
 def _y_top(series: Sequence[Series]) -> int:
     top = max((v for s in series for v in s.values), default=0.0)
     return max(0, int(math.ceil(top)))
@@ -57,12 +78,13 @@ def mermaid(result: VariantResult) -> str | None:
         '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + palette + '"}}}}%%',
         "xychart-beta",
         f'    title "{mermaid_label(result.name)}: log10 of weight-sum difference vs '
-        f'{result.groups[0].letter}"',
+        f'{mermaid_label(result.groups[0].representative)}"',
         f'    x-axis "training step" 0 --> {max(last, 1):d}',
-        f'    y-axis "log10 abs difference" {_num(FLOOR_LOG10)} --> {_y_top(series):d}',
+        f'    y-axis "log10 abs difference" {y_bottom(series):d} --> {_y_top(series):d}',
     ]
     for item in series:
-        lines.append("    line [{}]".format(", ".join(_num(v) for v in item.values)))
+        lines.append("    line [{}]".format(
+            ", ".join(_num(v) for v in _lifted(item, y_bottom(series)))))
     lines.append("```")
     return "\n".join(lines)
 
@@ -76,7 +98,7 @@ def svg(result: VariantResult) -> str | None:
     left, right, top, bottom = 70, 20, 50, 70
     plot_w, plot_h = width - left - right, height - top - bottom
     last = max(max(s.last_step for s in series), 1)
-    y_low, y_high = FLOOR_LOG10, float(_y_top(series))
+    y_low, y_high = float(y_bottom(series)), float(_y_top(series))
 
     def x_of(step: int) -> float:
         return left + plot_w * step / last
@@ -123,7 +145,8 @@ def svg(result: VariantResult) -> str | None:
     )
     for index, item in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
-        points = " ".join(f"{x_of(s):.1f},{y_of(v):.1f}" for s, v in zip(item.steps, item.values))
+        points = " ".join(f"{x_of(s):.1f},{y_of(v):.1f}"
+                          for s, v in zip(item.steps, _lifted(item, y_low)))
         out.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
         )
@@ -137,8 +160,8 @@ def svg(result: VariantResult) -> str | None:
         )
     out.append(
         f'<text x="{left:d}" y="42" fill="#555" font-size="11">equal steps and differences below '
-        f'1e{int(FLOOR_LOG10):d} '
-        f"are drawn at {int(FLOOR_LOG10):d}</text>"
+        f'1e{int(y_low):d} '
+        f"are drawn at {int(y_low):d}</text>"
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"

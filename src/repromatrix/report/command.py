@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,19 +17,19 @@ from repromatrix.report.escape import clean, file_stem
 from repromatrix.report.load import expand_paths, load
 from repromatrix.report.render_json import render_json
 from repromatrix.report.render_markdown import render_markdown
-from repromatrix.report.render_text import render_text
+from repromatrix.report.render_text import DEFAULT_WIDTH, render_text
 
 FORMATS = ("markdown", "text", "json")
 
 DESCRIPTION = """\
 Compare the artifacts of several cells (one JSON file per machine, written by
 `repromatrix run`) and tell, for each variant (e.g. default optimizer vs adam), whether
-training gave bit-identical weights everywhere. If not, cells are grouped by identical
-results (A = reference group, B, C, ...) and for each other group the report gives the
-first training step at which the weights differ, the largest ULP distance, and the
-suspect TensorFlow ops: ops whose probe result differs between the machines and that the
-train step uses. Broken or unreadable artifact files are reported in the output,
-never fatal."""
+training gave bit-identical weights everywhere. If not, the verdict names the cells that
+differ from the reference cells, the first training step at which the weights differ, the
+root-cause op (from the op traces, else the op probe's suspects), the likely cause from the
+machines' fingerprints, the size of the difference and whether it grows over training;
+then a grid of cells by variants and the details per pair of machines. Broken or
+unreadable artifact files are reported in the output, never fatal."""
 
 EPILOG = """\
 examples:
@@ -77,6 +78,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="exit with status 1 when any variant gives different results on different cells",
     )
     parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="text format: one long table with every column and the weight sums, not fitted "
+        "to $COLUMNS",
+    )
+    parser.add_argument(
         "--chart-dir",
         metavar="DIR",
         help="also write one SVG chart per diverging variant to DIR (divergence-<variant>.svg)",
@@ -104,14 +111,21 @@ def aggregate(paths: Iterable[str | Path], reference: str | None = None) -> Aggr
     return compare(loaded, reference)
 
 
-def render(agg: Aggregate, fmt: str = "text") -> str:
-    """The report in one of ``FORMATS``; the same artifacts always give the same string."""
+def terminal_width() -> int:
+    """``$COLUMNS`` when it is a number (a shell does not always export it), else the terminal's
+    width when stdout is one, else 100 (a pipe, a file, CI logs)."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
+
+
+def render(agg: Aggregate, fmt: str = "text", width: int | None = None, wide: bool = False) -> str:
+    """The report in one of ``FORMATS``; the same artifacts (and width) always give the same
+    string. The text format fits ``width`` columns (default: ``$COLUMNS``, else 100)."""
     if fmt == "markdown":
         return render_markdown(agg)
     if fmt == "json":
         return render_json(agg)
     if fmt == "text":
-        return render_text(agg)
+        return render_text(agg, terminal_width() if width is None else width, wide=wide)
     raise UsageError("unknown format {} (choose from {})".format(clean(fmt, 40), ", ".join(FORMATS)))
 
 
@@ -161,7 +175,7 @@ def _write_stdout(text: str, fmt: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     agg = aggregate(args.paths, reference=args.reference)
-    text = render(agg, args.format)
+    text = render(agg, args.format, wide=args.wide)
     if args.chart_dir:
         try:
             os.makedirs(args.chart_dir, exist_ok=True)

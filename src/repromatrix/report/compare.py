@@ -181,9 +181,11 @@ def effective_probe(cell: CellRecord, variant: VariantRecord) -> tuple[ProbeReco
 def _representative(
     members: Sequence[str], usable: dict[str, tuple[CellRecord, VariantRecord]]
 ) -> str:
-    """The member with the most data (digest, trail, raw tensors, probe), then smallest id."""
+    """The member with the most data (digest, trail, raw tensors, probe), then a native one (an
+    emulated CPU as the reference would add emulation to every comparison's likely causes),
+    then the smallest id."""
 
-    def missing(cid: str) -> tuple[int, str]:
+    def missing(cid: str) -> tuple[int, bool, str]:
         cell, variant = usable[cid]
         have = (
             variant.digest is not None,
@@ -191,7 +193,7 @@ def _representative(
             any(t.data is not None for t in variant.tensors),
             bool(effective_probe(cell, variant)),
         )
-        return (have.count(False), cid)
+        return (have.count(False), cell.emulated is not None, cid)
 
     return min(members, key=missing)
 
@@ -644,7 +646,10 @@ def _experiment_problems(cells: Sequence[CellRecord]) -> list[str]:
     experiments = [dict(c.experiment) for c in cells if c.experiment]  # sums-only input has none
     all_keys = sorted({key for experiment in experiments for key in experiment})
     # Leaves are JSON texts, which never start with "<", so the marker cannot collide.
-    keys = [k for k in all_keys if len({e.get(k, "<absent>") for e in experiments}) > 1]
+    # The experiment's env is the cell environment set on purpose (a lab cell's env, --env): what
+    # was varied, shown as such by the report, not a mismatch.
+    keys = [k for k in all_keys if not k.startswith("env.")
+            and len({e.get(k, "<absent>") for e in experiments}) > 1]
     if not keys:
         return []
     return [

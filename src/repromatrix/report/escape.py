@@ -81,10 +81,47 @@ def _break_links_and_mentions(text: str) -> str:
     )
 
 
+# What GFM gives a meaning to inline, escaped with a backslash (readable in e-mail and API text,
+# unlike entities): code, emphasis, strikethrough, links and images ("!" is inert once "[" is
+# escaped), table cells, math and the backslash itself. "<", ">" and "&" become entities, since
+# a backslash does not stop raw HTML or an entity.
+_MD_BACKSLASHED = frozenset("\\`*~[]|$")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;"}
+# A list marker at the start of a value (a list item's text would open a nested list); "#"
+# needs no escape, the ZWJ after it already stops a heading.
+_LIST_MARKER = re.compile(r"([-+]|[0-9]{1,9}[.)])(?=\s|$)")
+_RULE = re.compile(r"(-)[ -]*")  # dashes alone ("--" after "- ") draw a thematic break
+
+
 def md(text: object, max_len: int = _DEFAULT_MAX) -> str:
-    """Escape an untrusted value for inline markdown (table cells, list items, summaries)."""
+    """Escape an untrusted value for inline markdown (table cells, list items): only what GFM
+    needs, so "x86_64 (emulated)" stays as it is. For HTML (a ``<summary>``) use ``md_html``."""
+    # Leading spaces show nothing in markdown, and four of them would open a code block.
+    value = _break_links_and_mentions(clean(text, max_len)).lstrip(" ")
+    marker = _LIST_MARKER.match(value) or _RULE.fullmatch(value)
+    out = []
+    for index, ch in enumerate(value):
+        if ch in _MD_ENTITIES or (index == 0 and ch == ">"):  # ">" opens a quote at the start
+            out.append(_MD_ENTITIES.get(ch, "&gt;"))
+        elif ch in _MD_BACKSLASHED or (marker is not None and index == marker.end(1) - 1):
+            out.append("\\" + ch)
+        elif ch == "_" and not _intraword(value, index):
+            out.append("\\_")  # GFM never opens or closes emphasis with "_" inside a word
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _intraword(value: str, index: int) -> bool:
+    return 0 < index < len(value) - 1 and value[index - 1].isalnum() and value[index + 1].isalnum()
+
+
+def md_html(text: object, max_len: int = _DEFAULT_MAX) -> str:
+    """Escape an untrusted value for HTML inside markdown (``<summary>``), where GitHub parses
+    no markdown (a backslash would show) but decodes entities and links mentions. Brackets too
+    become entities, so no text there reads as a link even where a renderer parses it."""
     value = _break_links_and_mentions(clean(text, max_len))
-    return "".join(_MARKDOWN_ENTITIES.get(ch, ch) for ch in value)
+    return "".join(_MARKDOWN_ENTITIES.get(ch, ch) if ch in "&<>\"'[]" else ch for ch in value)
 
 
 def md_pre(text: object, max_len: int = 4000) -> str:

@@ -68,6 +68,16 @@ def _isa_changed(reference: object, other: object) -> bool:
     return any(f.startswith(ISA_FLAGS) for f in flags(reference) ^ flags(other))
 
 
+def _unknown(key: str, leaf: object) -> bool:
+    """A value the fingerprint could not find out: absent or empty (``cpu.flags`` is empty under
+    qemu-user, which hides the host's /proc/cpuinfo flags). Unknown is never a cause. null is a
+    recorded state (``cpu.emulated`` null: native; an unset variable), and a package that is not
+    installed (``packages.*`` absent) is one too."""
+    if key.startswith("packages."):
+        return False
+    return leaf is None or leaf in ('""', "") or leaf == ()
+
+
 def likely_causes(diffs: Sequence[Any], root_op: str | None = None,
                   estimate_labels: tuple[str, str] | None = None) -> tuple[LikelyCause, ...]:
     """The known numeric causes among fingerprint differences (FingerprintDiff), ranked.
@@ -80,6 +90,8 @@ def likely_causes(diffs: Sequence[Any], root_op: str | None = None,
     for diff in diffs:
         rank = _rank(diff.key)
         if rank is None or (diff.key == "cpu.flags" and not _isa_changed(diff.reference, diff.other)):
+            continue
+        if _unknown(diff.key, diff.reference) or _unknown(diff.key, diff.other):
             continue
         name, reference, other = KNOWN[rank][1], diff.reference, diff.other
         if diff.key == ESTIMATES_KEY:

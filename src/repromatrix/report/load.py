@@ -348,7 +348,15 @@ def _variant(name: str, value: object, kind: str, problems: _Problems) -> Varian
         # back to the cell's probe, which was run in a different environment.
         probe=None if value.get("probe") is None else _probe(value["probe"], problems, where),
         op_trace=parse_op_trace(value.get("op_trace"), where, problems.add),
+        loss=_loss(value.get("loss")),
     )
+
+
+def _loss(value: object) -> float | None:
+    """The recorded final loss; anything but a number (older artifacts: absent) is unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _probe(value: object, problems: _Problems, where: str = "") -> tuple[ProbeRecord, ...]:

@@ -145,6 +145,7 @@ class VariantRecord:
     # when the artifact has none: then the cell's top-level probe applies.
     probe: tuple[ProbeRecord, ...] | None = None
     op_trace: Any | None = None  # root_cause.OpTrace: every op output of the traced steps
+    loss: float | None = None  # the last training loss (float32 value), None when not recorded
 
     @property
     def has_digest(self) -> bool:

@@ -14,6 +14,16 @@ from repromatrix.report.blame_text import blame_lines, tensor_figures
 from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.escape import terminal
 from repromatrix.report.table import Table, build_table, counts, fingerprint_values, plural
+from repromatrix.report.text_compact import render_compact
+
+DEFAULT_WIDTH = 100  # columns when $COLUMNS is unknown
+
+
+def render_text(agg: Aggregate, width: int = DEFAULT_WIDTH, wide: bool = False) -> str:
+    """The terminal report: fitted to ``width`` columns, or the long layout with ``wide``."""
+    return render_wide(agg) if wide else render_compact(agg, width)
+
+
 
 MAX_LIST_ITEMS = 40
 
@@ -122,7 +132,8 @@ def failure_lines(agg: Aggregate) -> list[str]:
     return lines
 
 
-def render_text(agg: Aggregate) -> str:
+def render_wide(agg: Aggregate) -> str:
+    """The long layout (``--wide``): every column and the sums in one table."""
     head = "repromatrix: " + counts(agg)
     if agg.problems:
         head += " ({} with the input, listed below)".format(plural(len(agg.problems), "problem"))
