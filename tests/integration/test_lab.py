@@ -110,6 +110,11 @@ class TestLab:
         intel = documents["lab-qemu-intel"]["fingerprint"]["cpu"]
         assert intel["estimates"]["sha256"] != native["sha256"]
 
+    def test_the_faithfulness_line(self, lab: dict[str, Any]) -> None:
+        line = next(line for line in lab["stderr"].splitlines() if "faithfulness:" in line)
+        assert "lab-qemu-host (this CPU's estimate table) vs lab-native:" in line
+        assert "DIFFER" not in line and "bit-identical" in line
+
     def test_progress_is_shown(self, lab: dict[str, Any]) -> None:
         assert "started lab-qemu-intel (qemu -cpu Haswell, estimates intel-model)" in lab["stderr"]
         assert "lab-native done" in lab["stderr"]

@@ -219,5 +219,52 @@ def run(args: argparse.Namespace) -> int:
     outputs = [str(r.output) for r in runs]
     completed = subprocess.run([sys.executable, "-m", "repromatrix", "aggregate", *outputs,
                                 "--format", args.format, "--chart-dir", str(folder)], check=False)
+    for line in faithfulness(runs):
+        print(f"repromatrix lab: {line}", file=sys.stderr, flush=True)
     # The table is printed either way (failed cells are rows of it); the exit code says a cell failed.
     return completed.returncode or (1 if any(codes.values()) else 0)
+
+
+def faithfulness(runs: list[LabRun]) -> list[str]:
+    """For each emulated cell given this CPU's own table: does it train like the native cell with
+    the same environment (the emulation's faithfulness check), and which probe cases differ (qemu
+    emulates no AVX-512, so a kernel that dispatches on it can differ while training agrees)."""
+    import json
+
+    def read(run: LabRun) -> dict:
+        try:
+            document = json.loads(run.output.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return document if isinstance(document, dict) else {}
+
+    lines = []
+    for run in runs:
+        if run.cell.estimates != "host":
+            continue
+        native = next((r for r in runs if not r.cell.emulate and not r.cell.arch
+                       and dict(r.cell.env) == dict(run.cell.env)), None)
+        if native is None:
+            continue
+        mine, theirs = read(run), read(native)
+        variants = sorted(set(mine.get("variants") or {}) & set(theirs.get("variants") or {}))
+        if not variants:
+            continue
+        same = [v for v in variants
+                if mine["variants"][v].get("digest") is not None
+                and mine["variants"][v].get("digest") == theirs["variants"][v].get("digest")]
+        differ = [v for v in variants if v not in same]
+        probes = {p.get("case"): p.get("sha256") for p in theirs.get("probe") or []
+                  if isinstance(p, dict)}
+        cases = sorted(str(p.get("case")) for p in mine.get("probe") or []
+                       if isinstance(p, dict) and p.get("case") in probes
+                       and probes[p.get("case")] != p.get("sha256"))
+        verdict = (f"{', '.join(same)} bit-identical" if same else "") + (
+            f"{'; ' if same else ''}{', '.join(differ)} DIFFER: the emulated copy is not faithful "
+            "here" if differ else "")
+        probe = (f"; probe cases that differ under emulation: {', '.join(cases)} (qemu emulates "
+                 "no AVX-512, so kernels that dispatch on it differ)" if cases else
+                 "; every probe case agrees")
+        lines.append(f"faithfulness: {run.cell.id} (this CPU's estimate table) vs {native.cell.id}: "
+                     f"{verdict}{probe}")
+    return lines
