@@ -136,6 +136,18 @@ def _dict(value: object) -> dict[str, Any]:
 UNCOMPARED = frozenset({"cpu.estimates.tables"})
 
 
+# Digests compared and shown by their first 16 hex digits (64 bits: still one table each, and a
+# 64-digit value would be the widest cell of every fingerprint table in a PR comment).
+SHORTENED = frozenset({"cpu.estimates.sha256", "cpu.qemu.estimates_sha256"})
+
+
+def _shortened(item: tuple[str, object]) -> tuple[str, object]:
+    key, leaf = item
+    if key in SHORTENED and isinstance(leaf, str) and len(leaf) > 18:
+        return key, _leaf(json.loads(leaf)[:16]) if leaf.startswith('"') else leaf[:16]
+    return item
+
+
 def _leaf(value: object) -> str:
     """Canonical text of a JSON value, so equality never depends on NaN or key order."""
     try:
@@ -487,7 +499,8 @@ def parse_artifact(
         python=machine["python"],
         drift=_drift(data.get("drift"), problems),
         emulated=machine["emulated"],
-        fingerprint=tuple(item for item in flatten(fingerprint) if item[0] not in UNCOMPARED),
+        fingerprint=tuple(_shortened(item) for item in flatten(fingerprint)
+                          if item[0] not in UNCOMPARED),
         experiment=tuple(flatten(_dict(data.get("experiment")))),
         probe=_probe(data.get("probe"), problems),
         variants=tuple(variants),
