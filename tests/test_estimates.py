@@ -119,3 +119,36 @@ class TestScaling:
         rcp = [E.estimate_rcp(intel, x) for x in inputs]
         assert E.mismatches(intel, inputs, rsqrt, rcp) == 0
         assert E.mismatches(intel, inputs, [rsqrt[0] ^ 1, rsqrt[1]], [0, rcp[1]]) == 2
+
+
+class TestRefusals:
+    def test_entries_outside_a_quarter_to_one_are_not_a_table(self, intel: E.Tables) -> None:
+        for wrong in (0x00000000, 0x3E7FFFFF, 0x3F800001, 0x7FC00000, 0xBF000000):
+            with pytest.raises(ValueError, match=f"0x{wrong:08X}"):
+                E.Tables((wrong,) + intel.rsqrt[1:], intel.rcp)
+
+    def test_a_compressed_stream_larger_than_a_table_is_not_inflated(self) -> None:
+        import base64
+        import zlib
+
+        bomb = base64.b64encode(zlib.compress(b"\0" * (64 * 2**20), 9)).decode()
+        with pytest.raises(ValueError, match="49152 bytes"):
+            E.Tables.decode(bomb)
+        with pytest.raises(ValueError, match="characters"):
+            E.Tables.decode("A" * (E.MAX_ENCODED_CHARS + 4))
+
+
+# Entries of Bochs's cpu/sse_rcp.cc tables (16-bit fractions, shifted left by 8 into the float's
+# mantissa), read from bochs-emu/Bochs on 2026-12-02: the model is computed, these pin it to them.
+BOCHS_RCP = {0: 0x7FF0, 1: 0x7FD0, 16: 0x7DF8, 2047: 0x0008}  # index: 11-bit rcp entry
+BOCHS_RSQRT0 = {0: 0x34F8}  # biased exponent even: inputs in [2, 4)
+BOCHS_RSQRT1 = {0: 0x7FF0, 13: 0x7E58}  # biased exponent odd: inputs in [1, 2)
+
+
+def test_the_intel_model_equals_bochss_tables_where_pinned(intel: E.Tables) -> None:
+    for index, fraction in BOCHS_RCP.items():
+        assert intel.rcp[index * 2] & 0x7FFFFF == fraction << 8
+    for index, fraction in BOCHS_RSQRT1.items():
+        assert intel.rsqrt[index * 4] & 0x7FFFFF == fraction << 8
+    for index, fraction in BOCHS_RSQRT0.items():
+        assert intel.rsqrt[E.BUCKETS + index * 4] & 0x7FFFFF == fraction << 8

@@ -37,6 +37,8 @@ RCP_ENTRIES = BUCKETS
 TABLE_BYTES = 4 * (RSQRT_ENTRIES + RCP_ENTRIES)
 _LOW_BITS = 23 - INDEX_BITS  # mantissa bits below the table's index
 DEFAULT_NAN = 0xFFC00000
+ENTRY_LOW, ENTRY_HIGH = 0x3E800000, 0x3F800000  # the bits of 0.25 and 1.0
+MAX_ENCODED_CHARS = 4 * TABLE_BYTES  # an encoded table is ~12.5 KB; far above that is not one
 POSITIVE_INFINITY = 0x7F800000
 QUIET_BIT = 0x00400000
 
@@ -68,6 +70,13 @@ class Tables:
         if len(self.rsqrt) != RSQRT_ENTRIES or len(self.rcp) != RCP_ENTRIES:
             raise ValueError(f"estimate tables need {RSQRT_ENTRIES} rsqrt and {RCP_ENTRIES} rcp "
                              f"entries, not {len(self.rsqrt)} and {len(self.rcp)}")
+        # Every entry estimates 1/f of an input in [1, 4), about [0.5, 1]: a positive normal
+        # float, here within [0.25, 1]. The scaling rules (here and in qemu's patch) rely on it;
+        # anything else is not a table.
+        wrong = next((v for v in (*self.rsqrt, *self.rcp) if not ENTRY_LOW <= v <= ENTRY_HIGH),
+                     None)
+        if wrong is not None:
+            raise ValueError(f"an estimate table entry is 0x{wrong:08X}, not a float in [0.25, 1]")
 
     def to_bytes(self) -> bytes:
         """The file qemu's patch reads."""
@@ -89,8 +98,12 @@ class Tables:
 
     @classmethod
     def decode(cls, text: str) -> Tables:
+        if len(text) > MAX_ENCODED_CHARS:
+            raise ValueError(f"not an encoded estimate table ({len(text)} characters)")
         try:
-            data = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+            # at most one byte more than a table: a larger stream is refused, not inflated
+            data = zlib.decompressobj().decompress(
+                base64.b64decode(text.encode("ascii"), validate=True), TABLE_BYTES + 1)
         except (ValueError, zlib.error) as error:
             raise ValueError(f"not an encoded estimate table ({error})") from None
         return cls.from_bytes(data)

@@ -33,22 +33,23 @@ def test_the_key_follows_the_sources_the_patch_and_the_flags(monkeypatch) -> Non
     assert B.build_key(FILES) != key
 
 
-def built(tmp_path: Path, patch: str, content: bytes = b"\x7fELF qemu") -> Path:
-    folder = tmp_path / "qemu-estimates" / "0123456789abcdef"
+def built(tmp_path: Path, name: str | None = None, content: bytes = b"\x7fELF qemu") -> Path:
+    folder = tmp_path / "qemu-estimates" / (name or B.build_key(FILES))
     folder.mkdir(parents=True)
     (folder / B.TARGET).write_bytes(content)
     from repromatrix.emulation.debian.download import sha256_file
 
     (folder / "build.json").write_text(json.dumps({
-        "version": "1:7.2+dfsg-7+deb12u18", "patch": patch,
-        "sha256": sha256_file(folder / B.TARGET)}), encoding="utf-8")
+        "format": B.FORMAT, "version": "1:7.2+dfsg-7+deb12u18", "patch": B.patch_sha256(),
+        "files": [list(f) for f in FILES], "sha256": sha256_file(folder / B.TARGET)}),
+        encoding="utf-8")
     return folder / B.TARGET
 
 
-def test_cached_needs_this_patch_and_an_intact_binary(tmp_path: Path) -> None:
+def test_cached_needs_this_key_and_an_intact_binary(tmp_path: Path) -> None:
     environ = {"REPROMATRIX_CACHE": str(tmp_path)}
     assert B.cached(environ) is None
-    binary = built(tmp_path, B.patch_sha256())
+    binary = built(tmp_path)
     found = B.cached(environ)
     assert found is not None and found.path == str(binary)
     assert "1:7.2+dfsg-7+deb12u18" in found.describe()
@@ -56,8 +57,20 @@ def test_cached_needs_this_patch_and_an_intact_binary(tmp_path: Path) -> None:
     assert B.cached(environ) is None
 
 
-def test_a_build_of_another_patch_is_not_used(tmp_path: Path) -> None:
-    built(tmp_path, "0" * 64)
+def test_a_build_with_other_flags_or_patch_or_format_is_not_used(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    environ = {"REPROMATRIX_CACHE": str(tmp_path)}
+    built(tmp_path)
+    assert B.cached(environ) is not None
+    for name, value in (("CONFIGURE_FLAGS", B.CONFIGURE_FLAGS + ("--enable-debug",)),
+                        ("FORMAT", B.FORMAT + 1), ("patch_bytes", lambda: b"another patch")):
+        with monkeypatch.context() as patched:
+            patched.setattr(B, name, value)
+            assert B.cached(environ) is None, name
+
+
+def test_a_build_being_staged_is_not_used(tmp_path: Path) -> None:
+    built(tmp_path, name=f".{B.build_key(FILES)}.new")
     assert B.cached({"REPROMATRIX_CACHE": str(tmp_path)}) is None
 
 
@@ -99,6 +112,62 @@ def tarball(path: Path, members: dict[str, bytes]) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+def test_a_link_out_of_the_tree_is_not_followed(tmp_path: Path) -> None:
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with tarfile.open(downloads / FILES[0][0], "w:xz") as tar:
+        link = tarfile.TarInfo("qemu-7.2/link")
+        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+        tar.addfile(link)
+        for name in ("qemu-7.2/link/x", "qemu-7.2/up"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"no"))
+        up = tarfile.TarInfo("qemu-7.2/uplink")
+        up.type, up.linkname = tarfile.SYMTYPE, "../../outside"
+        tar.addfile(up)
+    tarball(downloads / FILES[1][0], {"debian/patches/series": b""})
+    try:
+        B._unpack(FILES, downloads, tmp_path / "src")
+    except (tarfile.TarError, OSError):
+        pass  # refusing the archive is as good as skipping its bad members
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "src" / "link").is_symlink()
+    assert not (tmp_path / "src" / "uplink").exists()
+
+
+def test_only_qemu_7_2_is_built(monkeypatch) -> None:
+    from repromatrix.emulation.debian import archive
+
+    def offering(version: str):
+        return lambda sources, name: archive.SourcePackage(name, version, "pool/main/q/qemu",
+                                                           FILES, None, "verified")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archive, "find_source_package", offering("1:10.0.2+ds-1"))
+    with pytest.raises(ToolError, match="the estimates patch is for qemu 7.2 .* offers qemu "
+                                        "1:10.0.2"):
+        B.find_source({"REPROMATRIX_DEBIAN_MIRROR": "http://x", "REPROMATRIX_DEBIAN_SUITE": "y"})
+    monkeypatch.setattr(archive, "find_source_package", offering("1:7.2+dfsg-7+deb12u18"))
+    assert B.find_source({"REPROMATRIX_DEBIAN_MIRROR": "http://x",
+                          "REPROMATRIX_DEBIAN_SUITE": "y"}).version == "1:7.2+dfsg-7+deb12u18"
+
+
+def test_the_build_looks_in_bookworm_whatever_the_machine_runs(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    from repromatrix.emulation.debian import sources
+
+    trixie = sources.Source("http://deb.debian.org/debian", "trixie", ("main",))
+    monkeypatch.setattr(sources, "apt_sources", lambda root=None: [trixie])
+    found = B.build_sources({})
+    assert [(s.uri, s.suite) for s in found] == [("http://deb.debian.org/debian", "bookworm")]
+    bookworm = sources.Source("http://mirror.example/debian", "bookworm", ("main",))
+    monkeypatch.setattr(sources, "apt_sources", lambda root=None: [trixie, bookworm])
+    assert [(s.uri, s.suite) for s in B.build_sources({})] == [("http://mirror.example/debian",
+                                                                  "bookworm")]
 
 
 def test_the_source_tree_is_upstream_plus_debian_and_stays_inside(tmp_path: Path) -> None:

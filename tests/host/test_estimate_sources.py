@@ -97,3 +97,24 @@ def test_the_table_file_is_written_once_by_digest(tmp_path: Path) -> None:
     assert E.Tables.from_bytes(path.read_bytes()) == tables
     stamp = path.stat().st_mtime_ns
     assert S.table_file(tables, {"REPROMATRIX_CACHE": str(tmp_path)}).stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("document", [{"fingerprint": {"cpu": "x"}}, {"fingerprint": [1]},
+                                      {"fingerprint": {"cpu": {"estimates": {"tables": 5}}}}])
+def test_odd_artifacts_are_one_line_not_a_traceback(tmp_path: Path, document: dict) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(UsageError, match="estimates"):
+        S.resolve(str(path))
+
+
+def test_a_raw_file_of_garbage_entries_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.bin"
+    path.write_bytes(b"\xff" * E.TABLE_BYTES)
+    with pytest.raises(UsageError, match="not a float in"):
+        S.resolve(str(path))
+
+
+def test_a_folder_or_fifo_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="estimates"):
+        S.resolve(str(tmp_path))

@@ -28,8 +28,8 @@ def test_bit_identical_training_and_the_probe_cases_that_differ(tmp_path: Path) 
                 {"adam": "a", "rms": "z"}, probe)]
     assert faithfulness(runs) == [
         "faithfulness: h (this CPU's estimate table) vs n: adam, rms bit-identical; probe cases "
-        "that differ under emulation: MatMul[big] (qemu emulates no AVX-512, so kernels that "
-        "dispatch on it differ)"]
+        "that differ under emulation: MatMul[big] (the emulated Haswell has other ISA extensions "
+        "than this CPU, e.g. no AVX-512, and kernels that dispatch on them can differ)"]
 
 
 def test_a_difference_is_said_and_a_missing_native_cell_says_nothing(tmp_path: Path) -> None:

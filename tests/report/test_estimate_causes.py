@@ -75,3 +75,13 @@ def test_an_emulator_that_ignored_its_table_is_a_problem(art, tmp_path):
     out, _ = comparison(art, tmp_path / "ignored", documents)
     assert any(f"was given the estimate table {AMD[:12]} but computed {INTEL[:12]}" in p
                for p in out["problems"])
+
+
+def test_a_gradient_op_is_not_proven_by_the_tables(art, tmp_path):
+    """RsqrtGrad multiplies (-0.5 * dy * y**3): differing tables do not prove its divergence."""
+    grad = [("RsqrtGrad" if t == "Rsqrt" else t, n, i, v) for t, n, i, v in STEP]
+    documents = with_tables(docs(art, trace({1: grad}), trace({1: changed(grad, "Rsqrt_2",
+                                                                          RSQRT_OFF)})))
+    _, c = comparison(art, tmp_path, documents)
+    assert c["root_cause"]["op_type"] == "RsqrtGrad"
+    assert [cause["cause"] for cause in c["likely_causes"]][0] == "estimate tables"

@@ -80,6 +80,8 @@ def _function(form: str) -> Callable[..., None]:
         machine = platform.machine().lower()
         if machine not in ("x86_64", "amd64"):
             raise Unavailable(f"{machine} has no rsqrtps/rcpps")
+        if sys.maxsize <= 2**32:  # a 32-bit Python on a 64-bit OS: this code is x86-64's
+            raise Unavailable("a 32-bit Python cannot run the x86-64 probe")
         lanes, loop = _LOOPS[form]
         del lanes
         entry = loop if sys.platform == "win32" else _PROLOGUE + loop
@@ -137,6 +139,8 @@ def fingerprint() -> dict[str, Any]:
         rsqrt, rcp = run(inputs)
     except Unavailable as error:
         return {"measured": False, "reason": str(error)}
+    except ValueError as error:  # the results are no table at all: say so, keep the cell
+        return {"measured": False, "reason": f"the estimates form no table ({error})"}
     return {
         "measured": True,
         "form": "sse",

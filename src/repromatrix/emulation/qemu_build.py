@@ -21,10 +21,10 @@ Cache layout (under ``cache_root()``)::
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -51,6 +51,48 @@ MESON_PIN = "meson==1.0.1"  # what Debian 12 builds qemu 7.2 with
 TOOL_HINT = ("to build the patched qemu without root: install {what} (Debian/Ubuntu: "
              "apt-get install {package}); or set REPROMATRIX_QEMU_ESTIMATING to such a qemu")
 VARIABLE = "REPROMATRIX_QEMU_ESTIMATING"  # a qemu-x86_64 with the estimates patch, built elsewhere
+
+
+SOURCE_SUITE = "bookworm"  # Debian 12: qemu 7.2, which the patch's context is
+SOURCE_VERSION = "1:7.2"  # the upstream version the patch applies to
+DEBIAN = "http://deb.debian.org/debian"
+
+
+def build_sources(environ: Mapping[str, str]) -> list:
+    """Where qemu's source and GLib's static libraries come from: REPROMATRIX_DEBIAN_MIRROR if set,
+    else the machine's bookworm entries, else deb.debian.org's bookworm (another release's qemu
+    would not take the patch)."""
+    from repromatrix.emulation.debian.sources import (
+        DEBIAN_KEYRING,
+        MIRROR_VARIABLE,
+        Source,
+        configured_sources,
+    )
+
+    if environ.get(MIRROR_VARIABLE, "").strip():
+        return configured_sources(environ)
+    try:
+        configured = configured_sources(environ)
+    except ToolError:
+        configured = []
+    bookworm = [s for s in configured if s.suite == SOURCE_SUITE]
+    if bookworm:
+        return bookworm
+    keyring = Path("/") / DEBIAN_KEYRING
+    return [Source(DEBIAN, SOURCE_SUITE, ("main",), (str(keyring),) if keyring.is_file() else (),
+                   where="repromatrix's default for the qemu build")]
+
+
+def find_source(environ: Mapping[str, str]):
+    """Debian's qemu 7.2 source package; ToolError (one line) for another version."""
+    from repromatrix.emulation.debian.archive import find_source_package
+
+    source = find_source_package(build_sources(environ), SOURCE_PACKAGE)
+    if not source.version.startswith(SOURCE_VERSION + "+"):
+        raise ToolError(f"the estimates patch is for qemu 7.2 (Debian 12 bookworm), and the "
+                        f"archive offers qemu {source.version}: set REPROMATRIX_DEBIAN_MIRROR="
+                        f"{DEBIAN} and REPROMATRIX_DEBIAN_SUITE={SOURCE_SUITE}")
+    return source
 
 
 def patch_bytes() -> bytes:
@@ -97,14 +139,19 @@ def cached(environ: Mapping[str, str] = os.environ) -> Built | None:
     if not base.is_dir():
         return None
     for record_path in sorted(base.glob("*/build.json")):
+        if record_path.parent.name.startswith("."):
+            continue  # a build being staged, not yet renamed into place
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            files = tuple((str(n), str(h), int(z)) for n, h, z in record["files"])
+        except (OSError, ValueError, KeyError, TypeError):
             continue
         binary = record_path.parent / TARGET
-        if record.get("patch") == patch_sha256() and binary.is_file() and \
+        # The key from the record's sources and today's patch, flags and FORMAT: a build made
+        # with other flags or an older FORMAT is not this one.
+        if record_path.parent.name == build_key(files) and binary.is_file() and \
                 _sha256(binary) == record.get("sha256"):
-            return Built(str(binary), record.get("version", "?"), record["patch"])
+            return Built(str(binary), record.get("version", "?"), patch_sha256())
     return None
 
 
@@ -162,15 +209,12 @@ def availability(environ: Mapping[str, str] = os.environ,
                  which=shutil.which) -> tuple[bool, str]:
     """(ready or buildable, one line) for preflight: nothing is downloaded or built; the
     Sources index is read to name what would be built."""
-    from repromatrix.emulation.debian.archive import find_source_package
-    from repromatrix.emulation.debian.sources import configured_sources
-
     try:
         found = cached(environ)
         if found is not None:
             return True, found.describe()
         tools = missing_tools(which)
-        source = find_source_package(configured_sources(environ), SOURCE_PACKAGE)
+        source = find_source(environ)
     except ToolError as error:
         return False, str(error)
     size = sum(file_size for _, _, file_size in source.files)
@@ -182,6 +226,8 @@ def availability(environ: Mapping[str, str] = os.environ,
 
 @contextlib.contextmanager
 def _locked(base: Path) -> Iterator[None]:
+    import fcntl  # POSIX only: the patched qemu is a Linux build (preflight imports this module)
+
     base.mkdir(parents=True, exist_ok=True)
     with (base / ".lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # two lab cells, one build
@@ -209,11 +255,8 @@ def _say(stream: TextIO, text: str) -> None:
 
 
 def _build(environ: Mapping[str, str], base: Path, stream: TextIO) -> Built:
-    from repromatrix.emulation.debian.archive import find_source_package
-    from repromatrix.emulation.debian.sources import configured_sources
-
     tools = missing_tools()
-    source = find_source_package(configured_sources(environ), SOURCE_PACKAGE)
+    source = find_source(environ)
     key = build_key(source.files)
     started = time.monotonic()
     _say(stream, f"building qemu-x86_64 with table-driven estimates from Debian's "
@@ -251,7 +294,8 @@ def _build(environ: Mapping[str, str], base: Path, stream: TextIO) -> Built:
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
             shutil.copy2(build / TARGET, staging / TARGET)
-            record = {"version": source.version, "patch": patch_sha256(), "key": key,
+            record = {"format": FORMAT, "version": source.version, "patch": patch_sha256(),
+                      "key": key,
                       "sha256": _sha256(staging / TARGET), "files": [list(f) for f in source.files],
                       "signature": source.signature, "flags": list(CONFIGURE_FLAGS)}
             (staging / "build.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n",
@@ -298,8 +342,14 @@ def _extract(archive: Path, destination: Path, strip: bool) -> None:
                 continue
             if not (member.isfile() or member.isdir() or member.issym()):
                 continue
+            if member.issym() and (member.linkname.startswith("/")
+                                   or ".." in Path(member.linkname).parts):
+                continue  # a link out of the tree would let a later member write through it
             member.name = name
-            tar.extract(member, destination, set_attrs=member.isfile())
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+: refuses escapes too
+                tar.extract(member, destination, set_attrs=member.isfile(), filter="data")
+            else:
+                tar.extract(member, destination, set_attrs=member.isfile())
 
 
 def _apply_patches(patch: str, tree: Path, log: TextIO) -> None:
@@ -320,10 +370,9 @@ def _dev_packages(environ: Mapping[str, str], prefix: Path, stream: TextIO) -> P
     from repromatrix.emulation.debian.archive import find_package
     from repromatrix.emulation.debian.cache import Store, cache_root
     from repromatrix.emulation.debian.deb import extract
-    from repromatrix.emulation.debian.sources import configured_sources
 
     store = Store(cache_root(environ), "amd64", stream)
-    sources = configured_sources(environ)
+    sources = build_sources(environ)
     indexes: dict = {}
     for name in BUILD_PACKAGES:
         package = find_package(sources, name, "amd64", indexes)
@@ -360,9 +409,10 @@ def _complete(tools: Tools, folder: Path, log: TextIO) -> Tools:
     main = scripts / "meson.py"
     main.write_text(f"import sys\nsys.path.insert(0, {str(library)!r})\n"
                     "from mesonbuild.mesonmain import main\nsys.exit(main())\n", encoding="utf-8")
-    wrappers = {"meson": f'exec {sys.executable} {main} "$@"',
-                "pkg-config": f'PYTHONPATH={library} exec {sys.executable} -m pkgconf "$@"',
-                "ninja": f'exec {library / "bin" / "ninja"} "$@"'}
+    python, quoted = shlex.quote(sys.executable), shlex.quote(str(library))
+    wrappers = {"meson": f'exec {python} {shlex.quote(str(main))} "$@"',
+                "pkg-config": f'PYTHONPATH={quoted} exec {python} -m pkgconf "$@"',
+                "ninja": f'exec {shlex.quote(str(library / "bin" / "ninja"))} "$@"'}
     paths = {}
     for name, body in wrappers.items():
         script = scripts / name

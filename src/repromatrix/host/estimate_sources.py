@@ -25,6 +25,10 @@ from pathlib import Path
 
 from repromatrix import estimates
 from repromatrix.errors import UsageError
+from repromatrix.files import UnreadableFile, read_bounded
+
+# A table file is 49,152 bytes and an artifact well under a few MiB; far larger is not either.
+MAX_FILE_BYTES = 64 * 2**20
 
 BUILTIN = ("host", "intel-model")
 
@@ -70,12 +74,18 @@ def resolve(spec: str, base: Path | None = None) -> Resolved:
     path = Path(spec)
     if base is not None and not path.is_absolute():
         path = base / path
-    if not path.is_file():
-        known = ", ".join([*BUILTIN, *tables])
-        raise UsageError(f"estimates {spec!r}: no such file, and not one of: {known}")
-    data = path.read_bytes()
+    try:
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except UnreadableFile as error:
+        if error.kind == "missing":
+            known = ", ".join([*BUILTIN, *tables])
+            raise UsageError(f"estimates {spec!r}: no such file, and not one of: {known}") from None
+        raise UsageError(f"estimates {spec!r}: {error.reason}") from None
     if len(data) == estimates.TABLE_BYTES:
-        return Resolved(_clean(f"file {path.name}"), estimates.Tables.from_bytes(data))
+        try:
+            return Resolved(_clean(f"file {path.name}"), estimates.Tables.from_bytes(data))
+        except ValueError as error:
+            raise UsageError(f"estimates {spec!r}: {error}") from None
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -88,11 +98,17 @@ def _from_document(document: object, origin: str, spec: str) -> Resolved:
     """A table from an artifact (``fingerprint.cpu.estimates``) or a shipped-table document."""
     if not isinstance(document, dict):
         raise UsageError(f"estimates {spec!r}: not a JSON object")
-    cpu = (document.get("fingerprint") or {}).get("cpu") if "fingerprint" in document else None
-    record = (cpu or {}).get("estimates") if cpu is not None else document
+    cpu: dict | None = None
+    if "fingerprint" in document:  # an artifact
+        fingerprint = document.get("fingerprint")
+        found = fingerprint.get("cpu") if isinstance(fingerprint, dict) else None
+        cpu = found if isinstance(found, dict) else {}
+    record = cpu.get("estimates") if cpu is not None else document
     if not isinstance(record, dict) or not record.get("tables"):
         raise UsageError(f"estimates {spec!r}: records no measured estimate table (an artifact "
                          "from a cell that ran on x86_64 with this version has one)")
+    if not isinstance(record.get("tables"), str):
+        raise UsageError(f"estimates {spec!r}: its table is not an encoded table")
     if record.get("mismatches"):
         raise UsageError(f"estimates {spec!r}: its table does not describe that CPU's "
                          f"instructions ({record['mismatches']} checked inputs disagree)")

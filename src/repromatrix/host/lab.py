@@ -94,6 +94,7 @@ def check_emulation(lab: Lab, pins: Pins | None = None, base: Path = Path(".")) 
 
             estimate_sources.resolve(estimate_spec(cell.estimates, base))  # a bad table fails now
             built = qemu_build.ensure()  # built once, before the cells start
+            qemu.adopt(built.path, cell.emulate, "estimates-build", "")  # a bad model fails now
             print(f"repromatrix lab: {cell.id}: estimates {cell.estimates}: {built.describe()}",
                   file=sys.stderr, flush=True)
         elif cell.emulate:
@@ -262,8 +263,9 @@ def faithfulness(runs: list[LabRun]) -> list[str]:
         verdict = (f"{', '.join(same)} bit-identical" if same else "") + (
             f"{'; ' if same else ''}{', '.join(differ)} DIFFER: the emulated copy is not faithful "
             "here" if differ else "")
-        probe = (f"; probe cases that differ under emulation: {', '.join(cases)} (qemu emulates "
-                 "no AVX-512, so kernels that dispatch on it differ)" if cases else
+        probe = (f"; probe cases that differ under emulation: {', '.join(cases)} (the emulated "
+                 f"{run.cell.emulate} has other ISA extensions than this CPU, e.g. no AVX-512, "
+                 "and kernels that dispatch on them can differ)" if cases else
                  "; every probe case agrees")
         lines.append(f"faithfulness: {run.cell.id} (this CPU's estimate table) vs {native.cell.id}: "
                      f"{verdict}{probe}")
