@@ -249,6 +249,17 @@ def numeric_env(environ: Mapping[str, str]) -> dict[str, str | None]:
     return {name: environ.get(name) for name in NUMERIC_ENV}
 
 
+def machine(emulated: str | None = None) -> dict[str, Any]:
+    """OS, arch, platform key and CPU: what any Python on this machine can read, TensorFlow or
+    not (the error artifact of a cell whose setup failed records these from the host side)."""
+    return {
+        "os": read_os(),
+        "arch": normalise_arch(platform.machine()),
+        "platform": platform_key(),
+        "cpu": read_cpu(platform.system(), emulated),
+    }
+
+
 def collect(
     tf: Any,
     watched_packages: Iterable[str],
@@ -261,15 +272,11 @@ def collect(
     ``qemu``: which qemu computes this cell's numbers (its version and where it came from), as
     the host read it; the cell does not import the emulation layer to find out.
     """
-    system = platform.system()
-    cpu = read_cpu(system, emulated)
+    facts = machine(emulated)
     if emulated:
-        cpu["qemu"] = dict(qemu) if qemu is not None else {}
+        facts["cpu"]["qemu"] = dict(qemu) if qemu is not None else {}
     return {
-        "os": read_os(),
-        "arch": normalise_arch(platform.machine()),
-        "platform": platform_key(),
-        "cpu": cpu,
+        **facts,
         "python": {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
