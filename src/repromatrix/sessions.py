@@ -21,7 +21,7 @@ from typing import Any
 
 import nox
 
-from repromatrix.cell.fingerprint import platform_key
+from repromatrix.cell.fingerprint import INSTALLER_FILE, platform_key
 from repromatrix.config.matrix import load_matrix
 from repromatrix.errors import ReproError
 from repromatrix.host import interpreters
@@ -70,6 +70,16 @@ def failed_variants(path: Path) -> list[str]:
     document = json.loads(path.read_text(encoding="utf-8"))
     failed = sorted(n for n, v in document.get("variants", {}).items() if v.get("status") != "ok")
     return failed or (["the cell"] if document.get("status") != "ok" else [])
+
+
+def installer_text(session: nox.Session) -> str:
+    """e.g. "uv 0.13.9" (nox's uv, which installed the venv) or "pip 24.0"."""
+    if session.venv_backend == "uv":
+        from nox import virtualenv
+
+        return f"uv {virtualenv.UV_VERSION}"
+    output = session.run("python", "-m", "pip", "--version", silent=True) or ""
+    return " ".join(str(output).split()[:2]) or "pip"
 
 
 def register(install: str, project: str | None = None, root: Path | None = None) -> None:
@@ -128,6 +138,10 @@ def register(install: str, project: str | None = None, root: Path | None = None)
         # repromatrix first, then the user's project: never one mistaken for the other.
         session.install(*matrix.pins.requirements(platform_key()), *repromatrix, *own_project,
                         silent=False)
+        # Which installer built the venv (uv's version is pinned in CI, as nox's): the cell's
+        # fingerprint reads it from the venv, since the cell cannot see nox.
+        (Path(session.bin).parent / INSTALLER_FILE).write_text(installer_text(session),
+                                                               encoding="utf-8")
         pointer.parent.mkdir(parents=True, exist_ok=True)
         python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
         pointer.write_text(str(python), encoding="utf-8")

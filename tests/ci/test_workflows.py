@@ -323,10 +323,14 @@ class TestAgreementWithTheCode:
             encoding="utf-8")
 
     def test_setup_uv_sets_no_default(self) -> None:
-        """Only inputs that differ from setup-uv's defaults (its action.yml at the pinned SHA)."""
+        """Only inputs that differ from setup-uv's defaults (its action.yml at the pinned SHA,
+        v10.0.1: `version` defaults to pyproject.toml's or "latest"): uv is pinned, as nox is."""
         step = next(s for _, s in steps(load(REPRO)) if s.get("uses", "").startswith(
             "astral-sh/setup-uv@"))
-        assert step["with"] == {"cache-dependency-glob": "matrix.toml"}
+        from repromatrix.ci.scaffold import UV_VERSION
+
+        assert step["with"] == {"version": UV_VERSION, "cache-dependency-glob": "matrix.toml"}
+        assert 'f"uv=={UV_VERSION}"' in (ROOT / "noxfile.py").read_text(encoding="utf-8")
 
     def test_cell_artifacts_reach_the_aggregate(self, root: Path) -> None:
         """Each cell uploads artifacts/<cell>.json under a name the aggregate pattern matches."""

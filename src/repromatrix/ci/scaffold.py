@@ -28,6 +28,9 @@ WORKFLOW_TEMPLATES = RESOURCES / "workflows"
 WORKFLOWS = Path(".github") / "workflows"
 # The zizmor release the CI job audits with (and this repository's tests lint with).
 ZIZMOR_VERSION = "1.32.0"
+# The uv release every CI cell installs with (setup-uv's `version`; this repository's tests use
+# it too): a floating "latest" would change the installer between runs and need the network.
+UV_VERSION = "0.13.9"
 # The original report's stack: what a new matrix pins until the user writes their own.
 REPORT_PINS = (("tensorflow", "2.12.0"), ("keras", "2.12.0"), ("numpy", "1.23.5"),
                ("pandas", "1.5.3"), ("statsmodels", "0.13.5"), ("scikit-learn", "1.2.2"))
@@ -65,7 +68,8 @@ def render(options: Options) -> dict[Path, str]:
     for template in sorted(WORKFLOW_TEMPLATES.glob("*.yml")):
         text = template.read_text(encoding="utf-8")
         files[WORKFLOWS / template.name] = (text.replace("@INSTALL@", install_words)
-                                            .replace("@ZIZMOR_VERSION@", ZIZMOR_VERSION))
+                                            .replace("@ZIZMOR_VERSION@", ZIZMOR_VERSION)
+                                            .replace("@UV_VERSION@", UV_VERSION))
     return files
 
 

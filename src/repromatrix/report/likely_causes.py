@@ -5,11 +5,16 @@ makes that op compute differently. The ranking is what was measured or is docume
 pinned stack: oneDNN on versus off changes even Adam's weights (TensorFlow 2.12 turns it on for
 CPUs with AVX512_VNNI only), ``ONEDNN_MAX_CPU_ISA=SSE41`` changes both optimizers, emulation and
 the CPU's vector ISA change the approximate and fused instructions kernels use, then op
-determinism, threads (reduction order) and package versions.
+determinism, threads (reduction order) and package versions: the pinned ones, then every other
+installed distribution (the fingerprint's ``distributions``: a transitive package that resolved
+differently) and its build (the wheel's tags, an archive's hash). An installed package that
+differs is ranked first when the CPU is the only other likely cause: until the environments
+match, the CPU is not shown to be the cause.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +39,13 @@ KNOWN: tuple[tuple[str, str], ...] = (
     ("env.TF_XLA_FLAGS", "XLA"),
     ("tensorflow.version", "package versions"),
     ("packages.", "package versions"),
+    ("distributions.", "installed packages"),  # distributions.<name>.version
+    ("distributions.", "package builds"),  # distributions.<name>.source
 )
+DISTRIBUTIONS = "distributions."
+# The causes that are the CPU itself: an installed package that differs is ranked above them
+# when nothing else differs.
+CPU_CAUSES = frozenset({"CPU ISA", "emulation"})
 # ISA extensions whose presence changes which kernels run (vector width, FMA contraction, AMX).
 ISA_FLAGS = ("avx512", "amx", "fma", "avx2", "avx_vnni", "f16c", "avx", "sse4")
 
@@ -48,6 +59,10 @@ class LikelyCause:
 
 
 def _rank(key: str) -> int | None:
+    if key.startswith(DISTRIBUTIONS):
+        field = key.rsplit(".", 1)[-1]
+        cause = {"version": "installed packages", "source": "package builds"}.get(field)
+        return next((i for i, (_, name) in enumerate(KNOWN) if name == cause), None)
     for index, (prefix, _) in enumerate(KNOWN):
         if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
             return index
@@ -63,15 +78,35 @@ def _isa_changed(reference: object, other: object) -> bool:
     return any(f.startswith(ISA_FLAGS) for f in flags(reference) ^ flags(other))
 
 
+def distribution_name(key: str) -> str | None:
+    """"scipy" for "distributions.scipy.version" (names are PEP 503-normal, so have no dots)."""
+    if not key.startswith(DISTRIBUTIONS):
+        return None
+    return key[len(DISTRIBUTIONS):].rpartition(".")[0] or None
+
+
+def _pinned_names(diffs: Sequence[Any]) -> set[str]:
+    """The pinned packages whose versions differ, PEP 503-normalised (packages.<name>)."""
+    return {re.sub(r"[-_.]+", "-", d.key[len("packages."):]).lower()
+            for d in diffs if d.key.startswith("packages.")}
+
+
 def likely_causes(diffs: Sequence[Any]) -> tuple[LikelyCause, ...]:
     """The known numeric causes among fingerprint differences (FingerprintDiff), ranked."""
+    pinned = _pinned_names(diffs)
     ranked: list[tuple[int, str, LikelyCause]] = []
     for diff in diffs:
         rank = _rank(diff.key)
         if rank is None or (diff.key == "cpu.flags" and not _isa_changed(diff.reference, diff.other)):
             continue
+        if diff.key.endswith(".version") and distribution_name(diff.key) in pinned:
+            continue  # the same fact as packages.<name>, already a cause
         ranked.append((rank, diff.key, LikelyCause(KNOWN[rank][1], diff.key, diff.reference,
                                                    diff.other)))
+    names = {item[2].cause for item in ranked}
+    if "installed packages" in names and names - {"installed packages", "package builds"} <= CPU_CAUSES:
+        promoted = next(i for i, (_, name) in enumerate(KNOWN) if name == "installed packages")
+        ranked = [(-1 if item[0] == promoted else item[0], item[1], item[2]) for item in ranked]
     return tuple(item[2] for item in sorted(ranked, key=lambda item: (item[0], item[1])))
 
 
@@ -94,4 +129,7 @@ def cause_text(cause: LikelyCause) -> str:
     def show(leaf: object) -> str:
         return "(absent)" if leaf is None else leaf_text(leaf)
 
+    name = distribution_name(cause.key)
+    if name is not None:  # "installed packages (scipy 1.13.1 | 1.14.0)"
+        return f"{cause.cause} ({name} {show(cause.reference)} | {show(cause.other)})"
     return f"{cause.cause} ({cause.key}: {show(cause.reference)} | {show(cause.other)})"
