@@ -29,7 +29,7 @@ from repromatrix.host import interpreters
 INSTALL_ENV = "REPROMATRIX_INSTALL"
 MATRIX_ENV = "REPROMATRIX_MATRIX"
 # The sessions a repository gets; the workflows call plan, repro and aggregate.
-SESSIONS = ("pinned", "repro", "lab", "aggregate", "plan", "preflight", "matrix")
+SESSIONS = ("pinned", "lock", "repro", "lab", "aggregate", "plan", "preflight", "matrix")
 
 
 def install_args(install: str, env: Any = os.environ) -> list[str]:
@@ -80,6 +80,35 @@ def installer_text(session: nox.Session) -> str:
         return f"uv {virtualenv.UV_VERSION}"
     output = session.run("python", "-m", "pip", "--version", silent=True) or ""
     return " ".join(str(output).split()[:2]) or "pip"
+
+
+def checked_lock(matrix: Any, matrix_file: Path) -> Path | None:
+    """This platform's lock, None if the repository has none; a stale or missing one ends the
+    run here, before any install, with one line saying to run `nox -s lock` (exit 2)."""
+    from repromatrix.host import lock
+
+    try:
+        return lock.check(matrix_file, lock.inputs(matrix, platform_key(), lock.own_requirements()))
+    except ReproError as error:
+        print(f"nox: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None  # nox lets SystemExit through: its code is the exit code
+
+
+def install_locked(session: nox.Session, locked: Path, repromatrix: list[str],
+                   own_project: list[str]) -> None:
+    """Exactly the lock, hash-checked (``uv pip sync`` removes anything else), then repromatrix
+    without dependencies (they are in the lock) and the user's project."""
+    if session.venv_backend != "uv":
+        session.error(f"{locked.name} is installed with uv, and nox found none: pip install uv")
+    from nox import virtualenv
+
+    python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
+    session.run_install(virtualenv.UV, "pip", "sync", "--require-hashes", "--preview-features",
+                        "pylock", "--python", str(python), str(locked), external=True,
+                        silent=False)
+    session.install("--no-deps", *repromatrix, silent=False)
+    if own_project:
+        session.install(*own_project, silent=False)
 
 
 def register(install: str, project: str | None = None, root: Path | None = None) -> None:
@@ -133,11 +162,18 @@ def register(install: str, project: str | None = None, root: Path | None = None)
             if interpreters.strict_requested(os.environ, session.posargs):
                 session.error(f"strict Python: {warning}")
             session.warn(warning)
-        session.log(f"installing {matrix.pins.python} stack for {platform_key()}")
+        locked = checked_lock(matrix, matrix_file)
+        session.log(f"installing {matrix.pins.python} stack for {platform_key()}"
+                    + (f" from {locked.name}" if locked else ""))
         # Not silent: a first install downloads about 600 MB, and uv's progress says how far it got.
         # repromatrix first, then the user's project: never one mistaken for the other.
-        session.install(*matrix.pins.requirements(platform_key()), *repromatrix, *own_project,
-                        silent=False)
+        if locked is None:
+            session.warn(f"no lock next to {matrix_file.name}: the packages the pins pull in "
+                         "resolve afresh; `nox -s lock` writes the lock")
+            session.install(*matrix.pins.requirements(platform_key()), *repromatrix,
+                            *own_project, silent=False)
+        else:
+            install_locked(session, locked, repromatrix, own_project)
         # Which installer built the venv (uv's version is pinned in CI, as nox's): the cell's
         # fingerprint reads it from the venv, since the cell cannot see nox.
         (Path(session.bin).parent / INSTALLER_FILE).write_text(installer_text(session),
@@ -145,6 +181,22 @@ def register(install: str, project: str | None = None, root: Path | None = None)
         pointer.parent.mkdir(parents=True, exist_ok=True)
         python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
         pointer.write_text(str(python), encoding="utf-8")
+
+    @nox.session(name="lock", venv_backend="none")
+    def write_locks(session: nox.Session) -> None:
+        """Resolve the pins of every platform the matrix runs on into pylock.<os>-<arch>.toml."""
+        from nox import virtualenv
+
+        from repromatrix.host import lock
+
+        if not virtualenv.HAS_UV:
+            session.error("the lock is written with uv, and nox found none: pip install uv")
+        session.log(f"locking {', '.join(lock.platforms(matrix))} with {virtualenv.UV} "
+                    "(side by side; mostly waiting on the package index)")
+        try:  # on nox's own Python: resolving needs no venv
+            lock.lock_all(virtualenv.UV, matrix, lock.own_requirements(), log=session.log)
+        except ReproError as error:
+            session.error(str(error))
 
     @nox.session(venv_backend="none", requires=["pinned"])
     def repro(session: nox.Session) -> None:

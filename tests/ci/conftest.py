@@ -7,6 +7,19 @@ tests/ci runs alone)."""
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "config"))
 
 from matrix_fixtures import load_text, problems_of, write_matrix  # noqa: E402, F401 - the fixtures
+
+
+@pytest.fixture(autouse=True)
+def locked_folders(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """`init` would ask uv to resolve every platform (about a minute, over the network): here it
+    records the folder instead. tests/integration/test_pinned_lock.py runs init's real lock."""
+    from repromatrix.ci import scaffold
+
+    folders: list[Path] = []
+    monkeypatch.setattr(scaffold, "lock_repository", folders.append)
+    return folders

@@ -128,3 +128,13 @@ class TestDogfood:
     def test_matrix_is_the_builtin_one(self) -> None:
         assert (ROOT / "matrix.toml").read_text(encoding="utf-8") == (
             scaffold.render(DOGFOOD)[Path("matrix.toml")])
+
+
+def test_init_locks_the_new_matrix_unless_told_not_to(tmp_path: Path,
+                                                      locked_folders: list[Path]) -> None:
+    assert main(["init", "--dir", str(tmp_path / "a"), "--no-project"]) == 2  # no such folder
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert main(["init", "--dir", str(tmp_path / "a"), "--no-project"]) == 0
+    assert main(["init", "--dir", str(tmp_path / "b"), "--no-project", "--no-lock"]) == 0
+    assert locked_folders == [tmp_path / "a"]

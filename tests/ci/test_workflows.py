@@ -329,7 +329,8 @@ class TestAgreementWithTheCode:
             "astral-sh/setup-uv@"))
         from repromatrix.ci.scaffold import UV_VERSION
 
-        assert step["with"] == {"version": UV_VERSION, "cache-dependency-glob": "matrix.toml"}
+        assert step["with"] == {"version": UV_VERSION,
+                                "cache-dependency-glob": "matrix.toml\npylock.*.toml\n"}
         assert 'f"uv=={UV_VERSION}"' in (ROOT / "noxfile.py").read_text(encoding="utf-8")
 
     def test_cell_artifacts_reach_the_aggregate(self, root: Path) -> None:

@@ -132,7 +132,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="install no project: the experiment is imported from the folder")
     parser.add_argument("--dir", default=".", help="the repository's folder (default: here)")
     parser.add_argument("--force", action="store_true", help="replace existing files")
+    parser.add_argument("--no-lock", action="store_true",
+                        help="write no pylock.<os>-<arch>.toml (`nox -s lock` writes them later; "
+                        "until then the packages the pins pull in float)")
     parser.set_defaults(func=run)
+
+
+def lock_repository(folder: Path) -> None:
+    """The new matrix's locks (host/lock.py): uv resolves every platform, about a minute."""
+    import os
+
+    from repromatrix.config.matrix import load_matrix
+    from repromatrix.host import lock
+
+    matrix = load_matrix(folder / "matrix.toml")
+    print(f"repromatrix: locking {', '.join(lock.platforms(matrix))} with uv (about a minute; "
+          "--no-lock skips it)", file=sys.stderr, flush=True)
+    lock.lock_all(lock.find_uv(os.environ), matrix, lock.own_requirements(),
+                  log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     files = render(Options(entry=args.entry, install=args.install, project=project))
     for path in write(folder, files, args.force):
         print(f"repromatrix: wrote {path.as_posix()}", file=sys.stderr)
+    if not args.no_lock:
+        lock_repository(folder)
     print("next: pip install nox and repromatrix on this machine, run `nox -s repro` for the "
           "first table, then commit and push for the CI matrix (docs/ci.md)", file=sys.stderr)
     return 0

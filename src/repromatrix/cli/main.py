@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(subparsers)
     for module_name in ("repromatrix.report.command", "repromatrix.host.lab", "repromatrix.ci.plan",
                         "repromatrix.ci.github", "repromatrix.ci.comment",
-                        "repromatrix.host.preflight_command", "repromatrix.ci.scaffold"):
+                        "repromatrix.host.preflight_command", "repromatrix.host.lock",
+                        "repromatrix.ci.scaffold"):
         _add_subcommand(subparsers, module_name)
     add_error_artifact_parser(subparsers)
     add_worker_parser(subparsers)
