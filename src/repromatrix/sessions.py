@@ -72,6 +72,20 @@ def failed_variants(path: Path) -> list[str]:
     return failed or (["the cell"] if document.get("status") != "ok" else [])
 
 
+def repromatrix_installed_here() -> bool:
+    """Whether nox's own Python has repromatrix installed (with its dependencies), not only
+    importable from a source tree put on sys.path."""
+    from importlib import metadata
+
+    try:
+        metadata.distribution("repromatrix")
+    except metadata.PackageNotFoundError:
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("pip") is not None  # preflight drives pip
+
+
 def installer_text(session: nox.Session) -> str:
     """e.g. "uv 0.13.9" (nox's uv, which installed the venv) or "pip 24.0"."""
     if session.venv_backend == "uv":
@@ -125,6 +139,8 @@ def register(install: str, project: str | None = None, root: Path | None = None)
     repromatrix = install_args(install)
     own_project = shlex.split(project) if project else []
 
+    on_nox_python = repromatrix_installed_here()
+    host_backend = "none" if on_nox_python else None
     nox.options.default_venv_backend = "uv|venv"  # uv installs the pinned stack in ~12 s, pip ~52 s
     nox.options.sessions = ["repro"]
     nox.options.reuse_venv = "yes"  # the pinned install is large; pins are re-applied every run
@@ -225,24 +241,33 @@ def register(install: str, project: str | None = None, root: Path | None = None)
         session.run(python, "-m", "repromatrix", "lab", "--matrix", str(matrix_file),
                     *own_args(session))
 
-    @nox.session
+    def host_python(session: nox.Session, *extra: str) -> str:
+        """nox's own Python when repromatrix is installed there (as the workflows and the README
+        install it, next to nox), else a venv with repromatrix (a checkout whose noxfile imports
+        it from src/): the host commands need nothing of the pinned stack."""
+        if on_nox_python:
+            return sys.executable
+        session.install(*repromatrix, *extra)
+        return "python"
+
+    @nox.session(venv_backend=host_backend)
     def aggregate(session: nox.Session) -> None:
         """Compare artifacts: `nox -s aggregate -- artifacts --format markdown`."""
-        session.install(*repromatrix)
-        session.run("repromatrix", "aggregate", *own_args(session))
+        session.run(host_python(session), "-m", "repromatrix", "aggregate", *own_args(session),
+                    external=True)
 
-    @nox.session
+    @nox.session(venv_backend=host_backend)
     def plan(session: nox.Session) -> None:
         """Print the CI matrix (GitHub strategy JSON) from matrix.toml."""
-        session.install(*repromatrix)
-        session.run("repromatrix", "plan", "--matrix", str(matrix_file), *own_args(session))
+        session.run(host_python(session), "-m", "repromatrix", "plan", "--matrix",
+                    str(matrix_file), *own_args(session), external=True)
 
-    @nox.session
+    @nox.session(venv_backend=host_backend)
     def preflight(session: nox.Session) -> None:
         """Check with pip's resolver (no install) that every CI runner can install the pins."""
-        session.install(*repromatrix, "pip>=23")  # uv-made venvs have no pip; preflight drives it
-        session.run("python", "-m", "repromatrix", "preflight", "--matrix", str(matrix_file),
-                    *own_args(session))
+        # pip drives preflight: nox's Python has it; uv-made venvs get it installed.
+        session.run(host_python(session, "pip>=23"), "-m", "repromatrix", "preflight",
+                    "--matrix", str(matrix_file), *own_args(session), external=True)
 
     @nox.session(name="matrix", venv_backend="none", requires=["pinned"])
     def rehearse(session: nox.Session) -> None:

@@ -23,3 +23,17 @@ def locked_folders(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     folders: list[Path] = []
     monkeypatch.setattr(scaffold, "lock_repository", folders.append)
     return folders
+
+
+@pytest.fixture(autouse=True)
+def checked_specs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Path]]:
+    """`init` asks uv whether --install resolves (over the network): here it records the spec.
+    The running repromatrix counts as installed from the registry (this venv's is editable)."""
+    from repromatrix import __version__
+    from repromatrix.ci import scaffold
+
+    specs: list[tuple[str, Path]] = []
+    monkeypatch.setattr(scaffold, "check_spec_resolves", lambda spec, folder: specs.append(
+        (spec, folder)))
+    monkeypatch.setattr(scaffold, "installed_spec", lambda: (f"repromatrix=={__version__}", None))
+    return specs

@@ -97,3 +97,23 @@ def test_a_stale_lock_stops_pinned_with_one_line(locked: dict[str, Any]) -> None
     assert done.stderr.splitlines()[-1] == \
         "nox: pylock.linux-x86_64.toml no longer matches matrix.toml: run `nox -s lock`"
     assert "Session pinned" not in done.stderr.splitlines()[-1]
+
+
+def test_init_refuses_a_spec_that_does_not_resolve(tmp_path: Path) -> None:
+    """The default of old, `repromatrix==<version>`, is not published: refused at init, in one
+    line naming --install, with nothing locked (uv asks the package index, a second or two)."""
+    from repromatrix import __version__
+
+    env = {k: v for k, v in pinned_host_env().items() if not k.startswith("REPROMATRIX_")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    done = run([sys.executable, "-m", "repromatrix", "init", "--dir", str(tmp_path),
+                "--no-project", "--install", f"repromatrix=={__version__}"], tmp_path, env,
+               ok=False)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert lines[-1].startswith(f"repromatrix: error: --install 'repromatrix=={__version__}' "
+                                "does not resolve (")
+    assert "repromatrix was not found in the package registry" in lines[-1]
+    assert lines[-1].endswith("pass --install with a published version, a wheel, a folder or a "
+                              "git URL of repromatrix")
+    assert not list(tmp_path.glob("pylock.*.toml"))
