@@ -125,3 +125,14 @@ def test_this_repositorys_locks_match_its_matrix() -> None:
     for platform in lock.platforms(matrix):
         expected = lock.inputs(matrix, platform, lock.own_requirements())
         assert lock.check(matrix.path, expected) == lock.lock_path(matrix.path, platform)
+
+
+def test_uv_errors_become_one_line() -> None:
+    wrapped = ("error: No solution found when resolving dependencies:\n  ╰─▶ Because repromatrix was"
+               " not found in the package registry and you require\n      repromatrix==0.1.0, we "
+               "can conclude that your requirements are unsatisfiable.\n")
+    assert lock.uv_reason(wrapped) == (
+        "No solution found when resolving dependencies: ╰─▶ Because repromatrix was not found in "
+        "the package registry and you require repromatrix==0.1.0, we can conclude that your "
+        "requirements are unsatisfiable.")
+    assert lock.uv_reason("") == "no output" and len(lock.uv_reason("x " * 500)) == 400

@@ -90,7 +90,7 @@ def check_spec_resolves(spec: str, folder: Path) -> None:
     import os
     import subprocess
 
-    from repromatrix.host.lock import find_uv
+    from repromatrix.host.lock import find_uv, uv_reason
 
     try:
         uv = find_uv(os.environ)
@@ -101,7 +101,7 @@ def check_spec_resolves(spec: str, folder: Path) -> None:
                           input=shlex.join(shlex.split(spec)) + "\n", cwd=folder,
                           capture_output=True, text=True, timeout=300, check=False)
     if done.returncode != 0:
-        reason = " ".join((done.stderr.strip().splitlines() or ["no output"])[-1].split())
+        reason = uv_reason(done.stderr)
         raise UsageError(f"--install {spec!r} does not resolve ({reason}): pass --install with "
                          "a published version, a wheel, a folder or a git URL of repromatrix")
 

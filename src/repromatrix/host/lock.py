@@ -148,12 +148,18 @@ def write_lock(uv: str, matrix_file: Path, expected: LockInputs) -> Path:
         raise ToolError(f"cannot run uv ({uv}): {error.strerror or error}") from None
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
-        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ToolError(f"uv could not lock {expected.platform}: {reason}")
+        raise ToolError(f"uv could not lock {expected.platform}: {uv_reason(done.stderr)}")
     text = partial.read_text(encoding="utf-8").rstrip("\n") + "\n" + expected.table()
     partial.unlink()
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def uv_reason(stderr: str, limit: int = 400) -> str:
+    """uv's error in one line: it wraps its message (and its "cause:") to the terminal's width."""
+    text = " ".join(stderr.split())
+    text = text[len("error: "):] if text.startswith("error: ") else text
+    return (text[:limit - 1] + "…" if len(text) > limit else text) or "no output"
 
 
 def lock_all(uv: str, matrix: Matrix, extra: Sequence[str], log: Any = print) -> list[Path]:
