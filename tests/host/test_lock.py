@@ -136,3 +136,17 @@ def test_uv_errors_become_one_line() -> None:
         "the package registry and you require repromatrix==0.1.0, we can conclude that your "
         "requirements are unsatisfiable.")
     assert lock.uv_reason("") == "no output" and len(lock.uv_reason("x " * 500)) == 400
+
+
+def test_preflight_stops_on_a_stale_lock_before_resolving(repo: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from repromatrix.cli.main import main
+
+    text = (repo / "matrix.toml").read_text(encoding="utf-8")
+    (repo / "matrix.toml").write_text(text.replace('keras = "2.12.0"', 'keras = "2.12.1"'),
+                                      encoding="utf-8")
+    assert main(["preflight", "--matrix", str(repo / "matrix.toml")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "repromatrix: error: pylock.linux-arm64.toml no longer matches matrix.toml: run "
+        "`nox -s lock`"]
