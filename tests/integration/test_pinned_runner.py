@@ -98,6 +98,21 @@ class TestFidelity:
             assert python_drift == [{"name": "python", "pinned": "3.9.2",
                                      "found": fingerprint["python"]["version"]}]
 
+    def test_every_installed_distribution_is_recorded(self, runs: dict[str, Any],
+                                                      pinned_python: str) -> None:
+        """Not only the pins: every distribution of the pinned venv, as its own Python's
+        importlib.metadata lists it (on 3.9), with the wheel build it came from."""
+        recorded = json.loads(runs["first"])["fingerprint"]["distributions"]
+        listed = json.loads(subprocess.run(
+            [pinned_python, "-c", "import json; from importlib import metadata; print(json.dumps("
+             "{d.metadata['Name'].lower().replace('_', '-'): d.version "
+             "for d in metadata.distributions()}))"],
+            capture_output=True, text=True, check=True, timeout=120).stdout)
+        assert {name: entry["version"] for name, entry in recorded.items()} == listed
+        assert {"scipy", "protobuf", "ml-dtypes", "tensorflow"} <= set(recorded)  # transitive too
+        assert recorded["tensorflow"]["source"].startswith("wheel cp39-cp39-")
+        assert json.loads(runs["first"])["fingerprint"]["installer"].startswith(("uv ", "pip "))
+
     def test_probe_names_ops(self, runs: dict[str, Any]) -> None:
         ops = {item["op"] for item in json.loads(runs["first"])["probe"]}
         assert {"Rsqrt", "Sqrt", "RealDiv", "Exp", "Tanh", "Sigmoid", "MatMul", "Sum"} <= ops

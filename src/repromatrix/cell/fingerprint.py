@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 from repromatrix.cell import estimate_probe
@@ -219,6 +220,80 @@ def package_versions(names: Iterable[str]) -> dict[str, str | None]:
     return versions
 
 
+# Written into the pinned venv by `nox -s pinned` (sessions.py): which installer built it.
+INSTALLER_FILE = "repromatrix-installer.txt"
+
+
+def installer(prefix: str = sys.prefix) -> str | None:
+    """e.g. "uv 0.13.9": the tool that installed this venv's stack, None if not recorded."""
+    try:
+        with open(os.path.join(prefix, INSTALLER_FILE), encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503's normal form: "Scikit_Learn" and "scikit-learn" are one distribution."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distribution_source(wheel: str | None, direct_url: str | None) -> str:
+    """Where an installed distribution came from, in one comparable string: a direct URL's VCS
+    commit or archive hash (installed from a URL, a local file or a folder), else the wheel's tags
+    (from its WHEEL file), which name the build that pip or uv chose for this platform. Local
+    paths are left out: they differ between machines without the files differing."""
+    import json
+
+    if direct_url:
+        try:
+            info = json.loads(direct_url)
+        except ValueError:
+            info = None
+        if isinstance(info, dict):
+            url = str(info.get("url", ""))
+            where = url.rsplit("/", 1)[-1] if url.startswith("file:") else url
+            vcs = info.get("vcs_info")
+            if isinstance(vcs, dict):
+                return f"{vcs.get('vcs', 'vcs')} {url}@{vcs.get('commit_id', '?')}"
+            archive = info.get("archive_info")
+            if isinstance(archive, dict):
+                hashes = archive.get("hashes")
+                digest = (f"sha256={hashes['sha256']}" if isinstance(hashes, dict)
+                          and "sha256" in hashes else str(archive.get("hash", "no hash")))
+                return f"archive {where} {digest}"
+            if isinstance(info.get("dir_info"), dict):
+                editable = info["dir_info"].get("editable")
+                return "local folder (editable)" if editable else "local folder"
+    tags = sorted(line.partition(":")[2].strip() for line in (wheel or "").splitlines()
+                  if line.startswith("Tag:"))
+    return f"wheel {'.'.join(tags)}" if tags else "unknown (no WHEEL file)"
+
+
+def distributions() -> dict[str, dict[str, str]]:
+    """Every distribution this interpreter can import, pinned or not: name -> version and
+    source. A transitive package that resolved differently on another runner (scipy 1.13.1 here,
+    1.14.0 there) is then a visible difference, not a silent one blamed on the CPU. The first of
+    a name on sys.path wins, as it does for import. Copies vendored inside another distribution
+    (setuptools/_vendor, which importing setuptools puts on sys.path) are that distribution's
+    files, not installed ones: they are left out."""
+    from importlib import metadata
+
+    found: dict[str, dict[str, str]] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name or canonical_name(name) in found:
+            continue
+        if "_vendor" in Path(str(dist.locate_file(""))).parts:
+            continue
+        found[canonical_name(name)] = {
+            "version": str(dist.version),
+            "source": distribution_source(dist.read_text("WHEEL"),
+                                          dist.read_text("direct_url.json")),
+        }
+    return dict(sorted(found.items()))
+
+
 def tensorflow_info(tf: Any) -> dict[str, Any]:
     build = {str(k): str(v) for k, v in sorted(dict(tf.sysconfig.get_build_info()).items())}
     try:  # TF's own answer, which reads TF_ENABLE_ONEDNN_OPTS and the CPU's features
@@ -251,6 +326,17 @@ def numeric_env(environ: Mapping[str, str]) -> dict[str, str | None]:
     return {name: environ.get(name) for name in NUMERIC_ENV}
 
 
+def machine(emulated: str | None = None) -> dict[str, Any]:
+    """OS, arch, platform key and CPU: what any Python on this machine can read, TensorFlow or
+    not (the error artifact of a cell whose setup failed records these from the host side)."""
+    return {
+        "os": read_os(),
+        "arch": normalise_arch(platform.machine()),
+        "platform": platform_key(),
+        "cpu": read_cpu(platform.system(), emulated),
+    }
+
+
 def collect(
     tf: Any,
     watched_packages: Iterable[str],
@@ -263,17 +349,13 @@ def collect(
     ``qemu``: which qemu computes this cell's numbers (its version and where it came from), as
     the host read it; the cell does not import the emulation layer to find out.
     """
-    system = platform.system()
-    cpu = read_cpu(system, emulated)
+    facts = machine(emulated)
     if emulated:
-        cpu["qemu"] = dict(qemu) if qemu is not None else {}
+        facts["cpu"]["qemu"] = dict(qemu) if qemu is not None else {}
     # What this CPU (or the emulator) computes for rsqrtps/rcpps: real CPUs differ here.
-    cpu["estimates"] = estimate_probe.fingerprint()
+    facts["cpu"]["estimates"] = estimate_probe.fingerprint()
     return {
-        "os": read_os(),
-        "arch": normalise_arch(platform.machine()),
-        "platform": platform_key(),
-        "cpu": cpu,
+        **facts,
         "python": {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
@@ -281,6 +363,8 @@ def collect(
             "bits": 64 if sys.maxsize > 2**32 else 32,
         },
         "packages": package_versions(watched_packages),
+        "distributions": distributions(),
+        "installer": installer(),
         "tensorflow": tensorflow_info(tf),
         "env": numeric_env(environ),
     }

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from repromatrix import __version__, resources
 from repromatrix.contract import parse_entry
-from repromatrix.errors import UsageError
+from repromatrix.errors import ReproError, UsageError
 
 RESOURCES = resources.FOLDER
 TEMPLATES = RESOURCES / "templates"
@@ -28,6 +28,9 @@ WORKFLOW_TEMPLATES = RESOURCES / "workflows"
 WORKFLOWS = Path(".github") / "workflows"
 # The zizmor release the CI job audits with (and this repository's tests lint with).
 ZIZMOR_VERSION = "1.32.0"
+# The uv release every CI cell installs with (setup-uv's `version`; this repository's tests use
+# it too): a floating "latest" would change the installer between runs and need the network.
+UV_VERSION = "0.13.9"
 # The original report's stack: what a new matrix pins until the user writes their own.
 REPORT_PINS = (("tensorflow", "2.12.0"), ("keras", "2.12.0"), ("numpy", "1.23.5"),
                ("pandas", "1.5.3"), ("statsmodels", "0.13.5"), ("scikit-learn", "1.2.2"))
@@ -38,6 +41,69 @@ class Options:
     entry: str | None = None  # "package.module:function"; None: the built-in experiment
     install: str = f"repromatrix=={__version__}"  # pip arguments that install repromatrix
     project: str | None = None  # pip arguments that install the user's project, after it
+
+
+REACHABLE_HINT = ("CI cannot reach a path on this machine: pass --install with a published "
+                  "version, a wheel URL or a git URL before pushing")
+
+
+def spec_from_direct_url(direct_url: str | None, version: str) -> tuple[str, str | None]:
+    """Where the running repromatrix came from (its distribution's ``direct_url.json``, PEP 610)
+    as pip arguments, and a warning when CI could not reach it: a VCS URL as is, a local wheel or
+    folder by its path (with the warning), the registry's release when there is no direct URL."""
+    import json
+    from urllib.parse import unquote, urlparse
+
+    try:
+        info = json.loads(direct_url) if direct_url else None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or not isinstance(info.get("url"), str):
+        return f"repromatrix=={version}", None
+    url = info["url"]
+    vcs = info.get("vcs_info")
+    if isinstance(vcs, dict):
+        revision = vcs.get("commit_id") or vcs.get("requested_revision")
+        return f"repromatrix @ {vcs.get('vcs', 'git')}+{url}{'@' + revision if revision else ''}", None
+    if url.startswith("file:"):
+        path = unquote(urlparse(url).path)
+        editable = isinstance(info.get("dir_info"), dict) and info["dir_info"].get("editable")
+        return (f"-e {path}" if editable else path), REACHABLE_HINT
+    return f"repromatrix @ {url}", None
+
+
+def installed_spec() -> tuple[str, str | None]:
+    """The spec of the repromatrix that runs this command (see spec_from_direct_url)."""
+    from importlib import metadata
+
+    try:
+        direct_url = metadata.distribution("repromatrix").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:  # a source tree on sys.path: the release's name
+        direct_url = None
+    return spec_from_direct_url(direct_url, __version__)
+
+
+def check_spec_resolves(spec: str, folder: Path) -> None:
+    """Refuse, at init, a spec that does not resolve (an unpublished version, a missing path), in
+    one line naming --install, rather than at the first `nox -s plan`. uv resolves it alone
+    (no dependencies) from the repository's folder, where a relative path is meant."""
+    import os
+    import subprocess
+
+    from repromatrix.host.lock import find_uv, uv_reason
+
+    try:
+        uv = find_uv(os.environ)
+    except ReproError:
+        print("repromatrix: uv not found; --install was not checked", file=sys.stderr)
+        return
+    done = subprocess.run([uv, "pip", "compile", "-", "--no-deps", "--quiet", "--no-header"],
+                          input=shlex.join(shlex.split(spec)) + "\n", cwd=folder,
+                          capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        reason = uv_reason(done.stderr)
+        raise UsageError(f"--install {spec!r} does not resolve ({reason}): pass --install with "
+                         "a published version, a wheel, a folder or a git URL of repromatrix")
 
 
 def default_project(folder: Path) -> str | None:
@@ -65,7 +131,8 @@ def render(options: Options) -> dict[Path, str]:
     for template in sorted(WORKFLOW_TEMPLATES.glob("*.yml")):
         text = template.read_text(encoding="utf-8")
         files[WORKFLOWS / template.name] = (text.replace("@INSTALL@", install_words)
-                                            .replace("@ZIZMOR_VERSION@", ZIZMOR_VERSION))
+                                            .replace("@ZIZMOR_VERSION@", ZIZMOR_VERSION)
+                                            .replace("@UV_VERSION@", UV_VERSION))
     return files
 
 
@@ -115,10 +182,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--entry", metavar="MODULE:FUNCTION",
                         help="your experiment, e.g. mypackage.experiment:build (default: the "
                         "built-in experiment of the original report)")
-    parser.add_argument("--install", metavar="SPEC", default=Options.install,
+    parser.add_argument("--install", metavar="SPEC",
                         help="pip arguments that install repromatrix, in the pinned venv and on "
-                        f"CI's host: a requirement (default: {Options.install}), a wheel or "
-                        "folder path, a git URL, or '-e .'")
+                        "CI's host: a requirement, a wheel or folder path, a git URL, or '-e .' "
+                        "(default: where this repromatrix was installed from, its "
+                        "direct_url.json; checked with uv)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--project", metavar="SPEC",
                        help="pip arguments that install your own project into the pinned venv, "
@@ -128,7 +196,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="install no project: the experiment is imported from the folder")
     parser.add_argument("--dir", default=".", help="the repository's folder (default: here)")
     parser.add_argument("--force", action="store_true", help="replace existing files")
+    parser.add_argument("--no-lock", action="store_true",
+                        help="write no pylock.<os>-<arch>.toml (`nox -s lock` writes them later; "
+                        "until then the packages the pins pull in float)")
     parser.set_defaults(func=run)
+
+
+def lock_repository(folder: Path) -> None:
+    """The new matrix's locks (host/lock.py): uv resolves every platform, about a minute."""
+    import os
+
+    from repromatrix.config.matrix import load_matrix
+    from repromatrix.host import lock
+
+    matrix = load_matrix(folder / "matrix.toml")
+    print(f"repromatrix: locking {', '.join(lock.platforms(matrix))} with uv (about a minute; "
+          "--no-lock skips it)", file=sys.stderr, flush=True)
+    lock.lock_all(lock.find_uv(os.environ), matrix, lock.own_requirements(),
+                  log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,9 +221,15 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UsageError(f"--dir {folder}: no such folder")
     project = None if args.no_project else (args.project or default_project(folder))
-    files = render(Options(entry=args.entry, install=args.install, project=project))
+    install, warning = ((args.install, None) if args.install is not None else installed_spec())
+    files = render(Options(entry=args.entry, install=install, project=project))
+    check_spec_resolves(install, folder)
+    if warning:
+        print(f"repromatrix: warning: --install {install}: {warning}", file=sys.stderr)
     for path in write(folder, files, args.force):
         print(f"repromatrix: wrote {path.as_posix()}", file=sys.stderr)
+    if not args.no_lock:
+        lock_repository(folder)
     print("next: pip install nox and repromatrix on this machine, run `nox -s repro` for the "
           "first table, then commit and push for the CI matrix (docs/ci.md)", file=sys.stderr)
     return 0

@@ -196,6 +196,9 @@ def add_error_artifact_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runner-label")
     parser.add_argument("--log", help="the failed run's log file (its last lines are kept)")
     parser.add_argument("--message", default="the cell's run failed before writing its artifact")
+    parser.add_argument("--steps", metavar="JSON",
+                        help="the workflow's toJSON(steps): the first failed step of the cell is "
+                        "named and its log (see ci/cell_steps.py) replaces --log")
     parser.add_argument("--output", required=True)
     parser.set_defaults(func=_error_artifact)
 
@@ -210,13 +213,23 @@ def _error_artifact(args: argparse.Namespace) -> int:
     if artifact.is_cell_artifact(output):
         print(f"repromatrix: {output} already holds an artifact; kept", file=sys.stderr)
         return 0
-    log = ""
-    if args.log:
+    from repromatrix.cell.fingerprint import machine
+    from repromatrix.ci import cell_steps
+
+    message, log_path, step_id, log = args.message, args.log, None, ""
+    step = cell_steps.failed_step(cell_steps.parse_steps(args.steps)) if args.steps else None
+    if step is not None:
+        message, step_id, log_path = cell_steps.message(step), step.id, step.log
+        if step.log is None:
+            log = f"(no log here: {step.name} is an action; its log is on the run's page)"
+    if log_path:
         try:  # only its last lines are kept: read the end of a large log
-            log = read_bounded(args.log, MAX_LOG_BYTES, tail=True).decode("utf-8", "replace")
+            log = read_bounded(log_path, MAX_LOG_BYTES, tail=True).decode("utf-8", "replace")
         except UnreadableFile as error:
-            log = f"(log {args.log} unreadable: {error.reason})"
-    artifact.write(output, artifact.error_document(args.cell, args.runner_label, args.message, log))
+            log = f"(log {log_path} unreadable: {error.reason})"
+    # The host's view of the machine: the cell never ran, but OS, arch and CPU are still known.
+    artifact.write(output, artifact.error_document(args.cell, args.runner_label, message, log,
+                                                   step=step_id, fingerprint=machine()))
     print(f"repromatrix: wrote error artifact {output}", file=sys.stderr)
     return 0
 
@@ -243,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(subparsers)
     for module_name in ("repromatrix.report.command", "repromatrix.host.lab", "repromatrix.ci.plan",
                         "repromatrix.ci.github", "repromatrix.ci.comment",
-                        "repromatrix.host.preflight_command", "repromatrix.ci.scaffold"):
+                        "repromatrix.host.preflight_command", "repromatrix.host.lock",
+                        "repromatrix.ci.scaffold"):
         _add_subcommand(subparsers, module_name)
     add_error_artifact_parser(subparsers)
     add_worker_parser(subparsers)

@@ -17,7 +17,7 @@ from typing import Callable
 from repromatrix.config.matrix import Lab, LabCell, Matrix, load_matrix
 from repromatrix.config.options import add_matrix_option
 from repromatrix.errors import UsageError
-from repromatrix.host import arm64
+from repromatrix.host import arm64, lock
 from repromatrix.host.lab import select_cells
 from repromatrix.host.preflight import (
     DEFAULT_JOBS,
@@ -179,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     matrix = load_matrix(args.matrix)
+    # A lock that no longer matches the pins would stop every CI cell: say so before resolving.
+    for platform in lock.platforms(matrix):
+        lock.check(matrix.path, lock.inputs(matrix, platform, lock.own_requirements()))
     cells = arm64_cells(matrix, args.cells)
     pip = PipSettings(pip_available(args.pip_python), args.index_url,
                       os.environ.get("PIP_CERT") or None)

@@ -5,11 +5,16 @@ makes that op compute differently. The ranking is what was measured or is docume
 pinned stack: oneDNN on versus off changes even Adam's weights (TensorFlow 2.12 turns it on for
 CPUs with AVX512_VNNI only), ``ONEDNN_MAX_CPU_ISA=SSE41`` changes both optimizers, emulation and
 the CPU's vector ISA change the approximate and fused instructions kernels use, then op
-determinism, threads (reduction order) and package versions.
+determinism, threads (reduction order) and package versions: the pinned ones, then every other
+installed distribution (the fingerprint's ``distributions``: a transitive package that resolved
+differently) and its build (the wheel's tags, an archive's hash). An installed package that
+differs is ranked first when the CPU is the only other likely cause: until the environments
+match, the CPU is not shown to be the cause.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +40,8 @@ KNOWN: tuple[tuple[str, str], ...] = (
     ("env.TF_XLA_FLAGS", "XLA"),
     ("tensorflow.version", "package versions"),
     ("packages.", "package versions"),
+    ("distributions.", "installed packages"),  # distributions.<name>.version
+    ("distributions.", "package builds"),  # distributions.<name>.source
 )
 # Ops TensorFlow computes with x86's estimate instruction (Eigen's rsqrt: rsqrtps, then a Newton
 # step): when one is the root cause and the measured estimate tables differ, the tables are the
@@ -42,6 +49,10 @@ KNOWN: tuple[tuple[str, str], ...] = (
 # rcpps in the pinned Eigen is not verified.
 ESTIMATE_OPS = frozenset({"Rsqrt"})
 ESTIMATES_KEY = "cpu.estimates.sha256"
+DISTRIBUTIONS = "distributions."
+# The causes that are the CPU itself: an installed package that differs is ranked above them
+# when nothing else differs.
+CPU_CAUSES = frozenset({"CPU ISA", "emulation", "estimate tables"})
 # ISA extensions whose presence changes which kernels run (vector width, FMA contraction, AMX).
 ISA_FLAGS = ("avx512", "amx", "fma", "avx2", "avx_vnni", "f16c", "avx", "sse4")
 
@@ -55,6 +66,10 @@ class LikelyCause:
 
 
 def _rank(key: str) -> int | None:
+    if key.startswith(DISTRIBUTIONS):
+        field = key.rsplit(".", 1)[-1]
+        cause = {"version": "installed packages", "source": "package builds"}.get(field)
+        return next((i for i, (_, name) in enumerate(KNOWN) if name == cause), None)
     for index, (prefix, _) in enumerate(KNOWN):
         if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
             return index
@@ -75,9 +90,22 @@ def _unknown(key: str, leaf: object) -> bool:
     qemu-user, which hides the host's /proc/cpuinfo flags). Unknown is never a cause. null is a
     recorded state (``cpu.emulated`` null: native; an unset variable), and a package that is not
     installed (``packages.*`` absent) is one too."""
-    if key.startswith("packages."):
+    if key.startswith(("packages.", "distributions.")):
         return False
     return leaf is None or leaf in ('""', "") or leaf == ()
+
+
+def distribution_name(key: str) -> str | None:
+    """"scipy" for "distributions.scipy.version" (names are PEP 503-normal, so have no dots)."""
+    if not key.startswith(DISTRIBUTIONS):
+        return None
+    return key[len(DISTRIBUTIONS):].rpartition(".")[0] or None
+
+
+def _pinned_names(diffs: Sequence[Any]) -> set[str]:
+    """The pinned packages whose versions differ, PEP 503-normalised (packages.<name>)."""
+    return {re.sub(r"[-_.]+", "-", d.key[len("packages."):]).lower()
+            for d in diffs if d.key.startswith("packages.")}
 
 
 def likely_causes(diffs: Sequence[Any], root_op: str | None = None,
@@ -88,6 +116,7 @@ def likely_causes(diffs: Sequence[Any], root_op: str | None = None,
     estimate tables puts the tables first, as proven. ``estimate_labels``: what each cell's
     table is (vendor and model, or the emulator's table), shown instead of the two hashes.
     """
+    pinned = _pinned_names(diffs)
     ranked: list[tuple[int, str, LikelyCause]] = []
     for diff in diffs:
         rank = _rank(diff.key)
@@ -95,13 +124,20 @@ def likely_causes(diffs: Sequence[Any], root_op: str | None = None,
             continue
         if _unknown(diff.key, diff.reference) or _unknown(diff.key, diff.other):
             continue
+        if diff.key.endswith(".version") and distribution_name(diff.key) in pinned:
+            continue  # the same fact as packages.<name>, already a cause
         name, reference, other = KNOWN[rank][1], diff.reference, diff.other
         if diff.key == ESTIMATES_KEY:
             if root_op in ESTIMATE_OPS:
-                rank, name = -1, "estimate tables (proven)"
+                rank, name = -2, "estimate tables (proven)"
             if estimate_labels is not None:
                 reference, other = estimate_labels
         ranked.append((rank, diff.key, LikelyCause(name, diff.key, reference, other)))
+    names = {item[2].cause for item in ranked}
+    if "installed packages" in names and names - {"installed packages", "package builds"} <= CPU_CAUSES:
+        # ranked above the CPU when that is the only other difference (a proof stays first)
+        promoted = next(i for i, (_, name) in enumerate(KNOWN) if name == "installed packages")
+        ranked = [(-1 if item[0] == promoted else item[0], item[1], item[2]) for item in ranked]
     return tuple(item[2] for item in sorted(ranked, key=lambda item: (item[0], item[1])))
 
 
@@ -124,4 +160,7 @@ def cause_text(cause: LikelyCause) -> str:
     def show(leaf: object) -> str:
         return "(absent)" if leaf is None else leaf_text(leaf)
 
+    name = distribution_name(cause.key)
+    if name is not None:  # "installed packages (scipy 1.13.1 | 1.14.0)"
+        return f"{cause.cause} ({name} {show(cause.reference)} | {show(cause.other)})"
     return f"{cause.cause} ({cause.key}: {show(cause.reference)} | {show(cause.other)})"

@@ -472,7 +472,8 @@ def parse_artifact(
         status = "ok"
     fingerprint = data.get("fingerprint")
     if not isinstance(fingerprint, dict):
-        problems.add("fingerprint is missing")
+        if status != "error":  # a failed cell is one problem ("cell ... failed"), not two
+            problems.add("fingerprint is missing")
         fingerprint = {}
     variants_raw = data.get("variants")
     variants: list[VariantRecord] = []
