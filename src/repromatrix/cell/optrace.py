@@ -468,16 +468,27 @@ def build_optimizer(model: Any) -> None:
 class StepTrail:
     """The trail's digests (``trail.trail_hash``) read after each step with numpy, not in the
     graph: the traced pass runs a few steps, and the in-graph recorder's ops would be traced and
-    recorded too (measured: a fifth of the traced pass's time)."""
+    recorded too (measured: a fifth of the traced pass's time). It hashes what the main run's
+    recorder hashes: Keras 2's weights, Keras 3's ``keras3_state.trail_variables``."""
 
     def __init__(self, model: Any) -> None:
+        from repromatrix.cell import keras3
+
         self._model = model
+        self._keras3 = keras3.is_keras3()
         self.digests = [self._digest()]  # row 0: before training
+
+    def _arrays(self) -> list[np.ndarray]:
+        if self._keras3:
+            from repromatrix.cell.keras3_state import trail_variables
+
+            return [np.asarray(v.numpy()) for v in trail_variables(self._model)]
+        return [np.asarray(w) for w in self._model.get_weights()]
 
     def _digest(self) -> str:
         from repromatrix.cell.trail import hash_hex, trail_hash
 
-        return hash_hex(trail_hash([np.asarray(w) for w in self._model.get_weights()]))
+        return hash_hex(trail_hash(self._arrays()))
 
     def callback(self) -> Any:
         import tensorflow as tf
