@@ -67,6 +67,9 @@ def test_no_train_step_op_is_blamed_for_initial_weights():
     assert blame.root is None
     assert blame.notes == ("the op trace covers the train step, which started from weights that "
                            "already differ, so no op is blamed",)
+    # without a trace (JAX, PyTorch) there is nothing to say about one
+    absent = OpTrace((), (), None, absent="no TensorFlow graph")
+    assert find_root_cause(absent, absent, ("a", "b"), 0, "rerun {step}").notes == ()
 
 
 def test_the_blame_lines_of_step_0_name_no_root_cause(art, tmp_path):

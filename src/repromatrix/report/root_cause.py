@@ -248,8 +248,9 @@ def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str
     if ref is None and other is None:
         return Blame(None, ())
     if first_divergent == 0:  # nothing the traced train step computed is to blame
+        traced = all(t is not None and t.absent is None for t in traces)
         return Blame(None, ("the op trace covers the train step, which started from weights "
-                            "that already differ, so no op is blamed",))
+                            "that already differ, so no op is blamed",) if traced else ())
     for name, trace in zip(names, traces):
         if trace is None:
             notes.append(f"no op trace for {name}, so no root cause")
