@@ -10,12 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # The slow modules, longest first (their serial times on a 2-core AMD EPYC, 2026-12: the lab
-# 260 s, the Keras 3 stack 190 s, bring-your-own 180 s, arm64 145 s, the lock 100 s (mostly
-# waiting on the package index), then 70, 40, 25 s). The workers take modules in this order, so
-# the longest start first and the short fast-tier ones fill the gaps at the end. Only the wall
-# time depends on it: a stale order is slower, not wrong.
+# 320 s with its two emulated cells, the Keras 3 stack 190 s, bring-your-own 180 s, arm64 145 s,
+# the Keras 3 styles 100 s, the lock 100 s (mostly waiting on the package index), then 70, 40,
+# 25 s). The workers take modules in this order, so the longest start first and the short
+# fast-tier ones fill the gaps at the end. Only the wall time depends on it: a stale order is
+# slower, not wrong.
 SLOW_MODULES_FIRST = ("test_lab.py", "test_keras3.py", "test_byo.py", "test_arm64.py",
-                      "test_pinned_lock.py", "test_pinned_runner.py", "test_op_trace.py",
+                      "test_keras3_styles.py", "test_pinned_lock.py", "test_pinned_runner.py",
+                      "test_op_trace.py",
                       "test_cell_isolation.py", "test_adopt.py")
 
 

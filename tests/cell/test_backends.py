@@ -41,7 +41,7 @@ def test_keras3_records_keras_and_the_backends_libraries(monkeypatch: pytest.Mon
 
 
 def test_a_user_variant_is_labelled_with_the_optimizer_its_function_compiled() -> None:
-    from repromatrix.cell.experiment import user_settings
+    from repromatrix.cell.user_plan import user_settings
 
     class Adam:
         pass
@@ -50,6 +50,25 @@ def test_a_user_variant_is_labelled_with_the_optimizer_its_function_compiled() -
     assert settings["optimizer"] == "Adam"
     uncompiled = user_settings(Variant(name="fast"), SimpleNamespace(optimizer=None))
     assert uncompiled["optimizer"] != "default"
+
+
+def test_a_failed_user_variant_keeps_the_optimizer_its_function_compiled() -> None:
+    """A failure once the model is compiled (in the build, the trail, fit) carries its label."""
+    from repromatrix.cell.runner import failed_variant
+    from repromatrix.cell.user_plan import labelled_failure
+
+    class SGD:
+        pass
+
+    variant = Variant(name="subclassed-jax", backend="jax")
+    with pytest.raises(TypeError) as caught:
+        with labelled_failure(variant, SimpleNamespace(optimizer=SGD())):
+            raise TypeError("mul got incompatible shapes for broadcasting: (74258,), (2,).")
+    record = failed_variant(variant, caught.value)
+    assert record["settings"] == {**variant.settings(), "optimizer": "SGD"}
+    assert record["error"]["message"].startswith("TypeError: mul got incompatible shapes")
+    # a failure before any model exists keeps the variant's own settings
+    assert failed_variant(variant, ValueError("no"))["settings"] == variant.settings()
 
 
 # --- the backend setting (matrix.toml) ------------------------------------------------------------

@@ -194,7 +194,8 @@ def test_verdict_wording_for_one_other_group():
     assert one(comparison(3, suspects=["Rsqrt"], probed=True)) == \
         "2 results — B diverges from A at step 3; suspect: Rsqrt"
     assert one(comparison(0, suspects=["Exp", "Rsqrt"])) == \
-        "2 results — B differs from A already before training (step 0); suspects: Exp, Rsqrt"
+        ("2 results — B differs from A already before training (step 0); the initial weights "
+         "already differ: the initializers ran differently")
     assert one(comparison(None, lengths=(4, 2), unused=["Exp", "Tanh"])) == (
         "2 results — B differs from A (trails of different lengths, equal over the common "
         "part); no suspect: the ops that differ (Exp, Tanh) are not in the train step")

@@ -148,6 +148,12 @@ def run_user_variant(function: Any, entry: str, variant: Variant, data: Dataset 
                             trail=None, trail_absent="the experiment trained the model itself "
                             "(it returned a trained model, not a TrainingPlan)", fit=None)
     plan = outcome
+    with user_plan.labelled_failure(variant, plan.model):
+        return _train_plan(function, entry, variant, plan, data, seed, rows, log, trace)
+
+
+def _train_plan(function: Any, entry: str, variant: Variant, plan: Any, data: Dataset | None,
+                seed: int, rows: int | None, log: Log, trace: Any) -> dict[str, Any]:
     model = plan.model
     before = weight_sums(model)
     recorder, trail_absent = _start_trail(model, plan.optimizer_steps())
@@ -203,7 +209,7 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     weights = [(_weight_name(w), np.asarray(w.numpy())) for w in model.weights]
     record: dict[str, Any] = {
         "status": "ok",
-        "settings": user_settings(variant, model),
+        "settings": user_plan.user_settings(variant, model),
         **result_fields(before, after, weights, loss),
         "trail": trail,
         "fit": fit,
@@ -211,9 +217,10 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     }
     if trail is None:
         record["trail_absent"] = trail_absent or "not recorded"
-    from repromatrix.cell.keras3 import variant_fields
+    from repromatrix.cell.keras3 import model_fields, variant_fields
 
     record.update(variant_fields())  # e.g. torch's threads and kernels, from this process
+    record.update(model_fields(model))  # Keras 3: jit_compile
     if ops is not None and "ops" in ops:
         record["train_step_ops"] = ops["ops"]
     elif ops is not None:
@@ -221,14 +228,6 @@ def _user_record(variant: Variant, model: Any, *, before: list[np.float32] | Non
     else:
         record["train_step_ops_absent"] = "the experiment trained the model itself"
     return record
-
-
-def user_settings(variant: Variant, model: Any) -> dict[str, Any]:
-    """The variant's settings with the optimizer the user's function compiled ("Adam"), not
-    "default": repromatrix chose nothing there, and the table's label must not say it did."""
-    from repromatrix.cell.keras3 import optimizer_label
-
-    return {**variant.settings(), "optimizer": optimizer_label(model)}
 
 
 def _weight_name(variable: Any) -> str:

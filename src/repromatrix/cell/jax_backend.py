@@ -35,13 +35,21 @@ KEY = "_repromatrix_trail"  # the logs entry the wrapped step adds (removed befo
 
 
 class JaxTrailRecorder:
+    """Hashes ``keras3.trail_variables`` (the weights, then seed and metric state), each in its
+    own dtype. Keras' jitted step gets and returns them as values in its state tuple
+    (trainable, non-trainable, optimizer, metrics variables), so each is found there by its
+    position, fixed when the recorder starts (the model is built by then: user_plan.build)."""
+
     def __init__(self, model: Any, steps: int) -> None:
         import jax.numpy as jnp
+
+        from repromatrix.cell.keras3_state import trail_variables
 
         self._jnp = jnp
         self._model = model
         del steps  # no buffer: one small array per step
-        variables = list(model.trainable_variables) + list(model.non_trainable_variables)
+        variables = trail_variables(model)
+        self._positions = state_positions(model, variables)
         sizes = [int(np.prod(v.shape)) for v in variables]
         factors = multipliers(sum(sizes)).astype(np.uint64)
         self._low = jnp.asarray((factors & 0xFFFFFFFF).astype(np.uint32))
@@ -67,7 +75,8 @@ class JaxTrailRecorder:
 
     def _train_step(self, state: Any, data: Any) -> Any:
         logs, state = self._original_step(state, data)
-        logs = {**logs, KEY: self._measure(list(state[0]) + list(state[1]))}
+        logs = {**logs, KEY: self._measure([state[part][index]
+                                            for part, index in self._positions])}
         return logs, state
 
     def _make_train_function(self, force: bool = False) -> Any:
@@ -97,14 +106,31 @@ class JaxTrailRecorder:
                 "sum": [float(s) for s in rows[:, 2].copy().view(np.float32)]}
 
 
+def state_positions(model: Any, variables: list[Any]) -> list[tuple[int, int]]:
+    """(part, index) of each variable in the jitted step's state: 0 trainable, 1 non-trainable,
+    3 metrics variables (the order of ``JAXTrainer``'s state tuple; 2 is the optimizer's)."""
+    where: dict[int, tuple[int, int]] = {}
+    for part, listed in ((0, model.trainable_variables), (1, model.non_trainable_variables),
+                         (3, model.metrics_variables)):
+        for index, variable in enumerate(listed):
+            where.setdefault(id(variable), (part, index))
+    missing = [v.path for v in variables if id(v) not in where]
+    if missing:
+        raise ValueError(f"variables outside Keras' train state: {', '.join(missing)}")
+    return [where[id(v)] for v in variables]
+
+
 def train_step_primitives(model: Any, x: Any, y: Any) -> list[str]:
     """The primitive names of the jaxpr of the model's train step on one batch, nested too."""
     import jax
 
-    state = (tuple(v.value for v in model.trainable_variables),
-             tuple(v.value for v in model.non_trainable_variables),
-             tuple(v.value for v in model.optimizer.variables),
-             tuple(v.value for v in model.metrics_variables))
+    # lists, as Keras' JAX trainer passes them: LossScaleOptimizer's cond returns the
+    # optimizer's variables as a list in one branch and as given in the other, and jax requires
+    # both branches to have one structure
+    state = ([v.value for v in model.trainable_variables],
+             [v.value for v in model.non_trainable_variables],
+             [v.value for v in model.optimizer.variables],
+             [v.value for v in model.metrics_variables])
     return jaxpr_primitives(jax.make_jaxpr(model.train_step)(state, (x[:1], y[:1])))
 
 

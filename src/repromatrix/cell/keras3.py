@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from repromatrix.cell.keras3_state import trail_variables
 from repromatrix.cell.trail import TrailRecorder
 
 
@@ -105,19 +106,38 @@ def variant_fields() -> dict[str, Any]:
     return {name: backend.fingerprint_fields()} if backend is not None and name else {}
 
 
+def model_fields(model: Any) -> dict[str, Any]:
+    """What a Keras 3 variant's record says of its compiled model (``keras``): whether its step
+    is XLA-compiled (``jit_compile``, resolved by compile: "auto" is off on a CPU), which decides
+    whether XLA_FLAGS can change a TensorFlow variant's numbers. Nothing on Keras 2."""
+    if not is_keras3():
+        return {}
+    return {"keras": {"jit_compile": bool(getattr(model, "jit_compile", False))}}
+
+
 class Keras3TrailRecorder(TrailRecorder):
-    """trail.TrailRecorder inside Keras 3's compiled TensorFlow train step. What differs:
-    ``optimizer.iterations`` is a Keras variable, which TensorFlow does not convert inside a
-    nested Python list, and ``train_step`` may be Keras' own method rather than an attribute."""
+    """trail.TrailRecorder inside Keras 3's compiled TensorFlow train step. What differs: it
+    hashes ``trail_variables`` (the weights, then seed and metric state), it counts the steps
+    itself (``optimizer.iterations`` does not count a step that a mixed-precision
+    LossScaleOptimizer skipped), and ``train_step`` may be Keras' own method rather than an
+    attribute."""
 
     def __init__(self, model: Any, steps: int) -> None:
+        import tensorflow as tf
+
         # An instance attribute, or Keras' own method: restore() puts back exactly what was there.
         self._had_own = "train_step" in vars(model)
+        self._steps = tf.Variable(0, dtype=tf.int64, trainable=False)
         super().__init__(model, steps)
 
+    def _variables(self) -> list[Any]:
+        return trail_variables(self._model)
+
     def _step_number(self) -> Any:
-        tf = self._tf
-        return tf.cast(tf.convert_to_tensor(self._model.optimizer.iterations), tf.int64)
+        return self._steps.assign_add(1)
+
+    def steps_done(self) -> int:
+        return int(self._steps.numpy())
 
     def restore(self) -> None:
         """Give the model its own train step back (for tracing its op set)."""

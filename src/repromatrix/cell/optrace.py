@@ -137,6 +137,19 @@ def collect(run: Callable[[], Any], first_step: int,
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _load(reader: Any) -> None:
+    """``reader.update()`` without its first two steps, the source files and stack frames: the
+    trace records no stack (``_skip_source_capture``) and reads none, and reading the source
+    files' file crashed the process now and then (SIGSEGV in PyRandomRecordReader, TensorFlow
+    2.21, measured here in 2 of 6 cells of 8 traced Keras 3 variants)."""
+    parts = ("_load_graphs", "_load_graph_execution_traces", "_load_execution")
+    if all(hasattr(reader, name) for name in parts):
+        for name in parts:
+            getattr(reader, name)()
+    else:  # another TensorFlow's reader
+        reader.update()
+
+
 def read_dump(root: str, first_step: int, function_fragment: str,
               unrecorded: tuple[str, ...] = UNRECORDED_OP_TYPES) -> dict[str, Any]:
     """Records of the train function's graphs, split into steps by the function's executions.
@@ -150,7 +163,7 @@ def read_dump(root: str, first_step: int, function_fragment: str,
     from tensorflow.python.debug.lib import debug_events_reader
 
     with debug_events_reader.DebugDataReader(root) as reader:
-        reader.update()
+        _load(reader)
         calls = [e for e in reader.executions()
                  if e.graph_id and function_fragment in graph_name(e.op_type)]
         train_graphs = {e.graph_id for e in calls}
@@ -468,16 +481,27 @@ def build_optimizer(model: Any) -> None:
 class StepTrail:
     """The trail's digests (``trail.trail_hash``) read after each step with numpy, not in the
     graph: the traced pass runs a few steps, and the in-graph recorder's ops would be traced and
-    recorded too (measured: a fifth of the traced pass's time)."""
+    recorded too (measured: a fifth of the traced pass's time). It hashes what the main run's
+    recorder hashes: Keras 2's weights, Keras 3's ``keras3_state.trail_variables``."""
 
     def __init__(self, model: Any) -> None:
+        from repromatrix.cell import keras3
+
         self._model = model
+        self._keras3 = keras3.is_keras3()
         self.digests = [self._digest()]  # row 0: before training
+
+    def _arrays(self) -> list[np.ndarray]:
+        if self._keras3:
+            from repromatrix.cell.keras3_state import trail_variables
+
+            return [np.asarray(v.numpy()) for v in trail_variables(self._model)]
+        return [np.asarray(w) for w in self._model.get_weights()]
 
     def _digest(self) -> str:
         from repromatrix.cell.trail import hash_hex, trail_hash
 
-        return hash_hex(trail_hash([np.asarray(w) for w in self._model.get_weights()]))
+        return hash_hex(trail_hash(self._arrays()))
 
     def callback(self) -> Any:
         import tensorflow as tf

@@ -212,13 +212,19 @@ def failed_variant(variant: Variant, error: BaseException) -> dict[str, Any]:
     message = f"{type(error).__name__}: {error}"
     if isinstance(error, SystemExit):
         message = f"SystemExit: the experiment called sys.exit({error.code!r})"
-    return failed_record(variant, message, text)
+    # a user experiment's failure after its function compiled carries what it compiled
+    # (user_plan.labelled_failure), so the label names that optimizer, not "default"
+    from repromatrix.cell.user_plan import SETTINGS_ATTRIBUTE
+
+    settings = getattr(error, SETTINGS_ATTRIBUTE, None)
+    return failed_record(variant, message, text, settings if isinstance(settings, dict) else None)
 
 
-def failed_record(variant: Variant, message: str, log: str) -> dict[str, Any]:
+def failed_record(variant: Variant, message: str, log: str,
+                  settings: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "status": "error",
-        "settings": variant.settings(),
+        "settings": settings if settings is not None else variant.settings(),
         "error": {"message": message.splitlines()[0] if message.strip() else "failed",
                   "log_tail": artifact.log_tail(log)},
     }

@@ -116,7 +116,9 @@ class TorchTrailRecorder:
         model.train_step = self._train_step
 
     def _tensors(self) -> list[Any]:
-        return [v.value for v in self._model.weights]
+        from repromatrix.cell.keras3_state import trail_variables
+
+        return [v.value for v in trail_variables(self._model)]
 
     def _measure(self) -> Any:
         with self._torch.no_grad():

@@ -138,10 +138,11 @@ class TrailRecorder:
         self._model = model
         self._original_train_step = model.train_step
         # tf.as_dtype: Keras 3 variables name their dtype as a string, Keras 2's as a tf.DType.
-        dtypes = [tf.as_dtype(v.dtype) for v in model.weights]
+        variables = self._variables()
+        dtypes = [tf.as_dtype(v.dtype) for v in variables]
         widths = [word_width(d.size) for d in dtypes]  # ValueError: no trail
         size = sum(int(np.prod(v.shape)) * d.size // w
-                   for v, d, w in zip(model.weights, dtypes, widths))
+                   for v, d, w in zip(variables, dtypes, widths))
         self._multipliers = tf.constant(multipliers(size))
         self._offset = tf.constant(dtype_offset([d.name for d in dtypes]), tf.int64)
         # Row 0 is the state before training, row k the state after step k: [hash, bits of sum].
@@ -149,6 +150,10 @@ class TrailRecorder:
         self._rows = tf.Variable(tf.zeros([steps + 1, 2], tf.int64), trainable=False)
         self._rows[0].assign(self._measure())
         model.train_step = self._train_step
+
+    def _variables(self) -> list[Any]:
+        """What is hashed: Keras 2's weights (Keras 3's recorder adds the state beside them)."""
+        return list(self._model.weights)
 
     def _words(self, variable: Any) -> Any:
         """``hash_words`` in the graph: the variable's bits as signed ints of its own width."""
@@ -166,7 +171,7 @@ class TrailRecorder:
     def _measure(self) -> Any:
         """[hash, float64 sum reinterpreted as int64] of all weights, as one int64 pair."""
         tf = self._tf
-        weights = self._model.weights
+        weights = self._variables()
         words = tf.concat([self._words(v) for v in weights], axis=0)
         weight_hash = tf.reduce_sum(words * self._multipliers) + self._offset
         values = tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), tf.float64), [-1])
@@ -184,12 +189,15 @@ class TrailRecorder:
     def _step_number(self) -> Any:
         return self._model.optimizer.iterations
 
+    def steps_done(self) -> int:
+        return int(np.asarray(self._model.optimizer.iterations))
+
     def restore(self) -> None:
         """Give the model its own train step back (for tracing its op set)."""
         self._model.train_step = self._original_train_step
 
     def result(self) -> dict[str, Any]:
-        return trail_result(int(np.asarray(self._model.optimizer.iterations)), self._rows.numpy())
+        return trail_result(self.steps_done(), self._rows.numpy())
 
 
 def trail_result(steps: int, rows: Any) -> dict[str, Any]:

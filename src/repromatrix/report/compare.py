@@ -27,7 +27,13 @@ from repromatrix.report.model import (
     leaf_value,
     settings_text,
 )
-from repromatrix.report.root_cause import RootCause, find_root_cause, rerun_command
+from repromatrix.report.root_cause import (
+    INITIAL_WEIGHTS_DIFFER,
+    RootCause,
+    before_training_notes,
+    find_root_cause,
+    rerun_command,
+)
 
 FLOOR_LOG10 = -16.0  # log10 of a zero difference is drawn here (and said so)
 CEILING_LOG10 = 39.0  # a NaN/infinite difference is drawn here: beyond any float32
@@ -426,10 +432,17 @@ def compare_pair(
         set(ref.train_step_ops) | set(other.train_step_ops),
         notes,
     )
+    if first == 0:  # the train step's ops are not what computed the initial weights
+        suspects, unused = (), tuple(sorted(set(suspects) | set(unused)))
+        notes.extend(before_training_notes(unused))
     blame = find_root_cause(ref.op_trace, other.op_trace, (ref_cell.cell, other_cell.cell), first,
                             rerun_command(ref.name, ref_cell.cell, other_cell.cell))
     notes.extend(blame.notes)
     differences = fingerprint_diffs(ref_cell, other_cell)
+    # the variants' own backend fields (torch's kernels, jax's XLA_FLAGS) are causes too
+    mine, theirs = dict(ref.backend_fields), dict(other.backend_fields)
+    backend_diffs = [FingerprintDiff(key, mine.get(key), theirs.get(key))
+                     for key in sorted(set(mine) | set(theirs)) if mine.get(key) != theirs.get(key)]
     return Comparison(
         letter=letter_,
         representative=other_cell.cell,
@@ -445,8 +458,11 @@ def compare_pair(
         series=divergence_series(letter_, ref, other),
         notes=tuple(notes),
         root_cause=blame.root,
-        likely_causes=likely_causes(differences, blame.root.op_type if blame.root else None,
-                                    (estimate_label(ref_cell), estimate_label(other_cell))),
+        likely_causes=likely_causes([*differences, *backend_diffs],
+                                    blame.root.op_type if blame.root else None,
+                                    (estimate_label(ref_cell), estimate_label(other_cell)),
+                                    backend=ref.backend,
+                                    jit_compile=ref.jit_compile or other.jit_compile),
     )
 
 
@@ -469,7 +485,9 @@ def _clause(comparison: Comparison, reference: str, by_sums: bool) -> tuple[str,
         what = who + " (every trail entry is equal, only the final weights differ)"
     else:
         what = who + " (no trail to locate the step)"
-    if comparison.suspect_ops:
+    if step == 0 and not by_sums:
+        why = INITIAL_WEIGHTS_DIFFER
+    elif comparison.suspect_ops:
         why = "suspect{}: {}".format(
             "s" if len(comparison.suspect_ops) > 1 else "",
             ", ".join(comparison.suspect_ops),

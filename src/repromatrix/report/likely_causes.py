@@ -10,6 +10,13 @@ installed distribution (the fingerprint's ``distributions``: a transitive packag
 differently) and its build (the wheel's tags, an archive's hash). An installed package that
 differs is ranked first when the CPU is the only other likely cause: until the environments
 match, the CPU is not shown to be the cause.
+
+A cause applies to the variant's backend only (``READ_BY``): a knob its library never reads
+changes nothing there. Keras 3 on JAX reads ``XLA_FLAGS`` and jax's options, never oneDNN's
+variables; on PyTorch, ``ATEN_CPU_CAPABILITY``, MKL and torch's oneDNN (which reads
+``ONEDNN_MAX_CPU_ISA``); TensorFlow reads oneDNN's and Eigen's knobs, and ``XLA_FLAGS`` only when
+its step is XLA-compiled (``jit_compile``). A variant record's own backend fields (``jax.*``,
+``torch.*``) are matched as the cell's fingerprint is.
 """
 
 from __future__ import annotations
@@ -21,24 +28,41 @@ from typing import Any
 
 from repromatrix.report.model import leaf_text, leaf_value
 
+TENSORFLOW, JAX, TORCH = "tensorflow", "jax", "torch"  # Keras 3's backend names
+
 # (prefix of a flattened fingerprint key, the cause's name), most likely first.
 KNOWN: tuple[tuple[str, str], ...] = (
     ("tensorflow.onednn", "oneDNN"),
     ("env.TF_ENABLE_ONEDNN_OPTS", "oneDNN"),
+    ("torch.mkldnn", "oneDNN"),
     ("env.ONEDNN_MAX_CPU_ISA", "ISA cap"),
     ("env.DNNL_MAX_CPU_ISA", "ISA cap"),
+    ("env.XLA_FLAGS", "XLA"),
+    ("jax.env.XLA_FLAGS", "XLA"),
+    ("torch.ATEN_CPU_CAPABILITY", "CPU kernels"),
+    ("torch.cpu_capability", "CPU kernels"),
+    ("torch.mkl", "MKL"),
+    ("env.MKL_NUM_THREADS", "threads"),
+    ("jax.config.", "jax numerics options"),
+    ("torch.float32_matmul_precision", "matmul precision"),
     ("cpu.estimates.sha256", "estimate tables"),
     ("cpu.emulated", "emulation"),
     ("cpu.flags", "CPU ISA"),
     ("tensorflow.op_determinism", "op determinism"),
     ("env.TF_DETERMINISTIC_OPS", "op determinism"),
+    ("torch.deterministic_algorithms", "op determinism"),
     ("tensorflow.intra_op_threads", "threads"),
+    ("torch.intra_op_threads", "threads"),
+    ("torch.inter_op_threads", "threads"),
     ("tensorflow.inter_op_threads", "threads"),
     ("env.OMP_NUM_THREADS", "threads"),
     ("env.TF_NUM_INTRAOP_THREADS", "threads"),
     ("env.TF_NUM_INTEROP_THREADS", "threads"),
     ("env.TF_XLA_FLAGS", "XLA"),
     ("tensorflow.version", "package versions"),
+    ("jax.version", "package versions"),
+    ("jax.jaxlib", "package versions"),
+    ("torch.version", "package versions"),
     ("packages.", "package versions"),
     ("distributions.", "installed packages"),  # distributions.<name>.version
     ("distributions.", "package builds"),  # distributions.<name>.source
@@ -53,6 +77,20 @@ DISTRIBUTIONS = "distributions."
 # The causes that are the CPU itself: an installed package that differs is ranked above them
 # when nothing else differs.
 CPU_CAUSES = frozenset({"CPU ISA", "emulation", "estimate tables"})
+_EVERY = frozenset({TENSORFLOW, JAX, TORCH})
+# Which backends read the knob behind a KNOWN prefix (the CPU, emulation and packages: every one).
+# "xla" stands for TensorFlow with an XLA-compiled step (jit_compile=True).
+READ_BY: dict[str, frozenset[str]] = {
+    "tensorflow.": frozenset({TENSORFLOW}),
+    "env.TF_": frozenset({TENSORFLOW}),
+    "env.ONEDNN_MAX_CPU_ISA": frozenset({TENSORFLOW, TORCH}),  # oneDNN, in TensorFlow or torch
+    "env.DNNL_MAX_CPU_ISA": frozenset({TENSORFLOW, TORCH}),
+    "env.XLA_FLAGS": frozenset({JAX, "xla"}),
+    "env.OMP_NUM_THREADS": frozenset({TENSORFLOW, TORCH}),
+    "env.MKL_NUM_THREADS": frozenset({TORCH}),
+    "jax.": frozenset({JAX}),
+    "torch.": frozenset({TORCH}),
+}
 # ISA extensions whose presence changes which kernels run (vector width, FMA contraction, AMX).
 ISA_FLAGS = ("avx512", "amx", "fma", "avx2", "avx_vnni", "f16c", "avx", "sse4")
 
@@ -108,19 +146,33 @@ def _pinned_names(diffs: Sequence[Any]) -> set[str]:
             for d in diffs if d.key.startswith("packages.")}
 
 
+def read_by(key: str, backend: str | None, jit_compile: bool = False) -> bool:
+    """Whether the variant's backend (None: TensorFlow, Keras 2's and Keras 3's default) reads
+    the knob behind this flattened fingerprint key; keys READ_BY does not name apply to all."""
+    name = backend or TENSORFLOW
+    readers = next((r for prefix, r in sorted(READ_BY.items(), key=lambda i: -len(i[0]))
+                    if key.startswith(prefix)), _EVERY)
+    return name in readers or (name == TENSORFLOW and jit_compile and "xla" in readers)
+
+
 def likely_causes(diffs: Sequence[Any], root_op: str | None = None,
-                  estimate_labels: tuple[str, str] | None = None) -> tuple[LikelyCause, ...]:
-    """The known numeric causes among fingerprint differences (FingerprintDiff), ranked.
+                  estimate_labels: tuple[str, str] | None = None, backend: str | None = None,
+                  jit_compile: bool = False) -> tuple[LikelyCause, ...]:
+    """The known numeric causes among fingerprint differences (FingerprintDiff) that the
+    variant's backend reads, ranked.
 
     ``root_op``: the root cause's op type; an estimate op whose two cells measured different
     estimate tables puts the tables first, as proven. ``estimate_labels``: what each cell's
     table is (vendor and model, or the emulator's table), shown instead of the two hashes.
+    ``backend`` (None: TensorFlow) and ``jit_compile``: which knobs the variant's library reads.
     """
     pinned = _pinned_names(diffs)
     ranked: list[tuple[int, str, LikelyCause]] = []
     for diff in diffs:
         rank = _rank(diff.key)
         if rank is None or (diff.key == "cpu.flags" and not _isa_changed(diff.reference, diff.other)):
+            continue
+        if not read_by(diff.key, backend, jit_compile):
             continue
         if _unknown(diff.key, diff.reference) or _unknown(diff.key, diff.other):
             continue

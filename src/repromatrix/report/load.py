@@ -297,6 +297,10 @@ def _settings(value: object, where: str, problems: _Problems) -> Settings | None
     return tuple(sorted((str(key), _leaf(item)) for key, item in value.items()))
 
 
+# A variant record's objects about its own process's backend (cell/keras3.py variant_fields).
+BACKEND_OBJECTS = ("jax", "keras", "torch")
+
+
 def _variant(name: str, value: object, kind: str, problems: _Problems) -> VariantRecord:
     where = f"variant {json.dumps(name, ensure_ascii=False)}"
     if not isinstance(value, dict):
@@ -361,6 +365,8 @@ def _variant(name: str, value: object, kind: str, problems: _Problems) -> Varian
         probe=None if value.get("probe") is None else _probe(value["probe"], problems, where),
         op_trace=parse_op_trace(value.get("op_trace"), where, problems.add),
         loss=_loss(value.get("loss")),
+        backend_fields=tuple(flatten({key: value[key] for key in BACKEND_OBJECTS
+                                      if isinstance(value.get(key), dict)})),
     )
 
 

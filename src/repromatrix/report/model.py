@@ -146,6 +146,19 @@ class VariantRecord:
     probe: tuple[ProbeRecord, ...] | None = None
     op_trace: Any | None = None  # root_cause.OpTrace: every op output of the traced steps
     loss: float | None = None  # the last training loss (float32 value), None when not recorded
+    # The variant's own process's backend fields (its ``jax``, ``torch`` and ``keras`` objects),
+    # flattened as the cell's fingerprint is ("torch.ATEN_CPU_CAPABILITY", "keras.jit_compile").
+    backend_fields: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def backend(self) -> str | None:
+        """Keras 3's backend of the variant ("jax", "torch"); None: TensorFlow (the default)."""
+        value = (settings_value(self.settings) or {}).get("backend")
+        return value if isinstance(value, str) else None
+
+    @property
+    def jit_compile(self) -> bool:
+        return dict(self.backend_fields).get("keras.jit_compile") is True
 
     @property
     def has_digest(self) -> bool:

@@ -29,6 +29,19 @@ MAX_RECORDS = 20000  # per trace read from an artifact; more is refused (an arti
 MAX_TEXT = 200  # characters kept of any string read from a trace
 MAX_THROUGH = 16  # unrecorded op types named in one record's group
 
+# A divergence at step 0: the weights differ before any train step ran. The op trace, the probe's
+# match against the train step's op set and the op set itself all describe the train step, so
+# none of them can name what computed the initial weights.
+INITIAL_WEIGHTS_DIFFER = "the initial weights already differ: the initializers ran differently"
+
+
+def before_training_notes(differing_probe_ops: Sequence[str]) -> tuple[str, ...]:
+    """What a step-0 divergence can and cannot say about its ops (raw text)."""
+    ran = ("the probed ops that differ ({}) may be among them".format(", ".join(differing_probe_ops))
+           if differing_probe_ops else "no probed op differs")
+    return (f"{INITIAL_WEIGHTS_DIFFER}; no suspect can be named: the op set and the op trace "
+            f"cover the train step, and the initializers ran before it ({ran})",)
+
 
 @dataclass(frozen=True)
 class OpRecord:
@@ -234,6 +247,10 @@ def find_root_cause(ref: OpTrace | None, other: OpTrace | None, names: tuple[str
     traces = (ref, other)
     if ref is None and other is None:
         return Blame(None, ())
+    if first_divergent == 0:  # nothing the traced train step computed is to blame
+        traced = all(t is not None and t.absent is None for t in traces)
+        return Blame(None, ("the op trace covers the train step, which started from weights "
+                            "that already differ, so no op is blamed",) if traced else ())
     for name, trace in zip(names, traces):
         if trace is None:
             notes.append(f"no op trace for {name}, so no root cause")
