@@ -130,3 +130,15 @@ def test_estimates_need_an_emulated_x86_cell(problems_of: Problems, extra: str) 
     text = VALID_MATRIX.replace(LAB_CELL, LAB_CELL + '\n[[lab.cells]]\nid = "lab-q"\n' + extra)
     assert "lab.cells[1].estimates" in only(problems_of(text))
     assert "needs emulate" in only(problems_of(text))
+
+
+def test_a_lab_cell_may_run_some_of_the_labs_variants(load_text: Callable[[str], Matrix],
+                                                      problems_of: Problems) -> None:
+    text = VALID_MATRIX.replace(LAB_CELL, LAB_CELL + 'variants = ["adam"]\n')
+    lab = load_text(text).lab
+    assert lab is not None and lab.cells[0].variants == ("adam",)
+    unknown = VALID_MATRIX.replace(LAB_CELL, LAB_CELL + 'variants = ["nope"]\n')
+    assert "lab.cells[0].variants: no variant named 'nope'" in only(problems_of(unknown))
+    outside = VALID_MATRIX.replace(LAB_CELL, LAB_CELL + 'variants = ["default-optimizer"]\n')
+    assert "'default-optimizer' is not one of the lab's variants (adam)" in only(
+        problems_of(outside))

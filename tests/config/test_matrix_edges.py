@@ -545,7 +545,7 @@ class TestLab:
             f"{line_of(text, 'model') - 1}: lab.cells[0].arch: 'x86_64': the lab emulates arm64 "
             "(or omit arch: this machine's)",
             f"{line_of(text, 'model')}: lab.cells[0].model: unknown key. Valid keys: id, "
-            "emulate, env, arch, estimates."]
+            "emulate, env, arch, estimates, variants."]
 
     def test_cell_id_alphabet(self, tmp_path: Path) -> None:
         text = changed(CELL, 'id = "lab native"')

@@ -213,6 +213,14 @@ class TestLabCell:
         assert second[second.index("--estimates") + 1] == str(tmp_path / "tables/xeon.json")
         assert "--estimates" not in cell_command("py", matrix, lab, LabCell("n"), Path("o"), 4)
 
+    def test_a_cell_runs_only_its_own_variants(self) -> None:
+        lab = Lab(rows=4, env={}, variants=("adam", "rms"),
+                  cells=(LabCell("a"), LabCell("b", variants=("rms",))))
+        def variants(cell: LabCell) -> list[str]:
+            command = cell_command("py", "m.toml", lab, cell, Path("o.json"), 4)
+            return [command[i + 1] for i, word in enumerate(command) if word == "--variant"]
+        assert variants(lab.cells[0]) == ["adam", "rms"] and variants(lab.cells[1]) == ["rms"]
+
     def test_estimates_from_adds_a_replay_cell_on_the_labs_model(self, tmp_path: Path) -> None:
         from repromatrix.host.lab import REPLAY_CELL, with_replay
 

@@ -121,6 +121,8 @@ class LabCell:
     # The emulated x86 CPU's rsqrtps/rcpps table (host/estimate_sources.py): "host",
     # "intel-model", a shipped table's name, or a file (relative to matrix.toml); None: qemu's own.
     estimates: str | None = None
+    # Only these of the lab's variants, in this cell (None: all of them).
+    variants: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -438,7 +440,8 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
         if not isinstance(table, dict):
             problems.add(cell_where, f"expected a table, got {describe(table)}")
             continue
-        check_keys(table, ("id", "emulate", "env", "arch", "estimates"), cell_where, problems)
+        check_keys(table, ("id", "emulate", "env", "arch", "estimates", "variants"), cell_where,
+                   problems)
         cell_id = typed_value(table, "id", str, cell_where, problems, default="", required=True)
         if cell_id and not is_id(cell_id):
             problems.add(cell_where + ("id",), "an id may use letters, digits, '.', '_' and '-' only")
@@ -452,8 +455,14 @@ def _load_lab(doc: Mapping[str, Any], variants: Mapping[str, Variant], problems:
         if estimates is not None and (emulate is None or arch is not None):
             problems.add(cell_where + ("estimates",), "sets an emulated x86_64 CPU's estimate "
                          "table: the cell needs emulate = \"MODEL\" (and no arch)")
+        cell_variants = (_variant_list(table, cell_where, variants, problems)
+                         if "variants" in table else None)
+        for name in cell_variants or ():
+            if name in variants and name not in lab_variants:
+                problems.add(cell_where + ("variants",), f"{name!r} is not one of the lab's "
+                             f"variants ({', '.join(lab_variants)})")
         cells.append(LabCell(id=cell_id, emulate=emulate, env=cell_env, arch=arch,
-                             estimates=estimates))
+                             estimates=estimates, variants=cell_variants))
     if not cells:
         problems.add(where + ("cells",), "the lab needs at least one [[lab.cells]]")
     if len({c.id for c in cells}) != len(cells):

@@ -41,7 +41,7 @@ def cell_command(python: str, matrix_path: str, lab: Lab, cell: LabCell, output:
     """The ``repromatrix run`` command line of one lab cell."""
     command = [python, "-m", "repromatrix", "run", "--cell", cell.id, "--matrix", matrix_path,
                "--rows", str(rows), "--output", str(output)]
-    for variant in lab.variants:
+    for variant in cell.variants or lab.variants:  # a cell may run only some of them
         command += ["--variant", variant]
     for name, value in sorted({**lab.env, **cell.env}.items()):  # a cell's own env wins
         command += ["--env", f"{name}={value}"]
