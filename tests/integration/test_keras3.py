@@ -57,12 +57,13 @@ def pip_config(key: str) -> str:
     return ""
 
 
-@pytest.fixture(scope="module")
-def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The example's pinned venv, built by the sessions a repository registers, and three runs."""
-    repo = tmp_path_factory.mktemp("keras3")
+def pinned_copy(root: Path, source: Path, repo: Path) -> tuple[str, dict[str, str], float]:
+    """``source``'s matrix.toml and experiment.py in ``repo``, with a noxfile that registers this
+    checkout's sessions, and its pinned venv built by ``nox -s pinned``: (its python, the
+    environment its runs use, the seconds the venv took). test_keras3_styles.py builds its
+    corpus's stack with it too."""
     for name in ("matrix.toml", "experiment.py"):
-        shutil.copy(root / EXAMPLE / name, repo / name)
+        shutil.copy(source / name, repo / name)
     (repo / "noxfile.py").write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(root / 'src')!r})\n"
@@ -82,7 +83,14 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     start = time.perf_counter()
     run([str(nox if nox.exists() else "nox"), "-s", "pinned"], repo, env)
     seconds = time.perf_counter() - start
-    python = (repo / ".nox" / "pinned-python.txt").read_text(encoding="utf-8").strip()
+    return (repo / ".nox" / "pinned-python.txt").read_text(encoding="utf-8").strip(), env, seconds
+
+
+@pytest.fixture(scope="module")
+def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The example's pinned venv, built by the sessions a repository registers, and three runs."""
+    repo = tmp_path_factory.mktemp("keras3")
+    python, env, seconds = pinned_copy(root, root / EXAMPLE, repo)
     print(f"\nKeras 3 stack: pinned venv in {seconds:.1f} s, "
           f"{folder_size(repo / '.nox' / 'pinned') / 1e6:.0f} MB")
 

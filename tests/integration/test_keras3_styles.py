@@ -19,16 +19,13 @@ few seconds with uv's cache warm, as test_keras3.py's); `-s` prints the figures.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from host_env import pinned_host_env
-from test_keras3 import decoded, pip_config, run
+from test_keras3 import decoded, pinned_copy, run
 
 pytestmark = pytest.mark.slow
 
@@ -47,26 +44,7 @@ EXTRA_STATE = ("subclassed", "state", "rnn", "custom-step")
 @pytest.fixture(scope="module")
 def cell(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     repo = tmp_path_factory.mktemp("keras3-styles")
-    for name in ("matrix.toml", "experiment.py"):
-        shutil.copy(root / CORPUS / name, repo / name)
-    (repo / "noxfile.py").write_text(
-        "import sys\n"
-        f"sys.path.insert(0, {str(root / 'src')!r})\n"
-        "from repromatrix import sessions\n"
-        f"sessions.register(install={'-e ' + str(root)!r}, project=None)\n", encoding="utf-8")
-    env = {k: v for k, v in pinned_host_env().items()
-           if not k.startswith(("REPROMATRIX_", "NOX_", "VIRTUAL_ENV", "PYTHONPATH"))}
-    # torch's CPU build is not on PyPI (test_keras3.py says where uv finds it)
-    if not any(k in env for k in ("UV_FIND_LINKS", "UV_TORCH_BACKEND", "UV_INDEX",
-                                  "UV_EXTRA_INDEX_URL")):
-        links = env.get("PIP_FIND_LINKS") or pip_config("global.find-links")
-        if links:
-            env["UV_FIND_LINKS"] = links
-    nox = Path(sys.executable).parent / "nox"
-    start = time.perf_counter()
-    run([str(nox if nox.exists() else "nox"), "-s", "pinned"], repo, env)
-    venv = time.perf_counter() - start
-    python = (repo / ".nox" / "pinned-python.txt").read_text(encoding="utf-8").strip()
+    python, env, venv = pinned_copy(root, root / CORPUS, repo)
     output = repo / "artifacts" / "styles.json"
     start = time.perf_counter()
     run([python, "-m", "repromatrix", "run", "--matrix", "matrix.toml", "--cell", "styles",
