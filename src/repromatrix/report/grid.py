@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from repromatrix.report.compare import Aggregate, Comparison, VariantResult
 from repromatrix.report.model import CellRecord, leaf_text
+from repromatrix.report.table import cell_status
 
 SAME = "="
 REFERENCE = "ref"
@@ -34,14 +35,6 @@ class Grid:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     variant_columns: int  # the last this many columns are variants (our own text)
-
-
-def _status(cell: CellRecord) -> str:
-    if cell.status == "error":
-        return "FAILED"
-    if cell.problems:
-        return "ok, with problems (listed below)"
-    return "sums only" if cell.kind == "sums" else "ok"
 
 
 def _cpu(cell: CellRecord) -> str:
@@ -67,7 +60,7 @@ MACHINE_COLUMNS = (
     ("cell env", _env),  # renamed "env NAME" when every cell sets one variable
     ("Python", lambda c: c.python or NONE),
     ("drift", lambda c: "; ".join(c.drift) if c.drift else "none"),
-    ("status", _status),
+    ("status", lambda c: cell_status(c, "ok, with problems (listed below)")),
 )
 
 

@@ -26,11 +26,13 @@ class Table:
     trusted: frozenset[int] = frozenset()
 
 
-def _status(cell: CellRecord) -> str:
+def cell_status(cell: CellRecord, with_problems: str = "ok, with problems") -> str:
+    """A cell's status column; ``with_problems``: the words for a cell whose input has problems
+    (the grid adds where they are listed)."""
     if cell.status == "error":
         return "FAILED"
     if cell.problems:
-        return "ok, with problems"
+        return with_problems
     return "sums only" if cell.kind == "sums" else "ok"
 
 
@@ -76,7 +78,7 @@ def build_table(agg: Aggregate, with_sums: bool = True) -> Table:
     headers: list[str] = list(FIXED_HEADERS)
     for result in agg.variants:
         headers.extend((result.name, result.name + " after sums"))
-    rows = [_cell_row(cell, agg, _status(cell), ignored=False) for cell in agg.loaded.cells]
+    rows = [_cell_row(cell, agg, cell_status(cell), ignored=False) for cell in agg.loaded.cells]
     for duplicate in agg.loaded.duplicates:
         rows.append(_cell_row(duplicate.cell, agg, "IGNORED: duplicate id", ignored=True))
     width = len(headers)
