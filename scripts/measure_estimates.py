@@ -17,15 +17,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from repromatrix.cell import estimate_probe  # noqa: E402
+from repromatrix.cell.fingerprint import cpuinfo_fields  # noqa: E402
 
 
 def cpu_identity() -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            break
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
+    fields = cpuinfo_fields(Path("/proc/cpuinfo").read_text(encoding="utf-8"))
     return {"vendor": fields.get("vendor_id", ""), "family": fields.get("cpu family", ""),
             "model_number": fields.get("model", ""), "model": fields.get("model name", "")}
 

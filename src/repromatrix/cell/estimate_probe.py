@@ -82,8 +82,7 @@ def _function(form: str) -> Callable[..., None]:
             raise Unavailable(f"{machine} has no rsqrtps/rcpps")
         if sys.maxsize <= 2**32:  # a 32-bit Python on a 64-bit OS: this code is x86-64's
             raise Unavailable("a 32-bit Python cannot run the x86-64 probe")
-        lanes, loop = _LOOPS[form]
-        del lanes
+        loop = _LOOPS[form][1]
         entry = loop if sys.platform == "win32" else _PROLOGUE + loop
         _loaded[form] = _SIGNATURE(_executable(entry))
     return _loaded[form]

@@ -66,8 +66,8 @@ def relevant_flags(flags: Iterable[str]) -> list[str]:
     return sorted(f for f in names if _X86_FLAGS.match(f) or _ARM_FLAGS.match(f))
 
 
-def parse_proc_cpuinfo(text: str) -> dict[str, Any]:
-    """Vendor, model and ISA flags from Linux /proc/cpuinfo (x86 and arm64 layouts)."""
+def cpuinfo_fields(text: str) -> dict[str, str]:
+    """The first processor block of Linux /proc/cpuinfo as {field: value}."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -76,6 +76,12 @@ def parse_proc_cpuinfo(text: str) -> dict[str, Any]:
             continue
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def parse_proc_cpuinfo(text: str) -> dict[str, Any]:
+    """Vendor, model and ISA flags from Linux /proc/cpuinfo (x86 and arm64 layouts)."""
+    fields = cpuinfo_fields(text)
     if "vendor_id" in fields or "model name" in fields:
         return {
             "vendor": fields.get("vendor_id", ""),
