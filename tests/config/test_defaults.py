@@ -35,7 +35,7 @@ class TestMinimalMatrix:
         assert matrix.experiment.variants == ("default-optimizer", "adam")
         assert set(matrix.variants) >= {"default-optimizer", "adam", "legacy-rmsprop"}
         assert matrix.lab is not None and matrix.lab.variants == ("default-optimizer", "adam")
-        assert [cell.id for cell in matrix.lab.cells] == ["lab-native", "lab-native-onednn", "lab-qemu-host", "lab-qemu-intel"]
+        assert [cell.id for cell in matrix.lab.cells] == ["lab-native", "lab-native-onednn", "lab-qemu-host", "lab-qemu-other"]
 
     def test_platform_mapping_follows_the_pins(self, load_text: Callable[[str], Matrix]) -> None:
         """TensorFlow 2.12: tensorflow-macos on macOS arm64, the pulled builds recorded."""
@@ -91,7 +91,7 @@ pulls = []
     def test_lab_merges_key_by_key(self, load_text: Callable[[str], Matrix]) -> None:
         matrix = load_text(ONLY_EXPERIMENT_AND_PINS + "\n[lab]\nrows = 8\n")
         assert matrix.lab is not None and matrix.lab.rows == 8
-        assert [cell.id for cell in matrix.lab.cells] == ["lab-native", "lab-native-onednn", "lab-qemu-host", "lab-qemu-intel"]
+        assert [cell.id for cell in matrix.lab.cells] == ["lab-native", "lab-native-onednn", "lab-qemu-host", "lab-qemu-other"]
 
     def test_own_variants_replace_the_set(self, load_text: Callable[[str], Matrix]) -> None:
         matrix = load_text(ONLY_EXPERIMENT_AND_PINS + '\n[variants.mine]\noptimizer = "sgd"\n')

@@ -184,7 +184,7 @@ def test_an_unknown_cell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
     assert main(["preflight", "--matrix", str(ROOT / "matrix.toml"), "--cell", "lab-arm"]) == 2
     assert capsys.readouterr().err == ("repromatrix: error: --cell lab-arm: no such lab cell; "
-                                       "known: lab-native, lab-native-onednn, lab-qemu-host, lab-qemu-intel, "
+                                       "known: lab-native, lab-native-onednn, lab-qemu-host, lab-qemu-other, "
                                        "lab-arm64\n")
 
 

@@ -86,8 +86,47 @@ def test_a_table_that_did_not_describe_its_cpu_or_was_altered_is_refused(tmp_pat
 
 
 def test_an_unknown_name_lists_the_choices() -> None:
-    with pytest.raises(UsageError, match="not one of: host, intel-model, AuthenticAMD-25-17"):
+    with pytest.raises(UsageError, match="not one of: host, intel-model, other-vendor, "
+                       "AuthenticAMD-25-17, GenuineIntel-6-167"):
         S.resolve("amd")
+
+
+def test_the_shipped_intel_table_is_the_intel_model() -> None:
+    """Bochs's model of Intel is bit for bit the table measured on a real Intel Xeon."""
+    assert S.resolve("GenuineIntel-6-167").tables == E.intel_model()
+
+
+def pretend_host(monkeypatch: pytest.MonkeyPatch, vendor: str, tables: E.Tables) -> None:
+    from repromatrix.cell import estimate_probe, fingerprint
+
+    monkeypatch.setattr(estimate_probe, "measure_tables", lambda: tables)
+    monkeypatch.setattr(fingerprint, "read_cpu", lambda system, emulated: {"vendor": vendor})
+
+
+@pytest.mark.parametrize("vendor, table, expected", [
+    ("AuthenticAMD", "AuthenticAMD-25-17", "GenuineIntel-6-167"),
+    ("GenuineIntel", "GenuineIntel-6-167", "AuthenticAMD-25-17"),
+])
+def test_other_vendor_is_the_vendor_this_cpu_is_not(monkeypatch: pytest.MonkeyPatch, vendor: str,
+                                                    table: str, expected: str) -> None:
+    """The default lab's "other CPU" differs from the native one on either vendor's host."""
+    pretend_host(monkeypatch, vendor, S.resolve(table).tables)
+    resolved = S.resolve("other-vendor")
+    assert resolved.tables == S.resolve(expected).tables
+    assert resolved.label.startswith(f"other-vendor: shipped table {expected}: ")
+    assert "," not in resolved.label
+
+
+def test_other_vendor_skips_a_table_equal_to_this_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown vendor whose CPU computes AMD's table gets Intel's; one computing every
+    shipped table and the model has no other vendor to emulate: one line."""
+    amd = S.resolve("AuthenticAMD-25-17").tables
+    pretend_host(monkeypatch, "HygonGenuine", amd)
+    assert S.resolve("other-vendor").tables == E.intel_model()
+    monkeypatch.setattr(S, "shipped", lambda: {})
+    pretend_host(monkeypatch, "GenuineIntel", E.intel_model())
+    with pytest.raises(UsageError, match="no shipped table of a vendor other than GenuineIntel"):
+        S.resolve("other-vendor")
 
 
 def test_the_table_file_is_written_once_by_digest(tmp_path: Path) -> None:

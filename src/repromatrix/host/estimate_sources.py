@@ -4,7 +4,12 @@ A lab cell (or ``repromatrix run --emulate MODEL --estimates SPEC``) names its t
 
 - ``"host"``: this CPU's, measured now with the cell's own probe (``cell/estimate_probe.py``);
 - ``"intel-model"``: :func:`repromatrix.estimates.intel_model`, a model of Intel computed from
-  Bochs's description, labelled as a model, not a measurement;
+  Bochs's description, labelled as a model, not a measurement (it equals, bit for bit, the
+  table measured on an Intel Xeon of family 6, model 167: ``GenuineIntel-6-167``);
+- ``"other-vendor"``: another vendor's table than this CPU's, whatever this CPU is: the first
+  shipped table measured on a CPU of another vendor whose table differs from this CPU's, else the
+  Intel model on a CPU that is not Intel's. The default lab uses it, so that its emulated
+  "other CPU" differs from the native one on an AMD host and on an Intel host alike;
 - the name of a table shipped in ``resources/estimates/`` (measured on a real CPU: vendor, family,
   model, e.g. ``AuthenticAMD-25-17``), so that a user on one vendor can emulate another;
 - a path: an artifact whose cell measured its table (a CI cell on an Intel Xeon runner), a JSON
@@ -30,7 +35,8 @@ from repromatrix.files import UnreadableFile, read_bounded
 # A table file is 49,152 bytes and an artifact well under a few MiB; far larger is not either.
 MAX_FILE_BYTES = 64 * 2**20
 
-BUILTIN = ("host", "intel-model")
+OTHER_VENDOR = "other-vendor"
+BUILTIN = ("host", "intel-model", OTHER_VENDOR)
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,9 @@ def resolve(spec: str, base: Path | None = None) -> Resolved:
         except estimate_probe.Unavailable as error:
             raise UsageError(f"estimates = \"host\": {error}") from None
     if spec == "intel-model":
-        return Resolved("intel-model (Bochs's model of Intel; not a measurement)",
-                        estimates.intel_model())
+        return Resolved(INTEL_MODEL_LABEL, estimates.intel_model())
+    if spec == OTHER_VENDOR:
+        return other_vendor()
     tables = shipped()
     if spec in tables:
         return _from_document(tables[spec], f"shipped table {spec}", spec)
@@ -92,6 +99,32 @@ def resolve(spec: str, base: Path | None = None) -> Resolved:
         raise UsageError(f"estimates {spec!r}: neither an artifact, a table JSON nor a "
                          f"{estimates.TABLE_BYTES}-byte table") from None
     return _from_document(document, f"{path.name}", spec)
+
+
+INTEL_MODEL_LABEL = "intel-model (Bochs's model of Intel; not a measurement)"
+
+
+def other_vendor() -> Resolved:
+    """A table of another vendor than this CPU's, that differs from this CPU's (module doc)."""
+    from repromatrix.cell import estimate_probe
+    from repromatrix.cell.fingerprint import read_cpu
+
+    try:
+        mine = estimate_probe.measure_tables().sha256()
+    except estimate_probe.Unavailable as error:
+        raise UsageError(f"estimates = \"{OTHER_VENDOR}\": {error}") from None
+    vendor = read_cpu(platform.system(), None).get("vendor") or ""
+    for name, document in shipped().items():
+        if document.get("vendor") == vendor:
+            continue
+        found = _from_document(document, f"{OTHER_VENDOR}: shipped table {name}", name)
+        if found.tables.sha256() != mine:
+            return found
+    model = estimates.intel_model()
+    if vendor != "GenuineIntel" and model.sha256() != mine:
+        return Resolved(f"{OTHER_VENDOR}: {INTEL_MODEL_LABEL}", model)
+    raise UsageError(f"estimates = \"{OTHER_VENDOR}\": no shipped table of a vendor other than "
+                     f"{vendor or 'this CPU'}'s differs from this CPU's")
 
 
 def _from_document(document: object, origin: str, spec: str) -> Resolved:
