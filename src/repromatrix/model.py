@@ -49,6 +49,12 @@ class Variant:
     op_determinism: bool = False
     description: str = ""
     backend: str | None = None  # Keras 3 only; None: Keras' own choice (KERAS_BACKEND or TF)
+    # In-process switches set before the first op (SWITCHES names them), e.g.
+    # {"grappler.arithmetic_optimization": False}
+    switches: Mapping[str, bool] = field(default_factory=dict)
+    # A remedy candidate's original variant: the user's function sees that name (it branches on
+    # it), so only the candidate's changes differ from the original (``repromatrix remedy``).
+    base: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """What the artifact records about this variant (``backend`` only when set, so that
@@ -61,6 +67,10 @@ class Variant:
         }
         if self.backend is not None:
             settings["backend"] = self.backend
+        if self.switches:
+            settings["switches"] = dict(sorted(self.switches.items()))
+        if self.base is not None:  # a remedy candidate: which variant it changes
+            settings["base"] = self.base
         return settings
 
     def process_env(self) -> dict[str, str]:
@@ -80,17 +90,28 @@ class Variant:
             tuple(sorted(self.process_env().items())),
             tuple(sorted(self.threads.items())) if self.threads else (),
             self.op_determinism,
+            tuple(sorted(self.switches.items())),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "optimizer": self.optimizer, "env": dict(self.env),
                 "threads": dict(self.threads) if self.threads is not None else None,
                 "op_determinism": self.op_determinism, "description": self.description,
-                "backend": self.backend}
+                "backend": self.backend, "switches": dict(self.switches), "base": self.base}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Variant:
         return cls(**raw)
+
+
+# The in-process switches a variant may set (``switches``), each with what it does. They are
+# applied before the variant's framework runs its first op, so they split process groups.
+SWITCHES: dict[str, str] = {
+    "grappler.arithmetic_optimization": "TensorFlow's grappler arithmetic optimiser "
+    "(tf.config.optimizer.set_experimental_options); off, it no longer rewrites x / sqrt(y) "
+    "into x * rsqrt(y)",
+    "torch.mkldnn": "PyTorch's oneDNN (mkldnn) kernels (torch.backends.mkldnn.enabled)",
+}
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from repromatrix.host import interpreters
 INSTALL_ENV = "REPROMATRIX_INSTALL"
 MATRIX_ENV = "REPROMATRIX_MATRIX"
 # The sessions a repository gets; the workflows call plan, repro and aggregate.
-SESSIONS = ("pinned", "lock", "repro", "lab", "aggregate", "plan", "preflight", "matrix")
+SESSIONS = ("pinned", "lock", "repro", "lab", "remedy", "aggregate", "plan", "preflight", "matrix")
 
 
 def install_args(install: str, env: Any = os.environ) -> list[str]:
@@ -239,6 +239,13 @@ def register(install: str, project: str | None = None, root: Path | None = None)
         """Run the cross-CPU lab (native and qemu-emulated cells) and print the aggregated table."""
         python = pinned_python(session)
         session.run(python, "-m", "repromatrix", "lab", "--matrix", str(matrix_file),
+                    *own_args(session))
+
+    @nox.session(venv_backend="none", requires=["pinned"])
+    def remedy(session: nox.Session) -> None:
+        """Try the known remedies on the lab cells that disagree (after `nox -s lab`)."""
+        python = pinned_python(session)
+        session.run(python, "-m", "repromatrix", "remedy", "--matrix", str(matrix_file),
                     *own_args(session))
 
     def host_python(session: nox.Session, *extra: str) -> str:

@@ -127,7 +127,7 @@ def test_every_subcommand_is_wired() -> None:
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert sorted(commands) == ["_worker", "aggregate", "comment", "error-artifact", "init", "lab", "lock",
-                                "plan", "preflight", "run", "step-summary"]
+                                "plan", "preflight", "remedy", "run", "step-summary"]
     error_artifact = parser.parse_args(["error-artifact", "--cell", "c", "--output", "o"])
     assert (error_artifact.runner_label, error_artifact.log, error_artifact.message) == \
         (None, None, "the cell's run failed before writing its artifact")

@@ -167,3 +167,27 @@ def test_worker_processes_stay_emulated(lab: dict[str, Any]) -> None:
     assert "probe" not in variants[WORKER_VARIANT]
     # the two variants differ only in oneDNN, which the cell has off: same weights
     assert variants[WORKER_VARIANT]["digest"] == variants["default-optimizer"]["digest"]
+
+
+def test_remedy_verifies_onednn_off_for_adam(lab: dict[str, Any], pinned_python: str,
+                                             root: Path) -> None:
+    """The remedy search on the lab's Adam divergence (oneDNN on in one cell): the variant's
+    TF_ENABLE_ONEDNN_OPTS=0 wins over that cell's =1, runs there only (the other cells have it
+    off already: their Adam is reused), and makes all four cells bit-identical."""
+    folder = lab["folder"].parent
+    completed = subprocess.run(
+        [pinned_python, "-m", "repromatrix", "remedy", str(lab["folder"]), "--matrix",
+         str(folder / "matrix.toml"), "--variant", "adam", "--output-dir",
+         str(folder / "remedy")],
+        cwd=root, env=pinned_host_env(), capture_output=True, text=True, timeout=900,
+        check=False)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert "lab-native-onednn: 1 candidate variant: adam.onednn-off" in completed.stderr
+    report = json.loads((folder / "remedy" / "remedy.json").read_text())
+    [candidate] = report["variants"]["adam"]["candidates"]
+    assert (candidate["id"], candidate["verdict"]) == ("onednn-off", "verified")
+    assert candidate["reused"] == ["lab-native", "lab-qemu-host", "lab-qemu-other"]
+    assert candidate["groups"] == [["lab-native", "lab-native-onednn", "lab-qemu-host",
+                                    "lab-qemu-other"]]
+    assert "[variants.adam-onednn-off]" in completed.stdout
+    assert 'env = { TF_ENABLE_ONEDNN_OPTS = "0" }' in completed.stdout

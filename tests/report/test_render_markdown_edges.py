@@ -39,7 +39,7 @@ from repromatrix.report.render_markdown import (
     varied_section,
     verdicts,
 )
-from repromatrix.report.verdict import verdict
+from repromatrix.report.verdict import REMEDY_HINT, verdict
 
 HINT = "run `repromatrix aggregate --format json` on the same artifacts for everything"
 
@@ -92,7 +92,8 @@ def test_sums_only_variant_has_no_settings_suffix_and_no_chart(art: Art, tmp_pat
     assert result.settings_text is None and result.diverges
     line = verdict(agg, result)
     assert line.endswith(" (compared by weight sums only)")
-    assert verdicts(agg) == f"- **default-optimizer**: {line}\n\n"
+    # it diverges, so the remedy search is named once (and nothing is claimed about it)
+    assert verdicts(agg) == f"- **default-optimizer**: {line}\n\n{REMEDY_HINT}\n\n"
     assert chart_section(result) == (
         "_default-optimizer: the artifacts have no per-step trail, so there is no divergence "
         "chart._\n\n"

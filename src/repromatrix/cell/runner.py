@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from repromatrix import artifact, contract
+from repromatrix import artifact, contract, environment
 from repromatrix.cell.data import BUILTIN, Dataset, load_dataset
 from repromatrix.errors import ReproError, UsageError
 
@@ -205,6 +205,9 @@ def _configure_process(tf: Any, variant: Variant) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(variant.threads.get("inter_op", 0))
     if variant.op_determinism:
         tf.config.experimental.enable_op_determinism()
+    from repromatrix.cell import switches
+
+    switches.apply(tf, variant.switches)
 
 
 def failed_variant(variant: Variant, error: BaseException) -> dict[str, Any]:
@@ -343,7 +346,7 @@ def run_group_in_child(request: CellRequest, group: tuple[Variant, ...],
 
 def _run_worker_process(request: CellRequest, group: tuple[Variant, ...], log: Log) -> WorkerOutcome:
     child = request.only(group)
-    env = {**os.environ, **request.env, **group[0].process_env()}
+    env = environment.combine({**os.environ, **request.env}, group[0].process_env())
     with tempfile.TemporaryDirectory(prefix="repromatrix-") as folder:
         journal = Path(folder) / "journal.jsonl"
         # Under emulation the host gave qemu's prefix: qemu-user does not follow exec of a

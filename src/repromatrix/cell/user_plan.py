@@ -22,7 +22,9 @@ def prepare(function: Any, entry: str, variant: Variant, data: Dataset | None, s
     """In a fresh seeded session, the function's outcome (ExperimentError if it is neither a
     TrainingPlan nor a TrainedModel); a plan is trimmed to ``rows`` and its model built."""
     fresh_session(seed)
-    context = ExperimentContext(seed=seed, data=data, variant=variant, rows=rows)
+    # A remedy candidate is shown to the function as its original variant (the name it branches on)
+    seen = dataclasses.replace(variant, name=variant.base) if variant.base else variant
+    context = ExperimentContext(seed=seed, data=data, variant=seen, rows=rows)
     outcome = check_outcome(function(context), entry)  # ExperimentError: exit 2, before training
     if isinstance(outcome, TrainedModel):
         return outcome

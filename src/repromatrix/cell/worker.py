@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from repromatrix import environment
 from repromatrix.model import CellRequest
 
 
@@ -20,8 +21,11 @@ def main(argv: Sequence[str]) -> int:
         print("usage: python -m repromatrix.cell.worker REQUEST_JSON JOURNAL", file=sys.stderr)
         return 2
     request_json, journal = argv
-    # Before TensorFlow is imported (run_worker imports it), so that it sees them.
-    os.environ.update(CellRequest.from_json(request_json).env)
+    # Before TensorFlow is imported (run_worker imports it), so that it sees them: the cell's
+    # environment, then the variants' own, with environment.combine's precedence.
+    request = CellRequest.from_json(request_json)
+    own = request.variants[0].process_env() if request.variants else {}
+    os.environ.update(environment.combine({**os.environ, **request.env}, own))
     from repromatrix.cell.runner import run_worker
 
     try:

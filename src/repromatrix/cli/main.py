@@ -44,6 +44,10 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--variant", action="append", dest="variants", default=[], metavar="NAME",
                         help="run only this variant (repeatable; default: the matrix's "
                         "experiment.variants)")
+    parser.add_argument("--variants-file", metavar="FILE",
+                        help="extra variants: a TOML file of [variants.NAME] tables, as in "
+                        "matrix.toml (repromatrix remedy writes one); without --variant, only "
+                        "its variants run")
     parser.add_argument("--data", help="a CSV with a header row: any number of feature columns "
                         "and a target (default: the matrix's data, normally the built-in set)")
     parser.add_argument("--target", help="the target column of --data: a name or a 0-based index "
@@ -107,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         env=dict(args.env),
         trace_steps=args.trace_steps,
         trace_step=args.trace_step,
+        variants_file=args.variants_file,
         qemu=qemu_origin,
         worker_python=worker_python,
     )
@@ -257,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in ("repromatrix.report.command", "repromatrix.host.lab", "repromatrix.ci.plan",
                         "repromatrix.ci.github", "repromatrix.ci.comment",
                         "repromatrix.host.preflight_command", "repromatrix.host.lock",
-                        "repromatrix.ci.scaffold"):
+                        "repromatrix.ci.scaffold", "repromatrix.host.remedy"):
         _add_subcommand(subparsers, module_name)
     add_error_artifact_parser(subparsers)
     add_worker_parser(subparsers)

@@ -43,7 +43,7 @@ from repromatrix.errors import ConfigError
 from repromatrix.files import MiB, UnreadableFile, read_bounded
 
 # The plain model lives where the pinned cell can import it without this loader; re-exported.
-from repromatrix.model import NO_DATA, Pins, Platform, Variant  # noqa: F401
+from repromatrix.model import NO_DATA, SWITCHES, Pins, Platform, Variant  # noqa: F401
 from repromatrix.platform_facts import (  # noqa: F401 - preflight and tests import them here
     EXACT_PYTHON,
     HOSTED_LABELS,
@@ -119,7 +119,8 @@ class LabCell:
     env: Mapping[str, str] = field(default_factory=dict)  # over [lab].env, for this cell only
     arch: str | None = None  # "arm64": Linux arm64's build under qemu-aarch64 (repromatrix.host.arm64)
     # The emulated x86 CPU's rsqrtps/rcpps table (host/estimate_sources.py): "host",
-    # "intel-model", a shipped table's name, or a file (relative to matrix.toml); None: qemu's own.
+    # "intel-model", "other-vendor", a shipped table's name, or a file (relative to matrix.toml);
+    # None: qemu's own.
     estimates: str | None = None
     # Only these of the lab's variants, in this cell (None: all of them).
     variants: tuple[str, ...] | None = None
@@ -182,7 +183,7 @@ def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
         if not is_id(name):
             problems.add(where, "a variant name may use letters, digits, '.', '_' and '-' only")
         check_keys(table, ("optimizer", "env", "threads", "op_determinism", "description",
-                           "backend"), where, problems)
+                           "backend", "switches", "base"), where, problems)
         backend = typed_value(table, "backend", str, where, problems)
         if backend is not None:
             check_choice(backend, BACKENDS, where + ("backend",), problems)
@@ -198,6 +199,8 @@ def _load_variants(raw: Any, problems: Problems) -> dict[str, Variant]:
             op_determinism=typed_value(table, "op_determinism", bool, where, problems, default=False),
             description=typed_value(table, "description", str, where, problems, default=""),
             backend=backend,
+            switches=_load_switches(table, where, problems),
+            base=typed_value(table, "base", str, where, problems),
         )
     if not variants:
         problems.add(("variants",), "at least one variant is needed")
@@ -216,6 +219,25 @@ def _load_env(table: Mapping[str, Any], where: tuple[str, ...], problems: Proble
         else:
             env[name] = value
     return env
+
+
+def _load_switches(table: Mapping[str, Any], where: tuple[str, ...], problems: Problems
+                   ) -> dict[str, bool]:
+    """A ``switches`` table: known names (model.SWITCHES), true or false each."""
+    raw = typed_value(table, "switches", dict, where, problems)
+    if raw is None:
+        return {}
+    where = where + ("switches",)
+    switches = {}
+    for name, value in raw.items():
+        if name not in SWITCHES:
+            problems.add(where + (name,), f"unknown switch; one of {', '.join(sorted(SWITCHES))}."
+                         f"{suggest(name, tuple(SWITCHES))}")
+        elif not isinstance(value, bool):
+            problems.add(where + (name,), f"expected true or false, got {describe(value)}")
+        else:
+            switches[name] = value
+    return switches
 
 
 def _load_threads(table: Mapping[str, Any], where: tuple[str, ...], problems: Problems
@@ -638,3 +660,26 @@ def parse_matrix(doc: Mapping[str, Any], path: Path, text: str = "") -> Matrix:
     problems.raise_if_any()
     return Matrix(path=path, experiment=experiment, pins=pins, variants=variants, runners=runners,
                   excluded=excluded, lab=lab)
+
+
+def load_variants_file(path: Path | str, matrix: Matrix) -> dict[str, Variant]:
+    """Extra variants from a TOML file of ``[variants.NAME]`` tables (matrix.toml's format;
+    ``repromatrix remedy`` writes one per cell), checked as the matrix's are; a name the matrix
+    already has is refused, so that a result is never filed under the wrong variant."""
+    path = Path(path)
+    try:
+        text = read_bounded(path, MAX_MATRIX_BYTES).decode("utf-8")
+        doc = tomllib.loads(text)
+    except UnreadableFile as error:
+        raise ConfigError([f"{path}: {error.reason}"]) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
+    problems = Problems(path, text)
+    check_keys(doc, ("variants",), (), problems)
+    variants = _load_variants(typed_value(doc, "variants", dict, (), problems, default={}),
+                              problems)
+    for name in variants:
+        if name in matrix.variants:
+            problems.add(("variants", name), f"{matrix.path.name} already has a variant {name!r}")
+    problems.raise_if_any()
+    return variants

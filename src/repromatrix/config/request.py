@@ -6,10 +6,11 @@ alone; its workers get the same request as JSON, never a path to re-parse.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from repromatrix.config.matrix import Matrix, load_matrix
+from repromatrix.config.matrix import Matrix, load_matrix, load_variants_file
 from repromatrix.errors import UsageError
 from repromatrix.model import TRACE_STEPS, CellRequest, Variant
 
@@ -31,12 +32,18 @@ def resolve_request(
     env: Mapping[str, str] | None = None,
     trace_steps: int = TRACE_STEPS,
     trace_step: int | None = None,
+    variants_file: str | None = None,
 ) -> CellRequest:
     """The request of one cell: the command line's choices over the matrix's defaults.
 
-    ``data`` and ``target`` None: the matrix's; ``variants`` empty: the experiment's list.
+    ``data`` and ``target`` None: the matrix's; ``variants`` empty: the experiment's list, or
+    with ``variants_file`` (extra variants, config.matrix.load_variants_file) that file's.
     """
     matrix = load_matrix(matrix_path)
+    if variants_file is not None:
+        extra = load_variants_file(variants_file, matrix)
+        matrix = dataclasses.replace(matrix, variants={**matrix.variants, **extra})
+        variants = variants or tuple(extra)
     return CellRequest(
         cell=cell,
         variants=chosen_variants(matrix, variants),

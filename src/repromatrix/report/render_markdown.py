@@ -20,6 +20,7 @@ from repromatrix.report.verdict import (
     headline,
     machine_pairs,
     optimizer_of,
+    remedy_hint,
     shared_readings,
     verdict,
 )
@@ -64,7 +65,8 @@ def verdicts(agg: Aggregate) -> str:
         optimizer = optimizer_of(result)
         label = f"**{md(result.name)}**" + (f" ({md(optimizer)})" if optimizer else "")
         lines.append(f"- {label}: {md(verdict(agg, result), 2000)}")
-    return "\n".join(lines) + "\n\n"
+    hint = remedy_hint(agg)
+    return "\n".join(lines) + "\n\n" + (f"{hint}\n\n" if hint else "")
 
 
 def varied_section(agg: Aggregate) -> str:

@@ -19,6 +19,7 @@ from repromatrix.report.verdict import (
     headline,
     machine_pairs,
     optimizer_of,
+    remedy_hint,
     shared_readings,
     verdict,
 )
@@ -142,6 +143,9 @@ def render_compact(agg: Aggregate, width: int) -> str:
         out += wrap(terminal(f"{label}: {verdict(agg, result)}", 3000), width, "    ", "  ")
     if not agg.variants:
         out.append("no variant results in any artifact")
+    hint = remedy_hint(agg)
+    if hint:
+        out += [""] + wrap(hint, width, "  ", "")
     parts = [f"{v.name}: {v.settings_text}" for v in agg.variants if v.settings_text is not None]
     parts += varied(agg)
     if parts:

@@ -23,6 +23,16 @@ GROWS_FACTOR = 10.0  # the late maximum must exceed the early one this much to c
 MIN_TREND_STEPS = 4  # diverged steps needed before a trend is named
 
 
+# Said once under the verdicts when a variant diverges: the search exists; nothing is claimed.
+REMEDY_HINT = ("What makes them agree: `repromatrix remedy` (`nox -s remedy`) tries the known "
+               "remedies on the lab's cells that disagree and reports the ones it verified "
+               "(docs/remedy.md).")
+
+
+def remedy_hint(agg: Aggregate) -> str | None:
+    return REMEDY_HINT if agg.diverges else None
+
+
 def names(cells: Sequence[str], limit: int = MAX_NAMED) -> str:
     """``a, b and 2 more`` (raw)."""
     shown = ", ".join(cells[:limit])
