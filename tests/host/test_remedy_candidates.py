@@ -45,7 +45,7 @@ def test_keras3_tensorflow_rsqrt_brings_grappler_not_the_builtin_optimizers() ->
 
 def test_each_backend_gets_only_knobs_it_reads() -> None:
     jax = ids("jax", False, Finding((), ("XLA",)))
-    assert jax == ["xla-no-platform-math", "xla-isa-avx2"]
+    assert jax == ["xla-no-platform-math", "xla-isa-avx2", "xla-isa-sse4_2"]
     torch = ids("torch", False, Finding((), ("emulation",)))
     assert torch == ["aten-default", "mkl-cbwr", "torch-mkldnn-off"]
     assert "onednn-off" not in jax + torch
@@ -71,7 +71,11 @@ def test_pairs_combine_and_refuse_conflicts() -> None:
     assert both is not None and both.id == "adam+onednn-off" and both.parts == ("adam", "onednn-off")
     assert both.changes() == {"optimizer": "adam", "env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
     assert R.pair(by_id["adam"], by_id["legacy-rmsprop"]) is None  # two optimizers
-    assert R.pair(by_id["xla-no-platform-math"], by_id["xla-isa-avx2"]) is None  # one XLA_FLAGS
+    xla = R.pair(by_id["xla-no-platform-math"], by_id["xla-isa-avx2"])  # XLA_FLAGS: merged
+    assert xla is not None and xla.env == {"XLA_FLAGS": "--xla_cpu_enable_platform_dependent_math"
+                                                        "=false --xla_cpu_max_isa=AVX2"}
+    assert R.pair(by_id["onednn-off"], R.Candidate(
+        id="on", what="", source="", stacks=("keras2",), env={"TF_ENABLE_ONEDNN_OPTS": "1"})) is None
 
 
 def test_every_shipped_candidate_is_well_formed() -> None:

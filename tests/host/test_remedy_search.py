@@ -83,6 +83,7 @@ def test_onednn_off_where_it_is_off_already_and_the_verdicts() -> None:
     assert outcome.verdict == S.PARTIAL
     assert outcome.reconciled == ("onednn vs native, qemu-host",)
     assert outcome.reused == ("native", "qemu-host", "qemu-other")
+    assert outcome.unchanged == ("native", "qemu-host", "qemu-other")  # off there already
     cells = lab_cells()
     add_run(cells, "onednn-off", {"onednn": "d2"})
     assert S.judge(DIVERGENCE, BY_ID["onednn-off"], cells).verdict == S.NO_EFFECT

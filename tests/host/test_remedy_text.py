@@ -57,3 +57,17 @@ def test_the_matrix_lines_of_a_user_experiment_keep_its_env_and_switches() -> No
     parsed = tomllib.loads("\n".join(T.matrix_lines(divergence, grappler)))
     assert parsed["variants"]["jax-grappler-arithmetic-off"]["switches"] == {
         "grappler.arithmetic_optimization": False}
+
+
+def test_each_comparison_says_what_reconciles_it_and_what_was_already_so() -> None:
+    """The issue's reading: for native vs emulated, Adam reconciles; oneDNN off changes nothing
+    there, since those cells have it off already."""
+    adam = S.Outcome("default-optimizer", BY_ID["adam"], S.VERIFIED, reconciled=("c vs a, b",))
+    onednn = S.Outcome("default-optimizer", BY_ID["onednn-off"], S.NO_EFFECT,
+                       unchanged=("a", "b", "c"))
+    worse = S.Outcome("default-optimizer", BY_ID["legacy-rmsprop"], S.WORSE)
+    assert T.pair_lines("c vs a, b", {"a", "b", "c"}, [adam, onednn, worse]) == [
+        "reconciled by: adam", "not by: legacy-rmsprop",
+        "changes nothing there (these cells have it already): onednn-off"]
+    assert T.pair_lines("c vs a, b", {"a", "b", "c"}, [worse]) == [
+        "reconciled by no candidate", "not by: legacy-rmsprop"]

@@ -104,8 +104,9 @@ def check_emulation(lab: Lab, pins: Pins | None = None, base: Path = Path(".")) 
                       file=sys.stderr, flush=True)
 
 
-def execute(runs: list[LabRun]) -> dict[str, int]:
-    """Start every cell at once (emulation is the slow one; the native cell runs beside it)."""
+def execute(runs: list[LabRun], command: str = "lab") -> dict[str, int]:
+    """Start every cell at once (emulation is the slow one; the native cell runs beside it);
+    progress lines are prefixed ``repromatrix <command>:``."""
     started = time.monotonic()
     processes = {}
     for run in runs:
@@ -114,7 +115,7 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
         log = run.log.open("w", encoding="utf-8")
         processes[run.cell.id] = (subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT),
                                   log, run)
-        print(f"repromatrix lab: started {run.cell.id}"
+        print(f"repromatrix {command}: started {run.cell.id}"
               + (f" (qemu-aarch64 -cpu {run.cell.emulate or 'neoverse-n1'})" if run.cell.arch
                  else f" (qemu -cpu {run.cell.emulate}, estimates {run.cell.estimates})"
                  if run.cell.estimates
@@ -130,7 +131,7 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
             log.close()
             codes[cell_id] = process.returncode
             state = "done" if process.returncode == 0 else f"FAILED (exit {process.returncode})"
-            print(f"repromatrix lab: {cell_id} {state} after {time.monotonic() - started:.0f} s",
+            print(f"repromatrix {command}: {cell_id} {state} after {time.monotonic() - started:.0f} s",
                   file=sys.stderr, flush=True)
             if not run.output.exists():  # nothing lost: the table shows the failure and its log
                 log_text = run.log.read_text(encoding="utf-8", errors="replace")
@@ -140,7 +141,7 @@ def execute(runs: list[LabRun]) -> dict[str, int]:
             next_report += HEARTBEAT_SECONDS
             for cell_id, (_, _, run) in sorted(processes.items()):
                 if cell_id not in codes:
-                    print(f"repromatrix lab: {cell_id} running {time.monotonic() - started:.0f} s: "
+                    print(f"repromatrix {command}: {cell_id} running {time.monotonic() - started:.0f} s: "
                           f"{_last_line(run.log)}", file=sys.stderr, flush=True)
     return codes
 

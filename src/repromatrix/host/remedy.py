@@ -142,7 +142,7 @@ def run_candidates(python: str, matrix: Matrix, runs: dict[str, list[Any]], fold
               f"{'s' if len(variants) != 1 else ''}: {', '.join(v.name for v in variants)}",
               file=sys.stderr, flush=True)
     if planned:
-        lab_module.execute(planned)
+        lab_module.execute(planned, "remedy")
     return [r.output for r in planned]
 
 

@@ -51,7 +51,7 @@ class Candidate:
         original name (``base``)."""
         return replace(
             variant,
-            name=f"{variant.name}.{self.id}",
+            name=f"{variant.name}.{self.id.replace('+', '.')}",  # a variant name has no '+'
             env=environment.combine(variant.env, self.env),
             threads=dict(self.threads) if self.threads is not None else variant.threads,
             op_determinism=variant.op_determinism or self.op_determinism,
@@ -81,8 +81,8 @@ def pair(first: Candidate, second: Candidate) -> Candidate | None:
     """Both changes at once, or None when they set the same thing differently."""
     if first.optimizer and second.optimizer and first.optimizer != second.optimizer:
         return None
-    if any(first.env.get(k, v) != v for k, v in second.env.items()):
-        return None
+    if any(first.env.get(k, v) != v for k, v in second.env.items() if k != environment.XLA_FLAGS):
+        return None  # XLA_FLAGS is a list of flags: the two are merged
     if first.threads is not None and second.threads is not None:
         return None
     if any(first.switches.get(k, v) != v for k, v in second.switches.items()):
@@ -91,7 +91,7 @@ def pair(first: Candidate, second: Candidate) -> Candidate | None:
         id=f"{first.id}+{second.id}", what=f"{first.what}; and {second.what}",
         source=f"{first.source}; {second.source}",
         stacks=tuple(s for s in first.stacks if s in second.stacks),
-        env={**first.env, **second.env}, threads=first.threads or second.threads,
+        env=environment.combine(first.env, second.env), threads=first.threads or second.threads,
         op_determinism=first.op_determinism or second.op_determinism,
         switches={**first.switches, **second.switches},
         optimizer=first.optimizer or second.optimizer, builtin=first.builtin or second.builtin,

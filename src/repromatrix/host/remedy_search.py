@@ -18,6 +18,7 @@ that has it is the original). A candidate is then:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -77,6 +78,7 @@ class Outcome:
     groups: tuple[tuple[str, ...], ...] = ()  # the cells' partition with the candidate
     reconciled: tuple[str, ...] = ()  # Pair labels whose cells now agree
     reused: tuple[str, ...] = ()  # cells whose result an earlier run already had
+    unchanged: tuple[str, ...] = ()  # cells where it changes nothing (the original's settings)
     time_ratio: float | None = None  # median over cells of candidate / original training time
     loss_change: float | None = None  # final loss with it minus without, reference cell
     detail: str = ""  # why it failed or was not run
@@ -204,8 +206,20 @@ def judge(divergence: Divergence, candidate: Candidate, cells: Cells) -> Outcome
     reconciled = tuple(p.label() for p in divergence.pairs
                        if len({digests[c] for c in (*p.reference, *p.other)}) == 1)
     return Outcome(name, candidate, verdict, groups=groups, reconciled=reconciled,
-                   reused=tuple(reused), time_ratio=_time_ratio(divergence, variant, cells),
+                   reused=tuple(reused), unchanged=unchanged_cells(divergence, variant, cells),
+                   time_ratio=_time_ratio(divergence, variant, cells),
                    loss_change=_loss_change(divergence, variant, cells))
+
+
+def unchanged_cells(divergence: Divergence, variant: Variant, cells: Cells) -> tuple[str, ...]:
+    """The cells where the candidate's effective settings are the original's (oneDNN off on a
+    cell that has it off): there it cannot change anything."""
+    original = dataclasses.replace(divergence.variant, base=divergence.variant.name)
+    return tuple(c for c in divergence.cells
+                 if effective_key(variant.settings(), cells.env.get(c, {}), variant.name,
+                                  divergence.builtin)
+                 == effective_key(original.settings(), cells.env.get(c, {}), original.name,
+                                  divergence.builtin))
 
 
 def _time_ratio(divergence: Divergence, variant: Variant, cells: Cells) -> float | None:

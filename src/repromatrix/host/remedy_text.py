@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from repromatrix.host.remedy_search import (
+    FAILED,
     NOT_RUN,
     PARTIAL,
     VERIFIED,
@@ -16,9 +17,9 @@ from repromatrix.host.remedy_search import (
     ranked,
 )
 
-
-def _figure(value: float) -> str:
-    return f"{value:.3g}"
+# The built-in experiment's optimizer remedies as the line of code that applies them.
+CODE = {"adam": "model.compile(optimizer='adam', loss='mae')",
+        "legacy-rmsprop": "model.compile(optimizer=tf.keras.optimizers.legacy.RMSprop(), loss='mae')"}
 
 
 def outcome_line(outcome: Outcome) -> str:
@@ -30,7 +31,7 @@ def outcome_line(outcome: Outcome) -> str:
         parts.append(f"{len(outcome.groups)} groups: "
                      + " | ".join(", ".join(g) for g in outcome.groups))
     if outcome.time_ratio is not None:
-        parts.append(f"training time {_figure(outcome.time_ratio)}x the original's")
+        parts.append(f"training time {outcome.time_ratio:.2f}x the original's")
     if outcome.loss_change is not None:
         parts.append("final loss unchanged" if outcome.loss_change == 0
                      else f"final loss {outcome.loss_change:+.3g}")
@@ -39,6 +40,22 @@ def outcome_line(outcome: Outcome) -> str:
     if outcome.detail:
         parts.append(outcome.detail)
     return "; ".join(parts)
+
+
+def pair_lines(label: str, cells: set[str], outcomes: Sequence[Outcome]) -> list[str]:
+    """For one comparison: which candidates reconcile its cells, and which change nothing
+    there because those cells already have that setting."""
+    judged = [o for o in outcomes if o.verdict not in (FAILED, NOT_RUN)]
+    yes = [o.candidate.id for o in judged if label in o.reconciled]
+    already = [o.candidate.id for o in judged if label not in o.reconciled
+               and cells <= set(o.unchanged)]
+    no = [o.candidate.id for o in judged if label not in o.reconciled and o.candidate.id not in already]
+    lines = [f"reconciled by: {', '.join(yes)}" if yes else "reconciled by no candidate"]
+    if no:
+        lines.append(f"not by: {', '.join(no)}")
+    if already:
+        lines.append(f"changes nothing there (these cells have it already): {', '.join(already)}")
+    return lines
 
 
 def changes_text(changes: Mapping[str, Any]) -> str:
@@ -91,6 +108,8 @@ def matrix_lines(divergence: Divergence, outcome: Outcome) -> list[str]:
     if applied.switches:
         lines.append(f"switches = {toml_value(dict(sorted(applied.switches.items())))}")
     lines.append(f"description = {toml_value(f'{variant.name} with {outcome.candidate.id} (verified by repromatrix remedy)')}")
+    if divergence.builtin and outcome.candidate.optimizer in CODE:
+        lines.append(f"# in the report's code: {CODE[outcome.candidate.optimizer]}")
     if not divergence.builtin:
         lines.append("# your function branches on variant.name: give this name the original's code")
     return lines
@@ -112,6 +131,7 @@ def render(divergences: Sequence[Divergence], outcomes: Mapping[str, Sequence[Ou
             root = ["root op " + "+".join(pair.finding.root_ops)] if pair.finding.root_ops else []
             causes = ["likely cause " + ", ".join(pair.finding.causes)] if pair.finding.causes else []
             lines.append(f"  {pair.label()}: {'; '.join(root + causes) or 'no cause named'}")
+            lines += [f"    {line}" for line in pair_lines(pair.label(), set(pair.reference + pair.other), found)]
         if not found:
             lines.append("  no candidate applies to this stack and these causes")
         for outcome in found:
@@ -142,6 +162,7 @@ def as_json(divergences: Sequence[Divergence], outcomes: Mapping[str, Sequence[O
                             "changes": o.candidate.changes(), "source": o.candidate.source,
                             "groups": [list(g) for g in o.groups],
                             "reconciles": list(o.reconciled), "reused": list(o.reused),
+                            "unchanged": list(o.unchanged),
                             "time_ratio": o.time_ratio, "loss_change": o.loss_change,
                             "detail": o.detail}
                            for o in ranked(outcomes.get(d.variant.name, ()))]}
