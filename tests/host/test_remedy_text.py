@@ -71,3 +71,13 @@ def test_each_comparison_says_what_reconciles_it_and_what_was_already_so() -> No
         "changes nothing there (these cells have it already): onednn-off"]
     assert T.pair_lines("c vs a, b", {"a", "b", "c"}, [worse]) == [
         "reconciled by no candidate", "not by: legacy-rmsprop"]
+
+
+def test_candidates_only_ci_can_run_are_offered_to_try_not_as_verified() -> None:
+    text = report(S.Outcome("default-optimizer", BY_ID["adam"], S.NOT_RUN,
+                            detail="c cannot run here (CI cells): try it in CI"))
+    assert "no candidate verified here; not run here: adam" in text
+    tried = text.split("add to matrix.toml (and to [experiment] variants) and push:\n", 1)[1]
+    parsed = tomllib.loads(tried)["variants"]["default-optimizer-adam"]
+    assert "could not run" in parsed["description"] and "verified" not in parsed["description"]
+    assert "To confirm on real machines" not in text

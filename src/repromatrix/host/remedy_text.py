@@ -89,8 +89,8 @@ def _key(name: str) -> str:
     return name if bare else json.dumps(name)
 
 
-def matrix_lines(divergence: Divergence, outcome: Outcome) -> list[str]:
-    """The matrix.toml variant that applies the remedy, for CI to confirm."""
+def matrix_lines(divergence: Divergence, outcome: Outcome, verified: bool = True) -> list[str]:
+    """The matrix.toml variant that applies the remedy, for CI to confirm (or to try)."""
     variant = divergence.variant
     name = f"{variant.name}-{outcome.candidate.id.replace('+', '-')}"
     lines = [f"[variants.{name}]"]
@@ -107,7 +107,8 @@ def matrix_lines(divergence: Divergence, outcome: Outcome) -> list[str]:
         lines.append("op_determinism = true")
     if applied.switches:
         lines.append(f"switches = {toml_value(dict(sorted(applied.switches.items())))}")
-    lines.append(f"description = {toml_value(f'{variant.name} with {outcome.candidate.id} (verified by repromatrix remedy)')}")
+    how = "verified by repromatrix remedy" if verified else "a candidate repromatrix remedy could not run"
+    lines.append(f"description = {toml_value(f'{variant.name} with {outcome.candidate.id} ({how})')}")
     if divergence.builtin and outcome.candidate.optimizer in CODE:
         lines.append(f"# in the report's code: {CODE[outcome.candidate.optimizer]}")
     if not divergence.builtin:
@@ -121,6 +122,7 @@ def render(divergences: Sequence[Divergence], outcomes: Mapping[str, Sequence[Ou
              f"{'s' if len(divergences) != 1 else ''}, candidates run on {machine}"]
     lines += [f"  note: {n}" for n in notes]
     applying: list[str] = []
+    trying: list[str] = []  # candidates only CI can run: their lines, unverified
     for divergence in divergences:
         found = ranked(outcomes.get(divergence.variant.name, ()))
         lines.append("")
@@ -142,12 +144,18 @@ def render(divergences: Sequence[Divergence], outcomes: Mapping[str, Sequence[Ou
                              *matrix_lines(divergence, outcome)]
                 break
         if not any(o.verdict == VERIFIED for o in found):
-            untried = [o.candidate.id for o in found if o.verdict == NOT_RUN]
+            untried = [o for o in found if o.verdict == NOT_RUN]
             lines.append("  no candidate verified here" + (
-                f"; not run here: {', '.join(untried)}" if untried else ""))
+                f"; not run here: {', '.join(o.candidate.id for o in untried)}" if untried else ""))
+            for outcome in untried:
+                trying += ["", f"# {divergence.variant.name}: {outcome.candidate.what}",
+                           *matrix_lines(divergence, outcome, verified=False)]
     if applying:
         lines += ["", "To confirm on real machines, add to matrix.toml (and to [experiment] "
                   "variants), push, and read the CI table:", *applying]
+    if trying:
+        lines += ["", "Not verified (their cells run only in CI); to try them there, add to "
+                  "matrix.toml (and to [experiment] variants) and push:", *trying]
     return "\n".join(lines) + "\n"
 
 
