@@ -28,8 +28,12 @@ def test_a_user_experiment_gets_no_optimizer_swap() -> None:
     assert ids("keras2", False, RSQRT) == ["onednn-off"]
 
 
-def test_onednn_on_vs_off_brings_onednn_off_only() -> None:
-    assert ids("keras2", True, ONEDNN) == ["onednn-off"]
+def test_a_fused_matrix_product_brings_onednn_off_and_the_isa_cap() -> None:
+    """oneDNN on vs off at MatMul+BiasAdd+Sigmoid: oneDNN's switch, and its ISA cap (products
+    dispatch on the vector width); no optimizer swap, the update is not the root."""
+    assert ids("keras2", True, ONEDNN) == ["onednn-off", "onednn-isa-avx2"]
+    conv = Finding(("Conv2D",), ("emulation",))
+    assert ids("keras2", False, conv) == ["onednn-off", "onednn-isa-avx2"]
 
 
 def test_cpu_isa_and_threads_bring_their_knobs() -> None:

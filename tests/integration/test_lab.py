@@ -177,7 +177,8 @@ def test_remedy_verifies_onednn_off_for_adam(lab: dict[str, Any], pinned_python:
     folder = lab["folder"].parent
     completed = subprocess.run(
         [pinned_python, "-m", "repromatrix", "remedy", str(lab["folder"]), "--matrix",
-         str(folder / "matrix.toml"), "--variant", "adam", "--output-dir",
+         str(folder / "matrix.toml"), "--variant", "adam", "--candidate", "onednn-off",
+         "--output-dir",
          str(folder / "remedy")],
         cwd=root, env=pinned_host_env(), capture_output=True, text=True, timeout=900,
         check=False)

@@ -56,6 +56,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-dir", default="artifacts/remedy",
                         help="where the candidates' artifacts, logs and remedy.json go "
                         "(default: artifacts/remedy)")
+    parser.add_argument("--candidate", action="append", dest="candidates", default=[],
+                        metavar="ID", help="only this candidate (repeatable; ids in "
+                        "resources/remedies.toml, docs/remedy.md)")
     parser.add_argument("--no-pairs", action="store_true",
                         help="do not try pairs of two partial candidates")
     parser.set_defaults(func=run)
@@ -168,9 +171,17 @@ def _variants_toml(variants: Sequence[Any]) -> str:
 
 
 def search(divergences_: Sequence[Divergence], cells: Cells, python: str, matrix: Matrix,
-           folder: Path, rows: int, pairs: bool) -> dict[str, list[Outcome]]:
-    """Round one: every chosen candidate; round two: pairs of partial ones."""
+           folder: Path, rows: int, pairs: bool, only: Sequence[str] = ()
+           ) -> dict[str, list[Outcome]]:
+    """Round one: every chosen candidate (or only those named); round two: pairs of partial
+    ones."""
     shipped = remedy_candidates.load()
+    unknown = [c for c in only if c not in {s.id for s in shipped}]
+    if unknown:
+        raise UsageError(f"--candidate {unknown[0]}: no such candidate; known: "
+                         f"{', '.join(s.id for s in shipped)}")
+    if only:
+        shipped = tuple(s for s in shipped if s.id in only)
     chosen: dict[str, list[Candidate]] = {}
     for divergence in divergences_:
         found = remedy_candidates.choose(shipped, divergence.stack, divergence.builtin,
@@ -246,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
         cells=tuple(runnable[c] for c in sorted(cells.runnable))), matrix.pins,
         Path(args.matrix).parent)
     folder = Path(args.output_dir)
-    outcomes = search(found, cells, sys.executable, matrix, folder, rows, not args.no_pairs)
+    outcomes = search(found, cells, sys.executable, matrix, folder, rows, not args.no_pairs,
+                      args.candidates)
     machine = _machine()
     print(remedy_text.render(found, outcomes, notes, machine), end="")
     folder.mkdir(parents=True, exist_ok=True)
