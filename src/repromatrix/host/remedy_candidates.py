@@ -38,6 +38,7 @@ class Candidate:
     stacks: tuple[str, ...]
     causes: tuple[str, ...] = ()
     root_ops: tuple[str, ...] = ()
+    root_ops_with: tuple[str, ...] = ()  # a root op brings it only beside one of these causes
     builtin: bool = False  # only the built-in experiment (its optimizer is repromatrix's)
     env: Mapping[str, str] = field(default_factory=dict)
     threads: Mapping[str, int] | None = None
@@ -105,7 +106,8 @@ def load(text: str | None = None) -> tuple[Candidate, ...]:
     problems = []
     for index, raw in enumerate(doc.get("candidates", [])):
         where = f"remedies.toml: candidates[{index}]"
-        unknown = set(raw) - {"id", "what", "source", "stacks", "causes", "root_ops", "builtin",
+        unknown = set(raw) - {"id", "what", "source", "stacks", "causes", "root_ops",
+                              "root_ops_with", "builtin",
                               "env", "threads", "op_determinism", "switches", "optimizer"}
         if unknown:
             problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
@@ -120,6 +122,7 @@ def load(text: str | None = None) -> tuple[Candidate, ...]:
         found.append(Candidate(
             id=raw["id"], what=raw["what"], source=raw["source"], stacks=tuple(raw["stacks"]),
             causes=tuple(raw.get("causes", ())), root_ops=tuple(raw.get("root_ops", ())),
+            root_ops_with=tuple(raw.get("root_ops_with", ())),
             builtin=bool(raw.get("builtin", False)), env=dict(raw.get("env", {})),
             threads=raw.get("threads"), op_determinism=bool(raw.get("op_determinism", False)),
             switches=dict(raw.get("switches", {})), optimizer=raw.get("optimizer")))
@@ -143,6 +146,8 @@ class Finding:
 def brings(candidate: Candidate, finding: Finding) -> bool:
     if EVERY in candidate.causes or set(candidate.causes) & set(finding.causes):
         return True
+    if candidate.root_ops_with and not set(candidate.root_ops_with) & set(finding.causes):
+        return False
     return any(fnmatch.fnmatchcase(op, pattern) for op in finding.root_ops
                for pattern in candidate.root_ops)
 
