@@ -29,6 +29,7 @@ from repromatrix.host import lab as lab_module
 from repromatrix.host import remedy_candidates, remedy_search, remedy_text
 from repromatrix.host.remedy_candidates import Candidate, Finding
 from repromatrix.host.remedy_search import PARTIAL, Cells, Divergence, Outcome, Pair
+from repromatrix.model import Variant
 
 REMEDY_SOURCE = "remedy:"  # how results of this search's own runs are told from reused ones
 
@@ -123,7 +124,7 @@ def lab_cells(matrix: Matrix) -> dict[str, LabCell]:
     return cells
 
 
-def run_candidates(python: str, matrix: Matrix, runs: dict[str, list[Any]], folder: Path,
+def run_candidates(python: str, matrix: Matrix, runs: dict[str, list[Variant]], folder: Path,
                    rows: int) -> list[Path]:
     """One ``repromatrix run`` per cell with its candidate variants (a variants file), all cells
     at once as the lab runs them; returns the artifacts written (failed cells: error artifacts)."""
@@ -149,24 +150,11 @@ def run_candidates(python: str, matrix: Matrix, runs: dict[str, list[Any]], fold
     return [r.output for r in planned]
 
 
-def _variants_toml(variants: Sequence[Any]) -> str:
+def _variants_toml(variants: Sequence[Variant]) -> str:
+    """The candidates as a file ``run --variants-file`` reads (with their ``base``)."""
     lines = ["# candidate variants written by repromatrix remedy"]
     for variant in variants:
-        lines.append(f"[variants.{json.dumps(variant.name)}]")
-        if variant.optimizer != "default":
-            lines.append(f"optimizer = {remedy_text.toml_value(variant.optimizer)}")
-        for key in ("env", "switches"):
-            value = getattr(variant, key)
-            if value:
-                lines.append(f"{key} = {remedy_text.toml_value(dict(sorted(value.items())))}")
-        if variant.threads:
-            lines.append(f"threads = {remedy_text.toml_value(dict(variant.threads))}")
-        if variant.op_determinism:
-            lines.append("op_determinism = true")
-        if variant.backend:
-            lines.append(f"backend = {remedy_text.toml_value(variant.backend)}")
-        lines.append(f"base = {remedy_text.toml_value(variant.base)}")
-        lines.append(f"description = {remedy_text.toml_value(variant.description)}")
+        lines += remedy_text.variant_table(variant.name, variant, variant.description, base=True)
     return "\n".join(lines) + "\n"
 
 

@@ -143,18 +143,15 @@ def effective_key(settings: Mapping[str, Any], cell_env: Mapping[str, str], name
 def needed_runs(divergences: Iterable[Divergence], candidates: Mapping[str, Sequence[Candidate]],
                 cells: Cells) -> dict[str, list[Variant]]:
     """Per runnable cell, the candidate variants no artifact has a result for (each once)."""
-    runs: dict[str, dict[str, Variant]] = {}
+    runs: dict[str, dict[str, Variant]] = {}  # cell -> effective key -> the variant that runs it
     for divergence in divergences:
         for candidate in candidates.get(divergence.variant.name, ()):
             variant = candidate.applied_to(divergence.variant)
             for cell in divergence.cells:
                 if cell in cells.runnable and cells.result(cell, variant, divergence.builtin) is None:
-                    keyed = runs.setdefault(cell, {})
                     key = effective_key(variant.settings(), cells.env.get(cell, {}), _seen(variant),
                                         divergence.builtin)
-                    if all(effective_key(v.settings(), cells.env.get(cell, {}), _seen(v),
-                                         divergence.builtin) != key for v in keyed.values()):
-                        keyed[variant.name] = variant
+                    runs.setdefault(cell, {}).setdefault(key, variant)
     return {cell: list(found.values()) for cell, found in sorted(runs.items())}
 
 

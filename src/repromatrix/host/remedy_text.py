@@ -16,6 +16,7 @@ from repromatrix.host.remedy_search import (
     Outcome,
     ranked,
 )
+from repromatrix.model import Variant
 
 # The built-in experiment's optimizer remedies as the line of code that applies them.
 CODE = {"adam": "model.compile(optimizer='adam', loss='mae')",
@@ -89,26 +90,34 @@ def _key(name: str) -> str:
     return name if bare else json.dumps(name)
 
 
+def variant_table(name: str, variant: Variant, description: str, base: bool = False) -> list[str]:
+    """A variant as a matrix.toml ``[variants.NAME]`` table (what the loader reads back)."""
+    lines = [f"[variants.{_key(name)}]"]
+    if variant.optimizer != "default":
+        lines.append(f"optimizer = {toml_value(variant.optimizer)}")
+    if variant.backend:
+        lines.append(f"backend = {toml_value(variant.backend)}")
+    if variant.env:
+        lines.append(f"env = {toml_value(dict(sorted(variant.env.items())))}")
+    if variant.threads:
+        lines.append(f"threads = {toml_value(dict(variant.threads))}")
+    if variant.op_determinism:
+        lines.append("op_determinism = true")
+    if variant.switches:
+        lines.append(f"switches = {toml_value(dict(sorted(variant.switches.items())))}")
+    if base and variant.base is not None:
+        lines.append(f"base = {toml_value(variant.base)}")
+    lines.append(f"description = {toml_value(description)}")
+    return lines
+
+
 def matrix_lines(divergence: Divergence, outcome: Outcome, verified: bool = True) -> list[str]:
     """The matrix.toml variant that applies the remedy, for CI to confirm (or to try)."""
     variant = divergence.variant
-    name = f"{variant.name}-{outcome.candidate.id.replace('+', '-')}"
-    lines = [f"[variants.{name}]"]
-    if divergence.builtin and (outcome.candidate.optimizer or variant.optimizer != "default"):
-        lines.append(f"optimizer = {toml_value(outcome.candidate.optimizer or variant.optimizer)}")
-    applied = outcome.candidate.applied_to(variant)
-    if applied.backend:
-        lines.append(f"backend = {toml_value(applied.backend)}")
-    if applied.env:
-        lines.append(f"env = {toml_value(dict(sorted(applied.env.items())))}")
-    if applied.threads:
-        lines.append(f"threads = {toml_value(dict(applied.threads))}")
-    if applied.op_determinism:
-        lines.append("op_determinism = true")
-    if applied.switches:
-        lines.append(f"switches = {toml_value(dict(sorted(applied.switches.items())))}")
     how = "verified by repromatrix remedy" if verified else "a candidate repromatrix remedy could not run"
-    lines.append(f"description = {toml_value(f'{variant.name} with {outcome.candidate.id} ({how})')}")
+    lines = variant_table(f"{variant.name}-{outcome.candidate.id.replace('+', '-')}",
+                          outcome.candidate.applied_to(variant),
+                          f"{variant.name} with {outcome.candidate.id} ({how})")
     if divergence.builtin and outcome.candidate.optimizer in CODE:
         lines.append(f"# in the report's code: {CODE[outcome.candidate.optimizer]}")
     if not divergence.builtin:
