@@ -1,11 +1,14 @@
-"""Keras 3 on JAX: the per-step trail computed inside the jitted train step.
+"""Keras 3 on JAX: the per-step trail, hashed by its own small jitted function after each step.
 
 Keras 3's JAX trainer (``keras/src/backend/jax/trainer.py``) jits ``train_step(state, data)``,
 a pure function returning ``(logs, state)``, and ``fit`` calls ``self.train_function`` once per
-step without waiting for its result (asynchronous dispatch). The recorder wraps ``train_step`` so
-that the jitted step also returns, in its logs, a hash of the new weights; and it wraps the train
-function so that each step's hash (a device array, not read yet) is kept in a list. Nothing
-syncs per step; the list is read once after ``fit``.
+step without waiting for its result (asynchronous dispatch). The recorder wraps the train
+function: after each step it dispatches one jitted hash of the new state's variables (a device
+array, not read yet) and keeps it in a list. Nothing syncs per step; the list is read once after
+``fit``. The train step itself is left as Keras compiles it: hashing inside it cost a bigger XLA
+program to compile (the recorder's main cost on short runs, measured in docs/performance.md) and
+would let XLA fuse the step differently; the hash is compiled once, for the weights before
+training and every step alike.
 
 JAX computes in 32 bits unless x64 is switched on (which would change Keras' numerics), so the
 hash is two 32-bit linear hashes of the weights' bits (the high and low halves of
@@ -31,8 +34,6 @@ import numpy as np
 from repromatrix.cell.probe_inputs import probe_inputs
 from repromatrix.cell.trail import multipliers
 
-KEY = "_repromatrix_trail"  # the logs entry the wrapped step adds (removed before Keras sees it)
-
 
 class JaxTrailRecorder:
     """Hashes ``keras3.trail_variables`` (the weights, then seed and metric state), each in its
@@ -41,54 +42,37 @@ class JaxTrailRecorder:
     position, fixed when the recorder starts (the model is built by then: user_plan.build)."""
 
     def __init__(self, model: Any, steps: int) -> None:
+        import jax
         import jax.numpy as jnp
 
         from repromatrix.cell.keras3_state import trail_variables
 
-        self._jnp = jnp
         self._model = model
         del steps  # no buffer: one small array per step
         variables = trail_variables(model)
         self._positions = state_positions(model, variables)
         sizes = [int(np.prod(v.shape)) for v in variables]
         factors = multipliers(sum(sizes)).astype(np.uint64)
-        self._low = jnp.asarray((factors & 0xFFFFFFFF).astype(np.uint32))
-        self._high = jnp.asarray((factors >> 32).astype(np.uint32))
-        self._rows = [self._measure([v.value for v in variables])]
-        self._original_step = model.train_step
+        # arguments, not closed-over constants: a big model's multipliers stay out of the program
+        self._factors = (jnp.asarray((factors >> 32).astype(np.uint32)),
+                         jnp.asarray((factors & 0xFFFFFFFF).astype(np.uint32)))
+        self._measure = jax.jit(measure)
+        self._rows = [self._measure([v.value for v in variables], *self._factors)]
         self._original_make = model.make_train_function
-        model.train_step = self._train_step
         model.make_train_function = self._make_train_function
-
-    def _measure(self, values: list[Any]) -> Any:
-        """[high hash, low hash, float32 sum's bits] as uint32."""
-        import jax
-
-        jnp = self._jnp
-        flat = [jnp.ravel(v) for v in values]
-        bits = jnp.concatenate([jax.lax.bitcast_convert_type(
-            v, {2: jnp.uint16, 4: jnp.uint32}[v.dtype.itemsize]).astype(jnp.uint32)
-            if jnp.issubdtype(v.dtype, jnp.floating) else v.astype(jnp.uint32) for v in flat])
-        total = jnp.sum(jnp.concatenate([v.astype(jnp.float32) for v in flat]))
-        return jnp.stack([jnp.sum(bits * self._high), jnp.sum(bits * self._low),
-                          jax.lax.bitcast_convert_type(total, jnp.uint32)])
-
-    def _train_step(self, state: Any, data: Any) -> Any:
-        logs, state = self._original_step(state, data)
-        logs = {**logs, KEY: self._measure([state[part][index]
-                                            for part, index in self._positions])}
-        return logs, state
 
     def _make_train_function(self, force: bool = False) -> Any:
         self._original_make(force)  # sets model.train_function (and returns None)
         function = self._model.train_function
         if getattr(function, "_repromatrix", False):
             return function
+        positions, factors, hashed, rows = self._positions, self._factors, self._measure, self._rows
 
         def step(state: Any, iterator: Any) -> Any:
             logs, state = function(state, iterator)
-            logs = dict(logs)
-            self._rows.append(logs.pop(KEY))  # a device array: no sync here
+            # dispatched before the next step is: that step's donation of these buffers waits
+            # for this read, and nothing waits for the hash (a device array, read after fit)
+            rows.append(hashed([state[part][index] for part, index in positions], *factors))
             return logs, state
 
         step._repromatrix = True  # type: ignore[attr-defined]
@@ -96,7 +80,7 @@ class JaxTrailRecorder:
         return step
 
     def restore(self) -> None:
-        for name in ("train_step", "make_train_function", "train_function"):
+        for name in ("make_train_function", "train_function"):
             self._model.__dict__.pop(name, None)
 
     def result(self) -> dict[str, Any]:
@@ -104,6 +88,21 @@ class JaxTrailRecorder:
         return {"steps": len(rows) - 1,
                 "digest": [f"{int(h):08x}{int(low):08x}" for h, low, _ in rows],
                 "sum": [float(s) for s in rows[:, 2].copy().view(np.float32)]}
+
+
+def measure(values: list[Any], high: Any, low: Any) -> Any:
+    """[high hash, low hash, float32 sum's bits] as uint32: two 32-bit linear hashes of every
+    value's bits (integer sums: no reduction order matters) and the float32 sum of all values."""
+    import jax
+    import jax.numpy as jnp
+
+    flat = [jnp.ravel(v) for v in values]
+    bits = jnp.concatenate([jax.lax.bitcast_convert_type(
+        v, {2: jnp.uint16, 4: jnp.uint32}[v.dtype.itemsize]).astype(jnp.uint32)
+        if jnp.issubdtype(v.dtype, jnp.floating) else v.astype(jnp.uint32) for v in flat])
+    total = jnp.sum(jnp.concatenate([v.astype(jnp.float32) for v in flat]))
+    return jnp.stack([jnp.sum(bits * high), jnp.sum(bits * low),
+                      jax.lax.bitcast_convert_type(total, jnp.uint32)])
 
 
 def state_positions(model: Any, variables: list[Any]) -> list[tuple[int, int]]:

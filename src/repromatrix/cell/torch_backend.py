@@ -109,6 +109,11 @@ class TorchTrailRecorder:
         del steps  # one small tensor per step, no buffer to size
         self._had_own = "train_step" in vars(model)
         self._original = model.train_step
+        from repromatrix.cell.keras3_state import trail_variables
+
+        # listed once: walking a subclassed model's layers for them cost more than the hash per
+        # step; each variable's current value is read every step (an assignment may replace it)
+        self._variables = trail_variables(model)
         weights = self._tensors()
         self._factors, self._offset = hash_factors(torch, weights)
         self._rows = [self._measure()]
@@ -116,9 +121,7 @@ class TorchTrailRecorder:
         model.train_step = self._train_step
 
     def _tensors(self) -> list[Any]:
-        from repromatrix.cell.keras3_state import trail_variables
-
-        return [v.value for v in trail_variables(self._model)]
+        return [v.value for v in self._variables]
 
     def _measure(self) -> Any:
         with self._torch.no_grad():
