@@ -9,6 +9,8 @@ PATH is a venv with the pins of examples/report-keras3 and repromatrix installed
 alternating rounds train each style with the trail and without it (the recorder switched off),
 on ``--rows`` rows (batch size 4: rows / 4 steps); the figure is the median of the per-round
 ratios (budget: <= 1.15, docs/performance.md), and the digests with and without must be equal.
+Each round is timed twice: wall-clock seconds, and the process's CPU seconds (all threads), which
+another tenant's load on a shared machine moves far less than the wall clock.
 """
 
 from __future__ import annotations
@@ -37,16 +39,17 @@ recording = experiment._start_trail
 names = [n for n in matrix.variants if n.endswith("-" + suffix)]
 def run(name, trail):
     experiment._start_trail = recording if trail else (lambda model, steps: (None, "off"))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     record = experiment.run_user_variant(function, entry.text, matrix.variants[name], None, 42)
-    return time.perf_counter() - start, record["digest"]
+    return time.perf_counter() - start, time.process_time() - cpu, record["digest"]
 results = {}
 for name in names:
     run(name, True)  # warm-up
     for _ in range(rounds):
         for trail in (False, True):
-            seconds, digest = run(name, trail)
+            seconds, cpu, digest = run(name, trail)
             results.setdefault(f"{name}|{trail}", []).append(seconds)
+            results.setdefault(f"cpu|{name}|{trail}", []).append(cpu)
             results.setdefault(f"digest|{name}|{trail}", digest)
 print(json.dumps({"names": names, **results}))
 """
@@ -71,11 +74,13 @@ def main() -> None:
     for name in results["names"]:
         off, on = results[f"{name}|False"], results[f"{name}|True"]
         ratios = [b / a for a, b in zip(off, on)]
+        cpu = [b / a for a, b in zip(results[f"cpu|{name}|False"], results[f"cpu|{name}|True"])]
         same = results[f"digest|{name}|False"] == results[f"digest|{name}|True"]
         print(f"   {name}: without {statistics.median(off):.2f} s, with "
               f"{statistics.median(on):.2f} s, ratio median {statistics.median(ratios):.3f} "
               f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}; fastest {min(on) / min(off):.3f})"
-              f"; same digest: {same}")
+              f"; CPU time ratio median {statistics.median(cpu):.3f} (rounds "
+              f"{', '.join(f'{r:.2f}' for r in cpu)}); same digest: {same}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""The Keras 3 PyTorch trail's per-step cost, measured directly: the recorder's hash of one step's
+state (``TorchTrailRecorder._measure``, what runs after every step) against one train step, for
+every model-building style of the slow test corpus (tests/integration/keras3_styles). Prints
+figures; asserts nothing.
+
+    python benchmarks/bench_torch_trail_hash.py --python PATH/TO/KERAS3/VENV/bin/python
+                                                [--rounds 5] [--steps 200]
+
+PATH is a venv with the pins of examples/report-keras3 (the same as bench_keras3_styles.py's).
+On torch every op runs synchronously on the CPU, so the hash's own time is its whole cost to the
+step; both are timed in one process, in alternating rounds, and the figure is the median per-round
+ratio (step + hash) / step, against the trail budget of 1.15 (docs/performance.md). Whole-variant
+timings (bench_keras3_styles.py) add the build and the op set and are far noisier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "integration" / "keras3_styles" / "experiment.py"
+
+SNIPPET = r"""
+import importlib.util, json, sys, time
+import numpy as np
+from repromatrix.cell.torch_backend import TorchTrailRecorder
+spec = importlib.util.spec_from_file_location("corpus", sys.argv[1])
+corpus = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(corpus)
+rounds, steps = int(sys.argv[2]), int(sys.argv[3])
+corpus.ROWS = steps * corpus.BATCH
+results = {}
+for style, build in corpus.STYLES.items():
+    model, (x, y) = build(42)
+    model.fit(x, y, **{**corpus.FIT, "verbose": 0})  # builds the model and its optimizer
+    recorder = TorchTrailRecorder(model, steps)
+    recorder.restore()  # the step is timed as Keras runs it; the hash alone below
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model.fit(x, y, **{**corpus.FIT, "verbose": 0})
+        step = (time.perf_counter() - start) / steps
+        start = time.perf_counter()
+        for _ in range(steps):
+            recorder._measure()
+        hashed = (time.perf_counter() - start) / steps
+        results.setdefault(style, []).append([step, hashed])
+print(json.dumps(results))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python", required=True, help="the Keras 3 venv's interpreter")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONPATH": str(ROOT / "src")}
+    output = subprocess.run([args.python, "-c", SNIPPET, str(CORPUS), str(args.rounds),
+                             str(args.steps)], cwd=ROOT, env=env, check=True,
+                            capture_output=True, text=True).stdout
+    results = json.loads(output.strip().splitlines()[-1])
+    print(f"Keras 3 trail on PyTorch: the hash after each step against the step, {args.steps} "
+          f"steps, {args.rounds} alternating rounds (budget 1.15)")
+    for style, rounds in results.items():
+        ratios = [(step + hashed) / step for step, hashed in rounds]
+        print(f"   {style}: step {statistics.median(s for s, _ in rounds) * 1e3:.2f} ms, hash "
+              f"{statistics.median(h for _, h in rounds) * 1e6:.0f} us, ratio median "
+              f"{statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)})")
+
+
+if __name__ == "__main__":
+    main()
