@@ -16,25 +16,13 @@ seconds, as in bench_keras3_styles.py. oneDNN off, as the test cells run.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-import subprocess
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "integration" / "keras3_styles" / "experiment.py"
+from corpus_rounds import arguments, run
 
 SNIPPET = r"""
-import importlib.util, json, sys, time
 from repromatrix.cell import user_plan
 from repromatrix.cell.keras3 import Keras3TrailRecorder
-spec = importlib.util.spec_from_file_location("corpus", sys.argv[1])
-corpus = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(corpus)
-rounds, steps = int(sys.argv[2]), int(sys.argv[3])
-corpus.ROWS = steps * corpus.BATCH
 FIT = {**corpus.FIT, "verbose": 0}
 def timed(call):
     wall, cpu = time.perf_counter(), time.process_time()
@@ -65,18 +53,9 @@ print(json.dumps(results))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--python", required=True, help="the Keras 3 venv's interpreter")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=200)
-    args = parser.parse_args()
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT / "src")}
-    output = subprocess.run([args.python, "-c", SNIPPET, str(CORPUS), str(args.rounds),
-                             str(args.steps)], cwd=ROOT, env=env, check=True,
-                            capture_output=True, text=True).stdout
-    results = json.loads(output.strip().splitlines()[-1])
+    args = arguments(__doc__, rounds=3)
+    results = run(args, SNIPPET, {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0",
+                                  "TF_CPP_MIN_LOG_LEVEL": "2"})
     print(f"Keras 3 trail on TensorFlow: fixed cost and per-step ratio, {args.steps} steps, "
           f"{args.rounds} rounds (budget 1.15 on a whole run)")
     for style, rounds in results.items():

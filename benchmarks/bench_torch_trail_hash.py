@@ -15,25 +15,12 @@ timings (bench_keras3_styles.py) add the build and the op set and are far noisie
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-import subprocess
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "integration" / "keras3_styles" / "experiment.py"
+from corpus_rounds import arguments, run
 
 SNIPPET = r"""
-import importlib.util, json, sys, time
-import numpy as np
 from repromatrix.cell.torch_backend import TorchTrailRecorder
-spec = importlib.util.spec_from_file_location("corpus", sys.argv[1])
-corpus = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(corpus)
-rounds, steps = int(sys.argv[2]), int(sys.argv[3])
-corpus.ROWS = steps * corpus.BATCH
 results = {}
 for style, build in corpus.STYLES.items():
     model, (x, y) = build(42)
@@ -54,17 +41,8 @@ print(json.dumps(results))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--python", required=True, help="the Keras 3 venv's interpreter")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=200)
-    args = parser.parse_args()
-    env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONPATH": str(ROOT / "src")}
-    output = subprocess.run([args.python, "-c", SNIPPET, str(CORPUS), str(args.rounds),
-                             str(args.steps)], cwd=ROOT, env=env, check=True,
-                            capture_output=True, text=True).stdout
-    results = json.loads(output.strip().splitlines()[-1])
+    args = arguments(__doc__, rounds=5)
+    results = run(args, SNIPPET, {"KERAS_BACKEND": "torch"})
     print(f"Keras 3 trail on PyTorch: the hash after each step against the step, {args.steps} "
           f"steps, {args.rounds} alternating rounds (budget 1.15)")
     for style, rounds in results.items():

@@ -1,0 +1,45 @@
+"""What the per-step benchmarks of the Keras 3 style corpus (tests/integration/keras3_styles)
+share: their arguments, the corpus loaded inside the Keras 3 venv at a chosen number of steps, and
+the run of a snippet there whose last line of output is its figures as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "integration" / "keras3_styles" / "experiment.py"
+
+# The first lines of every snippet: `corpus` (its STYLES, BATCH, FIT), `rounds` and `steps`, the
+# corpus's data sized to `steps` optimizer steps (its own 24 rows are too few to time).
+PRELUDE = r"""
+import importlib.util, json, sys, time
+spec = importlib.util.spec_from_file_location("corpus", sys.argv[1])
+corpus = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(corpus)
+rounds, steps = int(sys.argv[2]), int(sys.argv[3])
+corpus.ROWS = steps * corpus.BATCH
+"""
+
+
+def arguments(doc: str | None, rounds: int) -> argparse.Namespace:
+    """--python (the Keras 3 venv's interpreter), --rounds and --steps."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python", required=True, help="the Keras 3 venv's interpreter")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--steps", type=int, default=200)
+    return parser.parse_args()
+
+
+def run(args: argparse.Namespace, snippet: str, env: dict[str, str]) -> Any:
+    """PRELUDE + ``snippet`` in the venv with ``env`` added (KERAS_BACKEND at least): its JSON."""
+    output = subprocess.run([args.python, "-c", PRELUDE + snippet, str(CORPUS), str(args.rounds),
+                             str(args.steps)], cwd=ROOT, check=True, capture_output=True,
+                            text=True,
+                            env={**os.environ, **env, "PYTHONPATH": str(ROOT / "src")}).stdout
+    return json.loads(output.strip().splitlines()[-1])
