@@ -11,11 +11,17 @@ from pathlib import Path
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
 from repromatrix.config.matrix import load_matrix
 from repromatrix.errors import UsageError
 from repromatrix.host import lock
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCK_TABLE = '\n[tool.repromatrix]\nplatform = "linux-x86_64"\npython = "3.9.2"\n'
 LOCK_BODY = 'lock-version = "1.0"\ncreated-by = "uv"\n\n[[packages]]\nname = "six"\nversion = "1.17.0"\n'
 
 
@@ -125,6 +131,41 @@ def test_this_repositorys_locks_match_its_matrix() -> None:
     for platform in lock.platforms(matrix):
         expected = lock.inputs(matrix, platform, lock.own_requirements())
         assert lock.check(matrix.path, expected) == lock.lock_path(matrix.path, platform)
+
+
+PYPI_SIX = (
+    '[[packages]]\nname = "six"\nversion = "1.17.0"\nsdist = { url = "https://files.pythonhosted.org/'
+    'six.tar.gz", hashes = { sha256 = "aa" } }\nwheels = [{ url = "https://files.pythonhosted.org/'
+    'six.whl", hashes = { sha256 = "bb" } }]\n\n')
+ELSEWHERE = (
+    '[[packages]]\nname = "torch"\nversion = "2.3.1+cpu"\nwheels = [{ url = "https://download.'
+    'pytorch.org/whl/cpu/torch.whl", hashes = { sha256 = "cc" } }]\n\n'
+    '[[packages]]\nname = "mixed"\nversion = "1.0"\nwheels = [{ url = "https://files.'
+    'pythonhosted.org/m.whl" }, { url = "https://example.org/m.whl" }]\n\n'
+    '[[packages]]\nname = "local"\nversion = "0.1"\ndirectory = { path = "." }\n')
+
+
+def test_packages_from_pypi_name_pypis_index_and_nothing_else_changes() -> None:
+    """uv writes no `index`; without it `uv pip sync` re-downloads the whole lock on a network
+    that strips PyPI's Cache-Control (tests/integration/test_pinned_lock.py shows the second
+    install downloading nothing)."""
+    text = 'lock-version = "1.0"\n\n' + PYPI_SIX + ELSEWHERE + LOCK_TABLE
+    annotated = lock.with_pypi_index(text)
+    assert annotated == text.replace('version = "1.17.0"\n',
+                                     'version = "1.17.0"\nindex = "https://pypi.org/simple"\n')
+    assert lock.with_pypi_index(annotated) == annotated  # once only
+    document = tomllib.loads(annotated)
+    assert {p["name"]: p.get("index") for p in document["packages"]} == {
+        "six": "https://pypi.org/simple", "torch": None, "mixed": None, "local": None}
+    named = PYPI_SIX.replace('version = "1.17.0"\n',
+                             'version = "1.17.0"\nindex = "https://mirror.example/simple"\n')
+    assert lock.with_pypi_index(named) == named  # an index already named is the user's
+
+
+def test_this_repositorys_locks_name_pypi_for_every_pypi_package() -> None:
+    for path in sorted(ROOT.glob("pylock.*.toml")):
+        packages = tomllib.loads(path.read_text(encoding="utf-8"))["packages"]
+        assert [p["name"] for p in packages if p.get("index") != lock.PYPI_INDEX] == [], path.name
 
 
 def test_uv_errors_become_one_line() -> None:
