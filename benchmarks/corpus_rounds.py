@@ -38,8 +38,10 @@ def arguments(doc: str | None, rounds: int) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, snippet: str, env: dict[str, str]) -> Any:
     """PRELUDE + ``snippet`` in the venv with ``env`` added (KERAS_BACKEND at least): its JSON."""
-    output = subprocess.run([args.python, "-c", PRELUDE + snippet, str(CORPUS), str(args.rounds),
-                             str(args.steps)], cwd=ROOT, check=True, capture_output=True,
-                            text=True,
-                            env={**os.environ, **env, "PYTHONPATH": str(ROOT / "src")}).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    done = subprocess.run([args.python, "-c", PRELUDE + snippet, str(CORPUS), str(args.rounds),
+                           str(args.steps)], cwd=ROOT, check=False, capture_output=True, text=True,
+                          env={**os.environ, **env, "PYTHONPATH": str(ROOT / "src")})
+    if done.returncode != 0:  # the venv's own traceback, not the snippet echoed back
+        raise SystemExit(f"the benchmark's snippet failed (exit {done.returncode}):\n"
+                         f"{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
