@@ -156,6 +156,33 @@ def test_trail_recording_changes_no_weight(pinned_python: str, root: Path) -> No
     assert completed.stdout.split("\n")[:2] == ["default-optimizer True True False", "adam True True False"]
 
 
+def test_the_graph_hash_and_sum_are_trail_pys_numpy_twins(pinned_python: str, root: Path) -> None:
+    """The recorder joins consecutive variables of one dtype before converting them: its hash
+    must still be trail.trail_hash of the variables in their order, whatever their dtypes, and
+    its float64 sum their sum (integer values, so exact in any reduction order)."""
+    script = (
+        "import numpy as np, tensorflow as tf\n"
+        "from repromatrix.cell import trail\n"
+        "class Model:  # all TrailRecorder reads of a Keras 2 model\n"
+        "    def __init__(self, weights): self.weights, self.train_step = weights, None\n"
+        "rng = np.random.RandomState(7)\n"
+        "layout = [('float32', (37, 5)), ('float32', (3,)), ('float64', (4, 2)), ('float16', (5,)),\n"
+        "          ('float32', (2, 2)), ('bool', (3,)), ('int64', (6,)), ('int8', (4,))]\n"
+        "arrays = [np.round(rng.randn(*shape) * 100).astype(dtype) for dtype, shape in layout]\n"
+        "for chosen in (arrays, arrays[:2], arrays[2:3], arrays[::-1]):\n"
+        "    recorder = trail.TrailRecorder(Model([tf.Variable(a) for a in chosen]), steps=1)\n"
+        "    row = recorder._rows.numpy()[0]\n"
+        "    mine, twin = trail.hash_hex(int(row[0])), trail.hash_hex(trail.trail_hash(chosen))\n"
+        "    assert mine == twin, [a.dtype for a in chosen]\n"
+        "    exact = sum(float(x) for a in chosen for x in a.astype(np.float64).ravel())\n"
+        "    assert row[1:].view(np.float64)[0] == exact, [a.dtype for a in chosen]\n"
+        "print('twins agree')\n")
+    completed = subprocess.run([pinned_python, "-c", script], capture_output=True, text=True,
+                               cwd=root, env=pinned_host_env())
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.splitlines()[-1] == "twins agree"
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -155,27 +155,41 @@ class TrailRecorder:
         """What is hashed: Keras 2's weights (Keras 3's recorder adds the state beside them)."""
         return list(self._model.weights)
 
-    def _words(self, variable: Any) -> Any:
-        """``hash_words`` in the graph: the variable's bits as signed ints of its own width."""
+    def _words(self, values: Any) -> Any:
+        """``hash_words`` in the graph: the bits of a flat tensor as signed ints of its own width,
+        widened to int64 (an element wider than 8 bytes gives several words, in order)."""
         tf = self._tf
-        ints = tf.convert_to_tensor(variable)
-        dtype = ints.dtype
+        dtype = values.dtype
         if dtype == tf.bool:
-            ints = tf.cast(ints, tf.int8)
+            ints = tf.cast(values, tf.int8)
         else:
             target = {1: tf.int8, 2: tf.int16, 4: tf.int32, 8: tf.int64}[word_width(dtype.size)]
-            if dtype != target:
-                ints = tf.bitcast(ints, target)
+            ints = tf.bitcast(values, target) if dtype != target else values
         return tf.reshape(tf.cast(ints, tf.int64), [-1])
+
+    def _runs(self) -> list[Any]:
+        """Every variable read once and flattened, consecutive variables of one dtype joined into
+        one flat tensor. The words and values come out in the same order as variable by
+        variable, so the hash and the sum are the same; but the conversions run once per dtype
+        instead of once per variable (seven ops per variable before, two now), and every op here
+        runs after every step."""
+        tf = self._tf
+        runs: list[list[Any]] = []
+        for variable in self._variables():
+            flat = tf.reshape(tf.convert_to_tensor(variable), [-1])
+            if runs and runs[-1][0].dtype == flat.dtype:
+                runs[-1].append(flat)
+            else:
+                runs.append([flat])
+        return [run[0] if len(run) == 1 else tf.concat(run, axis=0) for run in runs]
 
     def _measure(self) -> Any:
         """[hash, float64 sum reinterpreted as int64] of all weights, as one int64 pair."""
         tf = self._tf
-        weights = self._variables()
-        words = tf.concat([self._words(v) for v in weights], axis=0)
+        runs = self._runs()
+        words = tf.concat([self._words(run) for run in runs], axis=0)
         weight_hash = tf.reduce_sum(words * self._multipliers) + self._offset
-        values = tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), tf.float64), [-1])
-                            for v in weights], axis=0)
+        values = tf.concat([tf.cast(run, tf.float64) for run in runs], axis=0)
         weight_sum = tf.reduce_sum(values)
         return tf.stack([weight_hash, tf.bitcast(weight_sum, tf.int64)])
 
