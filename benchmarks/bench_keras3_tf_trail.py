@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import statistics
 
-from corpus_rounds import arguments, run
+from corpus_rounds import TENSORFLOW, arguments, run
 
 SNIPPET = r"""
 from repromatrix.cell import user_plan
@@ -54,8 +54,7 @@ print(json.dumps(results))
 
 def main() -> None:
     args = arguments(__doc__, rounds=3)
-    results = run(args, SNIPPET, {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0",
-                                  "TF_CPP_MIN_LOG_LEVEL": "2"})
+    results = run(args, SNIPPET, TENSORFLOW)
     print(f"Keras 3 trail on TensorFlow: fixed cost and per-step ratio, {args.steps} steps, "
           f"{args.rounds} rounds (budget 1.15 on a whole run)")
     for style, rounds in results.items():

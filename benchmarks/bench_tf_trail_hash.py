@@ -18,9 +18,7 @@ budget of 1.15 (docs/performance.md). oneDNN off, as the test cells run.
 
 from __future__ import annotations
 
-import statistics
-
-from corpus_rounds import arguments, run
+from corpus_rounds import TENSORFLOW, arguments, print_direct, run
 
 SNIPPET = r"""
 import tensorflow as tf
@@ -40,7 +38,7 @@ for style, make in corpus.STYLES.items():
     model, (x, y) = make(42)
     user_plan.build(model, x, y)
     recorder = Keras3TrailRecorder(model, steps)
-    recorder.restore()  # the step is timed as Keras compiles it; the hash alone below
+    recorder.restore()  # the step is timed as Keras compiles it; the recorder's ops alone below
     def recorded(i):  # what the recorder adds to each step: count it, hash it, store the row
         recorder._rows.scatter_nd_update([[recorder._step_number()]], [recorder._measure()])
         return tf.cast(i, tf.int64)
@@ -68,15 +66,10 @@ print(json.dumps(results))
 
 def main() -> None:
     args = arguments(__doc__, rounds=5)
-    results = run(args, SNIPPET, {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0",
-                                  "TF_CPP_MIN_LOG_LEVEL": "2"})
+    results = run(args, SNIPPET, TENSORFLOW)
     print(f"Keras 3 trail on TensorFlow: the recorder's graph ops against the step, {args.steps} "
           f"steps, {args.rounds} alternating rounds (budget 1.15)")
-    for style, rounds in results.items():
-        ratios = [(step + hashed) / step for step, hashed in rounds]
-        print(f"   {style}: step {statistics.median(s for s, _ in rounds) * 1e3:.2f} ms, recorder "
-              f"{statistics.median(h for _, h in rounds) * 1e6:.0f} us, ratio median "
-              f"{statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)})")
+    print_direct(results, "recorder")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ timings (bench_keras3_styles.py) add the build and the op set and are far noisie
 
 from __future__ import annotations
 
-import statistics
-
-from corpus_rounds import arguments, run
+from corpus_rounds import arguments, print_direct, run
 
 SNIPPET = r"""
 from repromatrix.cell.torch_backend import TorchTrailRecorder
@@ -45,11 +43,7 @@ def main() -> None:
     results = run(args, SNIPPET, {"KERAS_BACKEND": "torch"})
     print(f"Keras 3 trail on PyTorch: the hash after each step against the step, {args.steps} "
           f"steps, {args.rounds} alternating rounds (budget 1.15)")
-    for style, rounds in results.items():
-        ratios = [(step + hashed) / step for step, hashed in rounds]
-        print(f"   {style}: step {statistics.median(s for s, _ in rounds) * 1e3:.2f} ms, hash "
-              f"{statistics.median(h for _, h in rounds) * 1e6:.0f} us, ratio median "
-              f"{statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)})")
+    print_direct(results, "hash")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ spec.loader.exec_module(corpus)
 rounds, steps = int(sys.argv[2]), int(sys.argv[3])
 corpus.ROWS = steps * corpus.BATCH
 """
+
+# The TensorFlow snippets' environment: oneDNN off, as the test cells run, and TensorFlow quiet.
+TENSORFLOW = {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0",
+              "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def arguments(doc: str | None, rounds: int) -> argparse.Namespace:
@@ -45,3 +50,13 @@ def run(args: argparse.Namespace, snippet: str, env: dict[str, str]) -> Any:
         raise SystemExit(f"the benchmark's snippet failed (exit {done.returncode}):\n"
                          f"{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_direct(results: dict[str, list[list[float]]], what: str) -> None:
+    """The direct benchmarks' lines: per style, the step's seconds and ``what`` is added to it
+    (its seconds per step), and the per-round ratio (step + added) / step."""
+    for style, rounds in results.items():
+        ratios = [(step + added) / step for step, added in rounds]
+        print(f"   {style}: step {statistics.median(s for s, _ in rounds) * 1e3:.2f} ms, {what} "
+              f"{statistics.median(a for _, a in rounds) * 1e6:.0f} us, ratio median "
+              f"{statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)})")
